@@ -1,0 +1,42 @@
+"""hubver: every fine-tuning run becomes a version on the Hugging Face Hub.
+
+    import hubver
+    hubver.push("out/", "me/my-adapter", message="r=8")     # -> PushResult(version="v3", ...)
+    hubver.list_versions("me/my-adapter")                   # -> [VersionInfo, ...]
+    model = hubver.load("me/my-adapter", "v3")              # base at its recorded revision + adapter
+
+Everything is imported lazily: `import hubver` does not import torch or huggingface_hub.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "push": "hubver.push",
+    "list_versions": "hubver.versions",
+    "get_version": "hubver.versions",
+    "diff": "hubver.versions",
+    "resolve": "hubver.versions",
+    "checkout": "hubver.checkout",
+    "promote": "hubver.aliases",
+    "list_aliases": "hubver.aliases",
+    "alias_history": "hubver.aliases",
+    "verify": "hubver.verify",
+    "load": "hubver.loading",
+    "HubverCallback": "hubver.callback",
+    "HubverError": "hubver.errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hubver' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,188 @@
+"""The model card (README.md) of a version: YAML front matter the Hub understands, and a body
+rendered from a Jinja2 template.
+
+hubver owns only the text between its markers; whatever a user wrote around them in the
+existing card is kept, and so are front-matter keys hubver does not set.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+START = "<!-- hubver:start -->"
+END = "<!-- hubver:end -->"
+DEFAULT_TEMPLATE = "default.md.j2"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+# PEFT's and transformers' empty card templates: boilerplate, not a user's words.
+_BOILERPLATE = ("[More Information Needed]", "<!-- Provide a quick summary of what the model is/does. -->")
+
+
+def is_hub_id(name: str | None) -> bool:
+    return bool(name) and bool(_HUB_ID.match(name or "")) and not Path(name or "").is_absolute()
+
+
+def split_card(text: str | None) -> tuple[dict[str, Any], str, str]:
+    """(front matter, user text before hubver's section, user text after it)."""
+    if not text:
+        return {}, "", ""
+    meta: dict[str, Any] = {}
+    body = text
+    if text.startswith("---"):
+        end = text.find("\n---", 3)
+        if end > 0:
+            try:
+                loaded = yaml.safe_load(text[3:end])
+                meta = loaded if isinstance(loaded, dict) else {}
+            except yaml.YAMLError:
+                meta = {}
+            body = text[end + 4 :].lstrip("\n")
+    if any(marker in body for marker in _BOILERPLATE) and START not in body:
+        return {}, "", ""  # an empty template's front matter is as generated as its body
+    if START in body and END in body:
+        before, _, rest = body.partition(START)
+        _, _, after = rest.partition(END)
+        return meta, before.strip("\n"), after.strip("\n")
+    return meta, body.strip("\n"), ""
+
+
+def front_matter(meta: dict[str, Any], existing: dict[str, Any], repo: str) -> dict[str, Any]:
+    fm = dict(existing)
+    if not is_hub_id(fm.get("base_model")):
+        fm.pop("base_model", None)  # a local path is not something the Hub can link
+    base = (meta.get("base_model") or {}).get("name")
+    if is_hub_id(base):
+        fm["base_model"] = base
+    if meta.get("kind") == "adapter":
+        fm["library_name"] = "peft"
+        if is_hub_id(base):
+            fm["base_model_relation"] = "adapter"
+    else:
+        fm.setdefault("library_name", "transformers")
+    tags = [t for t in fm.get("tags") or [] if isinstance(t, str) and not t.startswith("base_model:")]
+    for tag in ["hubver", *(["peft", "lora"] if meta.get("kind") == "adapter" else [])]:
+        if tag not in tags:
+            tags.append(tag)
+    fm["tags"] = tags
+    dataset = meta.get("dataset") or {}
+    if is_hub_id(dataset.get("name")):
+        fm["datasets"] = sorted({*(fm.get("datasets") or []), dataset["name"]})
+    if meta.get("license"):
+        fm["license"] = meta["license"]
+    metrics = {k: v for k, v in (meta.get("metrics") or {}).items() if isinstance(v, (int, float))}
+    fm.pop("model-index", None)
+    if metrics:
+        ds_name = dataset.get("name") or "unspecified"
+        fm["model-index"] = [
+            {
+                "name": repo.split("/")[-1],
+                "results": [
+                    {
+                        "task": {"type": "text-generation", "name": "Text Generation"},
+                        "dataset": {"name": ds_name, "type": ds_name},
+                        "metrics": [{"type": k, "value": v, "name": k} for k, v in sorted(metrics.items())],
+                    }
+                ],
+            }
+        ]
+    return fm
+
+
+def _template(template: Path | None):
+    import jinja2
+
+    env_kwargs: dict[str, Any] = {
+        "autoescape": False,
+        "keep_trailing_newline": True,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+    }
+    if template is not None:
+        template = Path(template)
+        if not template.is_file():
+            raise ConfigError(
+                f"Template {template} not found.", "Pass the path of a Jinja2 file with --template."
+            )
+        loader: jinja2.BaseLoader = jinja2.FileSystemLoader(str(template.parent))
+        name = template.name
+    else:
+        text = resources.files("hubver.model_card_templates").joinpath(DEFAULT_TEMPLATE).read_text("utf-8")
+        loader = jinja2.DictLoader({DEFAULT_TEMPLATE: text})
+        name = DEFAULT_TEMPLATE
+    env = jinja2.Environment(loader=loader, **env_kwargs)
+    env.filters["fmt"] = _fmt
+    try:
+        return env.get_template(name)
+    except jinja2.TemplateError as e:
+        raise ConfigError(f"The card template {template or name} is invalid: {e}.") from None
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if value is None:
+        return "—"
+    return str(value)
+
+
+def metric_rows(metrics: dict[str, Any], previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+    rows = []
+    for name, value in sorted(metrics.items()):
+        prev = (previous or {}).get(name)
+        delta = None
+        if isinstance(value, (int, float)) and isinstance(prev, (int, float)):
+            delta = value - prev
+        rows.append({"name": name, "value": value, "previous": prev, "delta": delta})
+    return rows
+
+
+def render(
+    meta: dict[str, Any],
+    *,
+    repo: str,
+    history: list[dict[str, Any]],
+    previous: dict[str, Any] | None,
+    existing: str | None,
+    template: Path | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """The full README.md of a version."""
+    import jinja2
+
+    existing_meta, before, after = split_card(existing)
+    key_metric_names = sorted({k for e in history for k in (e.get("metrics") or {})})[:4]
+    context = {
+        "meta": meta,
+        "repo": repo,
+        "version": meta["version"],
+        "kind": meta.get("kind"),
+        "base_model": meta.get("base_model") or {},
+        "peft": meta.get("peft") or {},
+        "lora_ranks": meta.get("lora_ranks") or {},
+        "hyperparameters": (meta.get("training") or {}).get("hyperparameters") or {},
+        "metrics": metric_rows(meta.get("metrics") or {}, (previous or {}).get("metrics")),
+        "previous_version": (previous or {}).get("version"),
+        "history": list(reversed(history)),
+        "history_metrics": key_metric_names,
+        "code": meta.get("code") or {},
+        "ci": meta.get("ci") or {},
+        "dataset": meta.get("dataset") or {},
+        "environment": meta.get("environment") or {},
+        "base_is_hub_id": is_hub_id((meta.get("base_model") or {}).get("name")),
+        **(extra or {}),
+    }
+    try:
+        body = _template(template).render(**context).strip("\n")
+    except jinja2.TemplateError as e:
+        raise ConfigError(
+            f"Rendering the model card failed: {e}.", "Check the template passed with --template."
+        ) from None
+    fm = yaml.safe_dump(front_matter(meta, existing_meta, repo), sort_keys=False, allow_unicode=True).strip()
+    parts = [f"---\n{fm}\n---", before, f"{START}\n{body}\n{END}", after]
+    return "\n\n".join(p for p in parts if p) + "\n"

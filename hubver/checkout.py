@@ -1,0 +1,141 @@
+"""`hubver checkout`: exactly one version's files in a directory, verified, all or nothing.
+
+Files are fetched into the standard Hugging Face cache first (so `from_pretrained(repo,
+revision=tag)` then works offline, and a second checkout downloads nothing), checked
+against the version's manifest, assembled in a temporary directory beside the target
+and renamed into place. A failure leaves no half-written target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from . import index
+from .artifact import sha256_file
+from .errors import CheckoutError, IntegrityError
+from .hub import Hub
+from .jsonio import load_json
+from .settings import Settings
+from .versions import resolve_ref, session
+
+
+@dataclass
+class CheckoutResult:
+    repo: str
+    version: str
+    commit: str
+    path: str
+    files: list[str]
+    verified: int
+    cache_dir: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_target(repo: str, version: str) -> Path:
+    return Path.cwd() / f"{repo.split('/')[-1]}-{version.replace('/', '-')}"
+
+
+def _check_target(target: Path, force: bool) -> None:
+    if target.exists() and not target.is_dir():
+        raise CheckoutError(f"{target} exists and is not a directory.", "Pass another --to directory.")
+    if target.is_dir() and any(target.iterdir()) and not force:
+        raise CheckoutError(
+            f"{target} is not empty; checkout would mix versions.",
+            "Pass an empty or new --to directory, or --force to replace its contents.",
+        )
+
+
+def checkout(
+    repo: str | None = None,
+    version: str = "",
+    to: str | Path | None = None,
+    *,
+    force: bool = False,
+    cache_dir: str | Path | None = None,
+    quiet: bool = False,
+    endpoint: str | None = None,
+    local: bool = False,
+    token: str | None = None,
+    settings: Settings | None = None,
+    hub: Hub | None = None,
+) -> CheckoutResult:
+    """Download `version` into `to` (default `./<name>-<version>`), sha256-checked against its manifest."""
+    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (_s, r, h):
+        target = Path(to).expanduser() if to else default_target(r, version)
+        _check_target(target, force)
+        commit = resolve_ref(h.refs(r), r, version)
+        snapshot = h.snapshot(r, version, cache_dir=Path(cache_dir) if cache_dir else None, quiet=quiet)
+    if snapshot.name != commit:
+        raise IntegrityError(
+            f"{version} of {r} moved while it was being downloaded ({commit[:12]} -> {snapshot.name[:12]}).",
+            f"Run `hubver verify {version} --repo {r}`.",
+        )
+    meta_path = snapshot / index.METADATA_PATH
+    manifest = load_json(meta_path).get("files") if meta_path.exists() else None
+    if manifest is None:
+        wanted = [p for p in _walk(snapshot) if p not in index.MANAGED_PATHS and not p.startswith(".hubver/")]
+        expected: dict[str, str | None] = {p: None for p in wanted}
+    else:
+        expected = {f["path"]: f.get("sha256") for f in manifest}
+    extra = [p for p in (index.METADATA_PATH, index.CARD_PATH) if (snapshot / p).exists()]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.hubver-", dir=target.parent))
+    try:
+        verified = 0
+        for path, digest in sorted(expected.items()):
+            src = snapshot / path
+            if not src.exists():
+                raise IntegrityError(f"{path} is in the manifest of {version} but not in its commit.")
+            dest = staging / path
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+            if digest is not None:
+                actual = sha256_file(dest)
+                if actual != digest:
+                    raise IntegrityError(
+                        f"{path} of {version} does not match its manifest (sha256 {actual[:12]}, expected {digest[:12]}).",
+                        f"Run `hubver verify {version} --repo {r}`; delete the cached copy and retry.",
+                    )
+                verified += 1
+        for path in extra:
+            shutil.copyfile(snapshot / path, staging / path)
+        _place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return CheckoutResult(
+        r, version, commit, str(target), sorted([*expected, *extra]), verified, str(snapshot)
+    )
+
+
+def _walk(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def _place(staging: Path, target: Path) -> None:
+    """Move the finished staging dir to `target`; an existing target is replaced only at the end."""
+    os.chmod(staging, 0o755)
+    if not target.exists():
+        os.rename(staging, target)
+        return
+    if not any(target.iterdir()):
+        target.rmdir()
+        os.rename(staging, target)
+        return
+    backup = target.with_name(f".{target.name}.hubver-old-{os.getpid()}")
+    os.rename(target, backup)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(backup, target)
+        raise
+    with contextlib.suppress(OSError):
+        shutil.rmtree(backup)

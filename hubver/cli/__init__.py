@@ -1,0 +1,73 @@
+"""hubver's command line: a thin layer that parses options, calls the library, prints the result.
+
+This is the one place errors become output: `Error: ...` and a hint on stderr, exit 1.
+`--debug` (or HUBVER_DEBUG=1) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .. import __version__
+
+
+class HubverGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        except Exception as e:
+            if ctx.meta.get("hubver.debug") or os.environ.get("HUBVER_DEBUG") == "1":
+                raise
+            _report(e, ctx.meta.get("hubver.secrets") or set())
+            sys.exit(1)
+
+
+def _report(e: Exception, extra_secrets: set[str]) -> None:
+    from ..errors import HubverError
+    from ..redact import known_secrets, scrub
+
+    secrets = known_secrets(extra_secrets)
+    if isinstance(e, HubverError):
+        click.secho(f"Error: {scrub(e.message, secrets)}", fg="red", err=True)
+        if e.hint:
+            click.echo(scrub(e.hint, secrets), err=True)
+        return
+    detail = scrub(str(e).strip().splitlines()[0] if str(e).strip() else "", secrets)
+    click.secho(f"Error: unexpected {type(e).__name__}{': ' + detail if detail else ''}", fg="red", err=True)
+    click.echo("Run again with --debug to see the traceback, and please report it.", err=True)
+
+
+@click.group(cls=HubverGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="hubver")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of short error messages.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Version fine-tuned models and LoRA adapters on the Hugging Face Hub.
+
+    Every training run becomes a version: one commit and one tag that are never
+    overwritten, with its metadata in hubver.json and a generated model card.
+    """
+    ctx.meta["hubver.debug"] = debug
+
+
+def _register() -> None:
+    from . import aliases, hub, versions
+
+    for module in (versions, aliases, hub):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="hubver")

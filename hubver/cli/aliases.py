@@ -1,0 +1,72 @@
+"""Commands on aliases: promote, aliases, history."""
+
+from __future__ import annotations
+
+import click
+
+from .common import emit_json, repo_options, table
+
+
+@click.command()
+@click.argument("version")
+@click.argument("alias")
+@repo_options
+def promote(settings, as_json, version, alias):
+    """Point ALIAS (e.g. production) at VERSION; rollback is promoting an older one."""
+    from ..aliases import promote as do_promote
+
+    p = do_promote(version=version, alias=alias, settings=settings)
+    if as_json:
+        emit_json(p.to_dict())
+        return
+    if not p.changed:
+        click.echo(f"{alias} already points at {version}.")
+        return
+    click.echo(f"{alias}: {p.previous or '(new)'} -> {version}  (commit {p.commit[:12]})")
+    click.echo(f'  load: from_pretrained("{p.repo}", revision="{alias}")')
+
+
+@click.command()
+@repo_options
+def aliases(settings, as_json):
+    """List the aliases and the version each points at."""
+    from ..aliases import list_aliases
+
+    rows = list_aliases(settings=settings)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("No aliases yet. Create one with `hubver promote VERSION ALIAS`.")
+        return
+    click.echo(
+        table(
+            [[r["alias"], r["version"], r["promoted_by"] or "", (r["promoted_at"] or "")[:16]] for r in rows],
+            ["ALIAS", "VERSION", "PROMOTED BY", "AT"],
+        )
+    )
+
+
+@click.command()
+@click.argument("alias")
+@repo_options
+def history(settings, as_json, alias):
+    """Show every promotion of ALIAS: who, when, from which version to which."""
+    from ..aliases import alias_history
+
+    records = alias_history(alias=alias, settings=settings)
+    if as_json:
+        emit_json(records)
+        return
+    click.echo(
+        table(
+            [
+                [(r.get("at") or "")[:19], r.get("from") or "-", r.get("to"), r.get("by") or ""]
+                for r in records
+            ],
+            ["AT", "FROM", "TO", "BY"],
+        )
+    )
+
+
+COMMANDS = [promote, aliases, history]

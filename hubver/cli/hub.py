@@ -1,0 +1,93 @@
+"""Commands of the embedded hub: serve it, add users."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import emit_json
+
+
+@click.group()
+def hub() -> None:
+    """Run the embedded, Hub-compatible server that hubver and the HF clients can use offline."""
+
+
+def _data_dir(data_dir: Path | None) -> Path:
+    from ..settings import local_hub_dir
+
+    return (data_dir or local_hub_dir()).expanduser().resolve()
+
+
+@hub.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8088, show_default=True, type=int, help="Port to listen on (0 picks a free one)."
+)
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="Where repositories live (default: $HUBVER_HOME/hub)."
+)
+@click.option(
+    "--token",
+    envvar="HUBVER_HUB_TOKEN",
+    help="The administrator's token (also $HUBVER_HUB_TOKEN); default: generated on first start.",
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Server log level.",
+)
+def serve(host: str, port: int, data_dir: Path | None, token: str | None, log_level: str) -> None:
+    """Serve the hub; the first line printed is its base URL."""
+    from ..errors import ConfigError
+    from ..server import HubApp, HubConfig, bind, serve_forever
+    from ..server.run import base_url
+
+    directory = _data_dir(data_dir)
+    try:
+        sock = bind(host, port)
+    except OSError as e:
+        raise ConfigError(
+            f"Cannot listen on {host}:{port}: {e.strerror}.", "Pick another --port (0 picks a free one)."
+        ) from None
+    app = HubApp(HubConfig(data_dir=directory, admin_token=token))
+    click.echo(base_url(sock))
+    if app.admin_token_file is not None:
+        click.echo(f"admin token: stored in {app.admin_token_file}")
+    else:
+        click.echo("admin token: the one given with --token / HUBVER_HUB_TOKEN")
+    click.echo(f"data: {directory}", err=True)
+    import sys
+
+    sys.stdout.flush()
+    serve_forever(app, sock, log_level=log_level)
+
+
+@hub.command("add-user")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="May write to every namespace.")
+@click.option(
+    "--org", "orgs", multiple=True, help="An organisation namespace this user may write to (repeatable)."
+)
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="The hub's data dir (default: $HUBVER_HOME/hub)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def add_user(name: str, admin: bool, orgs: tuple[str, ...], data_dir: Path | None, as_json: bool) -> None:
+    """Create a user and print their new token (shown once; only its hash is stored)."""
+    from ..server.auth import TokenStore
+    from ..server.names import check_name
+
+    check_name(name, "user name")
+    store = TokenStore(_data_dir(data_dir))
+    token = store.create_user(name, admin=admin, orgs=tuple(orgs))
+    if as_json:
+        emit_json({"name": name, "admin": admin, "orgs": list(orgs), "token": token})
+    else:
+        click.echo(token)
+        click.echo(f"(token of {name}; it is not stored anywhere but here — keep it)", err=True)
+
+
+COMMANDS = [hub]

@@ -1,0 +1,386 @@
+"""The one place that talks to the Hub through huggingface_hub.
+
+`Hub` wraps `HfApi` for one endpoint and token, retries what is safe to retry within a
+bounded time, and turns the client's HTTP and network errors into hubver's own errors.
+`open_hub(settings)` also starts the embedded hub in-process for `--local`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import __version__
+from .errors import (
+    AuthError,
+    ConflictError,
+    HubError,
+    HubUnreachable,
+    HubverError,
+    RepoNotFound,
+)
+from .settings import HF_ENDPOINT_DEFAULT, Settings, local_hub_dir
+
+T = TypeVar("T")
+MAX_SMALL_FILE = 32 << 20  # hubver.json, the index, alias records: refuse anything larger
+TRANSIENT = (429, 500, 502, 503, 504)
+
+
+class RevisionMissing(HubError):
+    """A branch, tag or commit does not exist (callers say which version it was)."""
+
+
+class Conflict(ConflictError):
+    """412/409: the branch moved under us, or a ref exists already."""
+
+
+class TransientError(HubError):
+    """A 429/5xx or dropped connection on a request that was not retried (it may have landed)."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    path: str
+    size: int
+    blob_id: str
+    sha256: str | None  # LFS files only
+
+
+@dataclass(frozen=True)
+class Refs:
+    branches: dict[str, str]
+    tags: dict[str, str]
+
+
+def _retry_budget() -> float:
+    try:
+        return float(os.environ.get("HUBVER_RETRY_SECONDS", "30"))
+    except ValueError:
+        return 30.0
+
+
+class Hub:
+    """huggingface_hub's `HfApi`, for one endpoint, with hubver's errors and retries."""
+
+    def __init__(self, endpoint: str, token: str | None = None) -> None:
+        from huggingface_hub import HfApi, constants
+
+        self.endpoint = endpoint.rstrip("/")
+        self.token = token
+        if not _is_huggingface_co(self.endpoint):
+            # Other hubs (the embedded one included) serve plain LFS; Xet uploads would fail.
+            constants.HF_HUB_DISABLE_XET = True
+        self.api = HfApi(
+            endpoint=self.endpoint, token=token, library_name="hubver", library_version=__version__
+        )
+
+    # -- error translation and retries --------------------------------------------------------
+
+    def call(self, what: str, fn: Callable[[], T], *, repo: str | None = None, retry: bool = True) -> T:
+        """Run `fn`, retrying 429/5xx and dropped connections while the budget lasts."""
+        import httpx2
+        from huggingface_hub.errors import HfHubHTTPError
+
+        deadline = time.monotonic() + _retry_budget()
+        connect_failures = 0
+        delay = 0.5
+        while True:
+            try:
+                with self.translate(what, repo):
+                    return fn()
+            except _Transient as t:
+                wait = t.retry_after if t.retry_after is not None else delay
+                if isinstance(t.cause, httpx2.ConnectError):
+                    connect_failures += 1
+                    if connect_failures > 2:  # a dead endpoint must fail within seconds
+                        raise self._unreachable(t.cause) from None
+                if not retry:
+                    raise TransientError(f"{what} failed: {_short(t.cause)}") from None
+                if time.monotonic() + wait > deadline:
+                    if isinstance(t.cause, HfHubHTTPError):
+                        raise self._http_error(what, t.cause, repo) from None
+                    raise self._unreachable(t.cause) from None
+                time.sleep(wait + random.uniform(0, 0.1))
+                delay = min(delay * 2, 8.0)
+
+    @contextlib.contextmanager
+    def translate(self, what: str, repo: str | None = None) -> Iterator[None]:
+        import httpx2
+        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+
+        try:
+            yield
+        except HubverError:
+            raise
+        except OfflineModeIsEnabled:
+            raise HubUnreachable(
+                f"{what} needs the Hub, but HF_HUB_OFFLINE is set.", "Unset HF_HUB_OFFLINE, or use --local."
+            ) from None
+        except HfHubHTTPError as e:
+            status = e.response.status_code if e.response is not None else None
+            if status in TRANSIENT:
+                raise _Transient(e, _retry_after(e)) from None
+            raise self._http_error(what, e, repo) from None
+        except httpx2.TransportError as e:
+            raise _Transient(e, None) from None
+        except LocalEntryNotFoundError as e:
+            # huggingface_hub raises this when it could not reach the server for a download.
+            raise _Transient(e, None) from None
+
+    def _unreachable(self, cause: BaseException) -> HubUnreachable:
+        return HubUnreachable(
+            f"Cannot reach the Hub at {self.endpoint}: {_short(cause)}.",
+            "Check the address (--endpoint, HUBVER_ENDPOINT or HF_ENDPOINT) and your network; "
+            "`hubver --local ...` uses the embedded hub instead.",
+        )
+
+    def _http_error(self, what: str, e: Any, repo: str | None) -> HubverError:
+        from huggingface_hub.errors import (
+            EntryNotFoundError,
+            RepositoryNotFoundError,
+            RevisionNotFoundError,
+        )
+
+        status = e.response.status_code if e.response is not None else None
+        server = _server_message(e)
+        where = f"{repo} on {self.endpoint}" if repo else self.endpoint
+        if isinstance(e, RevisionNotFoundError):
+            return RevisionMissing(f"{what}: revision not found in {where}.")
+        if isinstance(e, EntryNotFoundError):
+            return HubError(f"{what}: file not found in {where}.")
+        if status == 401 and not self._has_token():
+            return AuthError(
+                f"{what} needs a token, and none was found for {self.endpoint}.",
+                "Pass --token, set HF_TOKEN, or run `hf auth login`.",
+            )
+        if status == 401:
+            return AuthError(
+                f"The token was refused by {self.endpoint} ({what}).",
+                "Check that it is valid and not expired; pass another with --token or HF_TOKEN.",
+            )
+        if (
+            isinstance(e, RepositoryNotFoundError)
+            or status == 404
+            and "RepoNotFound" in str(e.response.headers.get("X-Error-Code", ""))
+        ):
+            return RepoNotFound(
+                f"Repository {repo or ''} not found on {self.endpoint}.".replace("  ", " "),
+                "Check the name with --repo; if it is private, use a token that can read it. "
+                "`hubver push` creates the repository.",
+            )
+        if status == 403:
+            return AuthError(
+                f"{what} was refused: this token has no write access to {where}. {server}".strip(),
+                "Use a token with write access to that namespace (--token or HF_TOKEN).",
+            )
+        if status in (409, 412):
+            return Conflict(f"{what}: {server or 'the repository changed meanwhile'}")
+        return HubError(f"{what} failed: HTTP {status} from {where}. {server}".strip())
+
+    def _has_token(self) -> bool:
+        if self.token:
+            return True
+        from huggingface_hub import get_token
+
+        return get_token() is not None
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def refs(self, repo: str) -> Refs:
+        info = self.call("Listing tags and branches", lambda: self.api.list_repo_refs(repo), repo=repo)
+        return Refs(
+            branches={b.name: b.target_commit for b in info.branches},
+            tags={t.name: t.target_commit for t in info.tags},
+        )
+
+    def files(self, repo: str, revision: str) -> tuple[str, dict[str, RemoteFile]]:
+        """Commit sha of `revision` and the files at it (one request)."""
+
+        def fetch():
+            return self.api.model_info(repo, revision=revision, files_metadata=True)
+
+        info = self.call(f"Reading {revision}", fetch, repo=repo)
+        files = {
+            s.rfilename: RemoteFile(
+                s.rfilename, s.size or 0, s.blob_id or "", s.lfs.sha256 if s.lfs else None
+            )
+            for s in info.siblings or []
+        }
+        return info.sha, files
+
+    def read_file(self, repo: str, path: str, revision: str) -> tuple[bytes | None, str | None]:
+        """A small file's bytes at `revision` (None if absent) and the commit it was read at."""
+        from huggingface_hub import get_session, hf_hub_url
+        from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
+
+        url = hf_hub_url(repo, path, revision=revision, endpoint=self.endpoint)
+
+        def fetch() -> tuple[bytes | None, str | None]:
+            headers = build_hf_headers(token=self.token, library_name="hubver", library_version=__version__)
+            with get_session().stream("GET", url, headers=headers, timeout=60) as r:
+                commit = r.headers.get("X-Repo-Commit")
+                if r.status_code == 404 and r.headers.get("X-Error-Code") == "EntryNotFound":
+                    return None, commit
+                if r.status_code >= 400:
+                    r.read()
+                    hf_raise_for_status(r)
+                declared = r.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > MAX_SMALL_FILE:
+                    raise HubError(
+                        f"{path} at {revision} in {repo} is {declared} bytes: too large to be hubver metadata."
+                    )
+                body = bytearray()
+                for chunk in r.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_SMALL_FILE:
+                        raise HubError(f"{path} at {revision} in {repo} is too large to be hubver metadata.")
+                return bytes(body), commit
+
+        return self.call(f"Reading {path}", fetch, repo=repo)
+
+    def commits(self, repo: str, revision: str) -> list[Any]:
+        return self.call(
+            f"Listing the commits of {revision}",
+            lambda: self.api.list_repo_commits(repo, revision=revision),
+            repo=repo,
+        )
+
+    def safetensors_tensors(self, repo: str, path: str, revision: str) -> dict[str, list[int]]:
+        """Tensor name -> shape, from the remote header alone (HTTP range requests)."""
+
+        def fetch():
+            return self.api.parse_safetensors_file_metadata(repo, path, revision=revision)
+
+        meta = self.call(f"Reading the header of {path}", fetch, repo=repo)
+        return {name: list(info.shape) for name, info in meta.tensors.items()}
+
+    def snapshot(
+        self, repo: str, revision: str, *, cache_dir: Path | None = None, quiet: bool = False
+    ) -> Path:
+        """Download `revision` into the HF cache (only what is missing); returns the snapshot dir."""
+
+        def fetch() -> str:
+            kwargs: dict[str, Any] = {"revision": revision, "cache_dir": cache_dir}
+            if quiet:
+                from huggingface_hub.utils import disable_progress_bars
+
+                disable_progress_bars()
+            return self.api.snapshot_download(repo, **kwargs)
+
+        return Path(self.call(f"Downloading {revision}", fetch, repo=repo))
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def ensure_repo(self, repo: str, *, private: bool = False) -> None:
+        self.call(
+            "Creating the repository",
+            lambda: self.api.create_repo(repo, private=private, exist_ok=True),
+            repo=repo,
+        )
+
+    def commit(
+        self,
+        repo: str,
+        branch: str,
+        operations: list[Any],
+        *,
+        message: str,
+        description: str = "",
+        parent: str | None,
+    ) -> str:
+        """One atomic commit on `branch`; `Conflict` if `parent` is no longer its head."""
+
+        def send():
+            return self.api.create_commit(
+                repo,
+                operations,
+                commit_message=message,
+                commit_description=description,
+                revision=branch,
+                parent_commit=parent,
+            )
+
+        # Not retried here: the caller re-reads the branch to learn whether it landed.
+        return self.call("Committing", send, repo=repo, retry=False).oid
+
+    def create_tag(self, repo: str, tag: str, commit: str, message: str | None = None) -> None:
+        self.call(
+            f"Tagging {tag}",
+            lambda: self.api.create_tag(repo, tag=tag, revision=commit, tag_message=message),
+            repo=repo,
+        )
+
+    def create_branch(self, repo: str, branch: str, commit: str) -> None:
+        self.call(
+            f"Creating branch {branch}",
+            lambda: self.api.create_branch(repo, branch=branch, revision=commit),
+            repo=repo,
+        )
+
+    def delete_tag(self, repo: str, tag: str) -> None:
+        self.call(f"Deleting tag {tag}", lambda: self.api.delete_tag(repo, tag=tag), repo=repo)
+
+
+class _Transient(Exception):
+    def __init__(self, cause: BaseException, retry_after: float | None) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.retry_after = retry_after
+
+
+def _retry_after(e: Any) -> float | None:
+    value = e.response.headers.get("Retry-After") if e.response is not None else None
+    try:
+        return min(float(value), 60.0) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _server_message(e: Any) -> str:
+    if e.response is None:
+        return ""
+    msg = e.response.headers.get("X-Error-Message")
+    if not msg:
+        with contextlib.suppress(Exception):
+            body = e.response.json()
+            msg = body.get("error") if isinstance(body, dict) else None
+    return str(msg or "").strip()
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text[:200]
+
+
+def _is_huggingface_co(endpoint: str) -> bool:
+    from urllib.parse import urlparse
+
+    host = urlparse(endpoint).hostname or ""
+    return (
+        host in ("huggingface.co", "hf.co")
+        or host.endswith(".huggingface.co")
+        or endpoint == HF_ENDPOINT_DEFAULT
+    )
+
+
+@contextlib.contextmanager
+def open_hub(settings: Settings) -> Iterator[Hub]:
+    """A `Hub` for the settings' endpoint; for `local`, the embedded hub runs meanwhile."""
+    if not settings.is_local:
+        yield Hub(settings.endpoint, settings.token)
+        return
+    from .server import HubConfig, start_in_thread
+
+    data_dir = local_hub_dir({"HUBVER_HOME": str(settings.home)})
+    running = start_in_thread(HubConfig(data_dir=data_dir))
+    try:
+        token = settings.token or (data_dir / "admin.token").read_text().strip()
+        yield Hub(running.url, token)
+    finally:
+        running.stop()

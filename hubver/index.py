@@ -1,0 +1,69 @@
+"""The version index: `.hubver/versions.jsonl`, one line per version, appended in each version's commit.
+
+It lets `hubver list` show every version with two requests (the refs and this file),
+however many versions there are. Each line is small: what a listing shows, plus what
+pushes need to stay idempotent (content digest, push id, CI key).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+INDEX_PATH = ".hubver/versions.jsonl"
+METADATA_PATH = "hubver.json"
+CARD_PATH = "README.md"
+ALIAS_PATH = ".hubver/alias.json"
+MANAGED_PATHS = {INDEX_PATH, METADATA_PATH, CARD_PATH, ".gitattributes", ALIAS_PATH}
+MAX_INDEX_METRICS = 50
+
+
+def parse(data: bytes | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Entries, and a description of each line that could not be read (those are skipped)."""
+    entries: list[dict[str, Any]] = []
+    problems: list[str] = []
+    if not data:
+        return entries, problems
+    for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append(f"{INDEX_PATH} line {n} is not valid JSON ({e.msg}); that entry is skipped.")
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("version"), str):
+            problems.append(f"{INDEX_PATH} line {n} has no version id; that entry is skipped.")
+            continue
+        entries.append(entry)
+    return entries, problems
+
+
+def render(entries: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in entries).encode()
+
+
+def key_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    numeric = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return dict(sorted(numeric.items())[:MAX_INDEX_METRICS])
+
+
+def entry_for(meta: dict[str, Any], *, push_id: str, ci_key: str | None) -> dict[str, Any]:
+    """The index line of a version, from its hubver.json."""
+    peft = meta.get("peft") or {}
+    return {
+        "version": meta["version"],
+        "created_at": meta["created_at"],
+        "created_by": meta.get("created_by"),
+        "message": meta.get("message"),
+        "kind": meta.get("kind"),
+        "base_model": (meta.get("base_model") or {}).get("name"),
+        "lora_rank": peft.get("r"),
+        "metrics": key_metrics(meta.get("metrics") or {}),
+        "files": len(meta.get("files") or []),
+        "size": sum(f.get("size", 0) for f in meta.get("files") or []),
+        "digest": meta.get("digest"),
+        "push_id": push_id,
+        "ci_key": ci_key,
+        "parent": (meta.get("parent") or {}).get("version"),
+    }

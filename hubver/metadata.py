@@ -1,0 +1,121 @@
+"""`hubver.json`: everything recorded about a version, captured without the user typing it.
+
+Schema (version 1), every key always present (null when unknown):
+  schema_version, version, created_at, created_by, message, kind,
+  base_model {name, revision, source}, peft {...adapter_config fields}, lora_ranks {module: r},
+  training {epoch, global_step, hyperparameters, log_history}, metrics {name: value},
+  dataset {name, revision, num_samples, fingerprint}, code {commit, branch, dirty, diff_sha256, remote},
+  ci {...}, environment {python, platform, packages, accelerator}, files [{path, size, sha256}],
+  digest, parent {version, commit}, extra {}
+Secrets are redacted by key and scrubbed by value before anything is written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from .artifact import Artifact, manifest_digest
+from .redact import scrub_data
+from .tensors import lora_ranks, read_header
+
+SCHEMA_VERSION = 1
+PEFT_KEYS = (
+    "peft_type",
+    "r",
+    "lora_alpha",
+    "lora_dropout",
+    "target_modules",
+    "task_type",
+    "bias",
+    "use_rslora",
+    "use_dora",
+    "fan_in_fan_out",
+    "modules_to_save",
+    "init_lora_weights",
+)
+
+
+def peft_summary(adapter_config: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not adapter_config:
+        return None
+    summary = {k: adapter_config[k] for k in PEFT_KEYS if k in adapter_config}
+    if isinstance(summary.get("target_modules"), (list, set, tuple)):
+        summary["target_modules"] = sorted(summary["target_modules"])
+    return summary
+
+
+def local_lora_ranks(artifact: Artifact) -> dict[str, int]:
+    ranks: dict[str, int] = {}
+    for f in artifact.weight_files:
+        if f.path.startswith("adapter_model"):
+            ranks.update(lora_ranks(read_header(f.local)))
+    return ranks
+
+
+def base_model_of(artifact: Artifact) -> dict[str, Any] | None:
+    """The base named by the artifact itself (adapter_config.json, or a model's config)."""
+    if artifact.adapter_config:
+        name = artifact.adapter_config.get("base_model_name_or_path")
+        if name:
+            return {
+                "name": name,
+                "revision": artifact.adapter_config.get("revision"),
+                "source": "adapter_config.json",
+            }
+    if artifact.config:
+        name = artifact.config.get("_name_or_path")
+        if isinstance(name, str) and name and name != str(artifact.root):
+            return {"name": name, "revision": None, "source": "config.json"}
+    return None
+
+
+def build(
+    artifact: Artifact,
+    *,
+    version: str,
+    message: str | None,
+    created_by: str,
+    base_model: dict[str, Any] | None,
+    training: dict[str, Any] | None,
+    metrics: dict[str, Any],
+    dataset: dict[str, Any] | None,
+    code: dict[str, Any] | None,
+    ci: dict[str, Any] | None,
+    environment: dict[str, Any],
+    parent: dict[str, Any] | None,
+    files: list[dict[str, Any]],
+    extra: dict[str, Any] | None,
+    secrets: set[str],
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    training = dict(training or {})
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        "version": version,
+        "created_at": (now or datetime.now(timezone.utc))
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z"),
+        "created_by": created_by,
+        "message": message,
+        "kind": artifact.kind,
+        "base_model": base_model,
+        "peft": peft_summary(artifact.adapter_config),
+        "lora_ranks": local_lora_ranks(artifact) or None,
+        "training": {
+            "epoch": training.get("epoch"),
+            "global_step": training.get("global_step"),
+            "hyperparameters": training.get("hyperparameters") or {},
+            "log_history": training.get("log_history") or [],
+        },
+        "metrics": metrics,
+        "dataset": dataset,
+        "code": code,
+        "ci": ci,
+        "environment": environment,
+        "files": sorted(files, key=lambda f: f["path"]),
+        "digest": manifest_digest(files),
+        "parent": parent,
+        "extra": extra or {},
+    }
+    return scrub_data(meta, secrets)

@@ -1,0 +1,525 @@
+"""`hubver push`: publish a directory as one new version: one commit, one tag, never an overwrite.
+
+The commit holds the artifact at the repo root, `hubver.json`, the model card and the
+version index, and removes the previous version's files that the new one lacks. It is
+made with `parent_commit`, so a concurrent push makes the Hub refuse it (412); we then
+re-read the branch and retry with the next id. A push that died between its commit and
+its tag is noticed (the index names a version without a tag) and the tag is repaired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import card, index, versionids
+from .artifact import Artifact, scan
+from .ci import github_context
+from .errors import ConflictError, HubError, HubverError, VersionIdError
+from .hub import Conflict, Hub, RemoteFile, RepoNotFound, TransientError, open_hub
+from .jsonio import dumps, parse_json
+from .metadata import base_model_of, build
+from .provenance import code_provenance, current_user, environment
+from .redact import known_secrets, scrub
+from .settings import Settings, resolve_settings
+from .training import dataset_facts, from_trainer_state, load_metrics_file
+
+MAX_ATTEMPTS = 12
+_TITLE = re.compile(r"^hubver (\S+)(?::|$)")
+
+
+@dataclass
+class PushResult:
+    repo: str
+    version: str
+    commit: str | None
+    url: str
+    branch: str
+    created: bool  # False when an existing version was reported instead
+    reason: str | None = None
+    dry_run: bool = False
+    uploaded: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    card: str | None = None
+    attempts: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k not in ("metadata", "card")}
+        out["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
+        out["metrics"] = self.metadata.get("metrics", {})
+        return out
+
+
+@dataclass
+class BranchState:
+    """What a push needs to know about the target branch, read in three requests."""
+
+    head: str | None
+    files: dict[str, RemoteFile]
+    entries: list[dict[str, Any]]
+    problems: list[str]
+    tags: dict[str, str]
+    branches: dict[str, str]
+    readme: str | None
+
+    def entry(self, version: str) -> dict[str, Any] | None:
+        return next((e for e in self.entries if e["version"] == version), None)
+
+
+def read_state(hub: Hub, repo: str, branch: str, *, refs=None) -> BranchState:
+    refs = refs or hub.refs(repo)
+    if branch not in refs.branches:
+        return BranchState(None, {}, [], [], refs.tags, refs.branches, None)
+    head = refs.branches[branch]
+    head_sha, files = hub.files(repo, head)
+    raw, _ = hub.read_file(repo, index.INDEX_PATH, head) if index.INDEX_PATH in files else (None, None)
+    entries, problems = index.parse(raw)
+    readme = None
+    if index.CARD_PATH in files:
+        data, _ = hub.read_file(repo, index.CARD_PATH, head)
+        readme = data.decode("utf-8", "replace") if data else None
+    return BranchState(head_sha, files, entries, problems, refs.tags, refs.branches, readme)
+
+
+def git_blob_sha(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _same_as_remote(f, remote: RemoteFile | None) -> bool:
+    if remote is None or remote.size != f.size:
+        return False
+    if remote.sha256:
+        return remote.sha256 == f.sha256
+    if f.size > (16 << 20):
+        return False
+    return remote.blob_id == git_blob_sha(f.local.read_bytes())
+
+
+def version_url(endpoint: str, repo: str, version: str) -> str:
+    return f"{endpoint.rstrip('/')}/{repo}/tree/{version}"
+
+
+def _training_inputs(
+    artifact: Artifact,
+    training: dict[str, Any] | None,
+    metrics_file: Path | None,
+    metrics: dict[str, Any] | None,
+    params: dict[str, Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(training section, merged metrics): trainer_state < callback < metrics file < flags."""
+    merged_training: dict[str, Any] = {}
+    merged_metrics: dict[str, Any] = {}
+    if artifact.trainer_state:
+        ts = from_trainer_state(artifact.trainer_state)
+        merged_metrics.update(ts.pop("metrics"))
+        merged_training.update(ts)
+    if training:
+        t = dict(training)
+        merged_metrics.update(t.pop("metrics", None) or {})
+        hyper = {**merged_training.get("hyperparameters", {}), **(t.pop("hyperparameters", None) or {})}
+        merged_training.update({k: v for k, v in t.items() if v is not None})
+        merged_training["hyperparameters"] = hyper
+    if metrics_file:
+        merged_metrics.update(load_metrics_file(metrics_file))
+    merged_metrics.update(metrics or {})
+    if params:
+        merged_training["hyperparameters"] = {**merged_training.get("hyperparameters", {}), **params}
+    return merged_training, merged_metrics
+
+
+def _resolve_base(
+    hub: Hub, artifact: Artifact, base_model: str | None
+) -> tuple[dict[str, Any] | None, bytes | None]:
+    """The base model record, and a rewritten adapter_config.json when it gains a hub id or revision."""
+    base = base_model_of(artifact)
+    if base_model:
+        name, _, rev = base_model.partition("@")
+        base = {"name": name, "revision": rev or None, "source": "--base-model"}
+    if base is None:
+        return None, None
+    if card.is_hub_id(base["name"]) and not Path(base["name"]).exists() and not base.get("revision"):
+        try:
+            sha, _ = hub.files(base["name"], "main")
+            base["revision"] = sha
+        except HubverError:
+            base["revision"] = None  # not on this endpoint: recorded by name only
+    elif not card.is_hub_id(base["name"]):
+        base["local"] = True
+    rewritten = None
+    cfg = artifact.adapter_config
+    if cfg is not None and card.is_hub_id(base["name"]):
+        wanted = {"base_model_name_or_path": base["name"], "revision": base.get("revision")}
+        if any(cfg.get(k) != v for k, v in wanted.items()):
+            rewritten = (dumps({**cfg, **wanted})).encode()
+    return base, rewritten
+
+
+def repair_tags(hub: Hub, repo: str, branch: str, state: BranchState) -> list[str]:
+    """Create the tags of versions whose commit landed but whose tag did not."""
+    missing = [e["version"] for e in state.entries if e["version"] not in state.tags]
+    if not missing:
+        return []
+    commits_by_version: dict[str, str] = {}
+    for c in hub.commits(repo, branch):
+        m = _TITLE.match(c.title or "")
+        if m and m.group(1) in missing and m.group(1) not in commits_by_version:
+            commits_by_version[m.group(1)] = c.commit_id
+        if len(commits_by_version) == len(missing):
+            break
+    repaired = []
+    for version in missing:
+        commit = commits_by_version.get(version)
+        if commit is None:
+            continue
+        try:
+            hub.create_tag(repo, version, commit, message=f"hubver version {version} (tag repaired)")
+        except Conflict:
+            continue
+        state.tags[version] = commit
+        repaired.append(version)
+    return repaired
+
+
+def _existing_version(
+    state: BranchState, artifact_digest: str, ci_key: str | None, push_id: str
+) -> tuple[dict[str, Any], str] | None:
+    for e in reversed(state.entries):
+        if e.get("push_id") == push_id:
+            return e, "published by this push"
+    if ci_key:
+        for e in reversed(state.entries):
+            if e.get("ci_key") == ci_key:
+                return e, f"already published by this CI run ({ci_key})"
+    if state.entries and state.entries[-1].get("digest") == artifact_digest:
+        return state.entries[-1], "identical to the latest version"
+    return None
+
+
+def _pick_version(state: BranchState, version: str | None, scheme: str, bump: str | None, repo: str) -> str:
+    used = {e["version"] for e in state.entries} | set(state.tags)
+    if version:
+        if version in used:
+            existing = state.entry(version)
+            when = f", published {existing.get('created_at')}" if existing else ""
+            commit = state.tags.get(version)
+            raise VersionIdError(
+                f"Version {version} already exists in {repo}"
+                f"{when}{f' at commit {commit[:12]}' if commit else ''}; versions are never overwritten.",
+                f"Pick another id with --version, or omit it to get the next one ({versionids.next_id(used, 'counter')}).",
+            )
+        return version
+    return versionids.next_id(used, scheme, bump=bump)
+
+
+def push(
+    path: str | Path,
+    repo: str | None = None,
+    *,
+    version: str | None = None,
+    scheme: str = "counter",
+    bump: str | None = None,
+    message: str | None = None,
+    branch: str | None = None,
+    endpoint: str | None = None,
+    local: bool = False,
+    token: str | None = None,
+    private: bool = False,
+    metrics: dict[str, Any] | None = None,
+    metrics_file: str | Path | None = None,
+    params: dict[str, Any] | None = None,
+    dataset: str | dict[str, Any] | None = None,
+    num_samples: int | None = None,
+    base_model: str | None = None,
+    template: str | Path | None = None,
+    excludes: tuple[str, ...] = (),
+    training: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    dry_run: bool = False,
+    settings: Settings | None = None,
+    hub: Hub | None = None,
+) -> PushResult:
+    """Publish the model or adapter in `path` as a new version of `repo`.
+
+    Returns a `PushResult` (version id, commit, URL). If the content equals the latest
+    version, or this CI run already published, the existing version is returned with
+    `created=False`. Raises a `HubverError` subclass with a hint on any bad input.
+
+    >>> hubver.push("out/", "me/my-adapter", message="r=8, 3 epochs")  # doctest: +SKIP
+    """
+    settings = settings or resolve_settings(
+        repo=repo, endpoint=endpoint, local=local, token=token, branch=branch
+    )
+    repo = settings.require_repo()
+    branch = settings.branch
+    versionids.validate(branch, reserved=()) if branch else None
+    if scheme not in versionids.SCHEMES:
+        raise VersionIdError(
+            f"Unknown version scheme {scheme!r}.", f"Use one of: {', '.join(versionids.SCHEMES)}."
+        )
+    if version:
+        versionids.validate(version, reserved=("main", branch))
+    artifact = scan(path, excludes=excludes)
+    train_section, merged_metrics = _training_inputs(
+        artifact, training, Path(metrics_file) if metrics_file else None, metrics, params
+    )
+    data = dataset if isinstance(dataset, dict) else dataset_facts(dataset, num_samples)
+    ci = github_context()
+    ci_key = ci.get("idempotency_key") if ci else None
+    code = code_provenance()
+    env = environment()
+    secrets = known_secrets([settings.token, token])
+    if hub is None:
+        with open_hub(settings) as opened:
+            return _push(
+                opened,
+                settings,
+                repo,
+                branch,
+                artifact,
+                version,
+                scheme,
+                bump,
+                message,
+                private,
+                train_section,
+                merged_metrics,
+                data,
+                base_model,
+                template,
+                extra,
+                dry_run,
+                ci,
+                ci_key,
+                code,
+                env,
+                secrets,
+            )
+    return _push(hub, settings, repo, branch, artifact, version, scheme, bump, message, private, train_section,
+                 merged_metrics, data, base_model, template, extra, dry_run, ci, ci_key, code, env, secrets)  # fmt: skip
+
+
+def _push(
+    hub: Hub,
+    settings: Settings,
+    repo: str,
+    branch: str,
+    artifact: Artifact,
+    version: str | None,
+    scheme: str,
+    bump: str | None,
+    message: str | None,
+    private: bool,
+    training: dict[str, Any],
+    metrics: dict[str, Any],
+    dataset: dict[str, Any] | None,
+    base_model: str | None,
+    template: str | Path | None,
+    extra: dict[str, Any] | None,
+    dry_run: bool,
+    ci: dict[str, Any] | None,
+    ci_key: str | None,
+    code: dict[str, Any] | None,
+    env: dict[str, Any],
+    secrets: set[str],
+) -> PushResult:
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    try:
+        refs = hub.refs(repo)
+    except RepoNotFound:
+        if dry_run:
+            refs = None
+        else:
+            hub.ensure_repo(repo, private=private)
+            refs = hub.refs(repo)
+    base, adapter_config_bytes = _resolve_base(hub, artifact, base_model)
+    push_id = uuid.uuid4().hex
+    files_manifest = [
+        f.manifest_entry()
+        if not (f.path == "adapter_config.json" and adapter_config_bytes)
+        else {
+            "path": f.path,
+            "size": len(adapter_config_bytes),
+            "sha256": hashlib.sha256(adapter_config_bytes).hexdigest(),
+        }
+        for f in artifact.files
+    ]
+    from .artifact import manifest_digest
+
+    digest = manifest_digest(files_manifest)
+    result = PushResult(repo, "", None, "", branch, created=False, skipped=artifact.skipped, dry_run=dry_run)
+    attempt = 0
+    while True:
+        attempt += 1
+        state = (
+            read_state(hub, repo, branch, refs=refs)
+            if refs is not None
+            else BranchState(None, {}, [], [], {}, {}, None)
+        )
+        refs = None  # later attempts re-read everything
+        if not dry_run:
+            result.repaired += repair_tags(hub, repo, branch, state)
+        found = _existing_version(state, digest, ci_key, push_id)
+        if found:
+            entry, reason = found
+            v = entry["version"]
+            if not dry_run and v not in state.tags and state.head:
+                hub.create_tag(repo, v, state.head, message=f"hubver version {v}")
+                state.tags[v] = state.head
+            result.version, result.commit = v, state.tags.get(v)
+            result.url = version_url(hub.endpoint, repo, v)
+            result.created = reason == "published by this push"
+            result.reason = None if result.created else reason
+            result.attempts = attempt
+            return result
+        new_version = _pick_version(state, version, scheme, bump, repo)
+        previous = state.entries[-1] if state.entries else None
+        meta = build(
+            artifact,
+            version=new_version,
+            message=message,
+            created_by=current_user(),
+            base_model=base,
+            training=training,
+            metrics=metrics,
+            dataset=dataset,
+            code=code,
+            ci=ci,
+            environment=env,
+            parent={"version": previous["version"], "commit": state.tags.get(previous["version"])}
+            if previous
+            else None,
+            files=files_manifest,
+            extra=extra,
+            secrets=secrets,
+        )
+        entry = index.entry_for(meta, push_id=push_id, ci_key=ci_key)
+        entries = [*state.entries, entry]
+        readme = scrub(
+            card.render(
+                meta,
+                repo=repo,
+                history=entries,
+                previous=previous,
+                existing=state.readme or _artifact_readme(artifact),
+                template=Path(template) if template else None,
+            ),
+            secrets,
+        )
+        ops: list[Any] = []
+        uploaded, unchanged = [], []
+        for f in artifact.files:
+            if f.path == "adapter_config.json" and adapter_config_bytes:
+                content = adapter_config_bytes
+                remote = state.files.get(f.path)
+                if remote and not remote.sha256 and remote.blob_id == git_blob_sha(content):
+                    unchanged.append(f.path)
+                    continue
+                ops.append(CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=content))
+                uploaded.append(f.path)
+                continue
+            if _same_as_remote(f, state.files.get(f.path)):
+                unchanged.append(f.path)
+                continue
+            op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(f.local))
+            op.upload_info.sha256 = bytes.fromhex(f.sha256)  # hashed once, in scan()
+            ops.append(op)
+            uploaded.append(f.path)
+        deleted = sorted(p for p in state.files if p not in artifact.paths and p not in index.MANAGED_PATHS)
+        ops += [CommitOperationDelete(path_in_repo=p) for p in deleted]
+        ops += [
+            CommitOperationAdd(path_in_repo=index.METADATA_PATH, path_or_fileobj=dumps(meta).encode()),
+            CommitOperationAdd(path_in_repo=index.CARD_PATH, path_or_fileobj=readme.encode()),
+            CommitOperationAdd(path_in_repo=index.INDEX_PATH, path_or_fileobj=index.render(entries)),
+        ]
+        result.version, result.metadata, result.card = new_version, meta, readme
+        result.uploaded, result.deleted, result.unchanged = uploaded, deleted, unchanged
+        result.url = version_url(hub.endpoint, repo, new_version)
+        result.attempts = attempt
+        if dry_run:
+            return result
+        title = f"hubver {new_version}" + (f": {message.splitlines()[0][:200]}" if message else "")
+        try:
+            if state.head is None:
+                start = hub.refs(repo).branches.get("main")
+                if start is None:
+                    raise HubError(f"{repo} has no 'main' branch to start branch {branch!r} from.")
+                hub.create_branch(repo, branch, start)
+                continue
+            commit = hub.commit(
+                repo, branch, ops, message=title, description=f"hubver push {push_id}", parent=state.head
+            )
+        except (ConflictError, TransientError) as e:
+            if attempt >= MAX_ATTEMPTS:
+                if isinstance(e, ConflictError):
+                    raise ConflictError(
+                        f"Gave up after {attempt} attempts: {repo}@{branch} kept changing under this push.",
+                        "Retry the push; if it persists, check who else is writing to this branch.",
+                    ) from None
+                raise
+            # Someone else committed first, or the answer was lost: re-read and see.
+            time.sleep(random.uniform(0.05, 0.3) * attempt)
+            continue
+        _tag(hub, repo, new_version, commit)
+        result.commit = commit
+        result.created = True
+        return result
+
+
+def _tag(hub: Hub, repo: str, version: str, commit: str) -> None:
+    try:
+        hub.create_tag(repo, version, commit, message=f"hubver version {version}")
+    except Conflict:
+        actual = hub.refs(repo).tags.get(version)
+        if actual != commit:
+            raise VersionIdError(
+                f"The tag {version} in {repo} was created by someone else (at {actual}) while this push "
+                f"committed {commit}.",
+                f"Run `hubver verify {version} --repo {repo}` and pick another id.",
+            ) from None
+
+
+def _artifact_readme(artifact: Artifact) -> str | None:
+    readme = artifact.root / "README.md"
+    if readme.is_file():
+        try:
+            return readme.read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+    return None
+
+
+def load_remote_metadata(hub: Hub, repo: str, version: str, commit: str) -> dict[str, Any]:
+    """hubver.json of a version; MetadataError naming the version and file if missing or broken."""
+    from .errors import MetadataError
+
+    raw, _ = hub.read_file(repo, index.METADATA_PATH, commit)
+    if raw is None:
+        raise MetadataError(
+            f"Version {version} of {repo} has no {index.METADATA_PATH} (commit {commit[:12]}).",
+            "It was not published by hubver, or the file was removed.",
+        )
+    meta = parse_json(raw, f"{index.METADATA_PATH} of version {version} in {repo}")
+    if not isinstance(meta, dict):
+        raise MetadataError(f"{index.METADATA_PATH} of version {version} in {repo} is not a JSON object.")
+    return meta
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -1,0 +1,91 @@
+"""Keeping secrets out of everything hubver writes: metadata, model cards, logs, errors.
+
+Two nets: values under keys that look secret are replaced wholesale, and any known secret
+value (tokens from the environment, the token in use) is scrubbed from free text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from typing import Any
+
+REDACTED = "<redacted>"
+_SECRET_KEY = re.compile(
+    r"token|secret|passw(or)?d|api[_-]?key|access[_-]?key|private[_-]?key|credential|authorization|cookie"
+    r"|session[_-]?id|(^|[_-])auth($|[_-])",
+    re.IGNORECASE,
+)
+# Keys with a secret-looking word that are plainly not secrets: token counts, special tokens,
+# tokenizer settings, metrics such as mean_token_accuracy.
+_NOT_SECRET = re.compile(
+    r"tokens|tokenizer|token_acc|_ids?$|^(max|min|num)_|^(pad|eos|bos|unk|sep|cls|mask|special)_token",
+    re.IGNORECASE,
+)
+_MIN_SECRET_LEN = 8
+
+
+def is_secret_key(key: str) -> bool:
+    return bool(_SECRET_KEY.search(key)) and not _NOT_SECRET.search(key)
+
+
+def redact(value: Any) -> Any:
+    """A copy of `value` with every entry under a secret-looking key replaced by '<redacted>'."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                REDACTED
+                if isinstance(k, str) and is_secret_key(k) and v not in (None, "", [], {})
+                else redact(v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    return value
+
+
+def environment_secrets(env: dict[str, str] | None = None) -> set[str]:
+    """Values of environment variables whose names look secret (HF_TOKEN, ..._API_KEY, ...)."""
+    env = os.environ if env is None else env
+    return {v for k, v in env.items() if is_secret_key(k) and len(v) >= _MIN_SECRET_LEN}
+
+
+def known_secrets(extra: Iterable[str | None] = ()) -> set[str]:
+    secrets = environment_secrets()
+    secrets.update(s for s in extra if s and len(s) >= _MIN_SECRET_LEN)
+    try:
+        from huggingface_hub import get_token
+
+        token = get_token()
+        if token:
+            secrets.add(token)
+    except Exception:  # no huggingface_hub or unreadable token file: nothing to add
+        pass
+    return secrets
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Replace each secret value in `text`, longest first so overlaps cannot leak a suffix."""
+    for s in sorted(set(secrets), key=len, reverse=True):
+        if s:
+            text = text.replace(s, REDACTED)
+    return re.sub(r"(sig=)[0-9a-f]{16,}", r"\1" + REDACTED, text)
+
+
+def scrub_data(value: Any, secrets: Iterable[str]) -> Any:
+    """`redact` plus `scrub` of every string inside `value`."""
+    secrets = list(secrets)
+    value = redact(value)
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            return scrub(v, secrets)
+        if isinstance(v, dict):
+            return {walk(k) if isinstance(k, str) else k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        return v
+
+    return walk(value)

@@ -1,0 +1,109 @@
+"""Validation of everything a request names: repo ids, revisions, file paths, LFS oids.
+
+Whatever passes here is safe to join onto a data-dir path or to use as a git ref name;
+everything else is a 400 before the filesystem is touched.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import BadRequest
+
+REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
+TYPE_DIRS = {v: k for k, v in REPO_TYPES.items()}
+# Path prefixes that can never be a namespace, so /datasets/x/y is never read as model "datasets/x".
+RESERVED_NAMESPACES = {"api", "datasets", "spaces", "models", "lfs-upload", "lfs-part", "lfs-complete"}
+
+_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+MAX_PATH_LENGTH = 1024
+MAX_REF_LENGTH = 200
+
+
+def check_name(part: str, what: str = "repository name") -> str:
+    if not _NAME.match(part) or ".." in part or "--" in part or part.endswith(".git"):
+        raise BadRequest(
+            f"Invalid {what} {part!r}: use letters, digits, '-', '_' and '.', start and end with a letter "
+            "or digit, at most 96 characters, no '..' or '--', no '.git' suffix."
+        )
+    return part
+
+
+def check_repo_id(namespace: str, name: str) -> str:
+    check_name(namespace, "namespace")
+    check_name(name)
+    if namespace.lower() in RESERVED_NAMESPACES:
+        raise BadRequest(f"Invalid namespace {namespace!r}: it is reserved.")
+    return f"{namespace}/{name}"
+
+
+def is_commit_id(rev: str) -> bool:
+    return bool(_SHA1.match(rev))
+
+
+def check_ref_name(rev: str, what: str = "revision") -> str:
+    """Apply git's check-ref-format rules (and a length cap) to a branch or tag name."""
+    problem = None
+    if not rev:
+        problem = "it is empty"
+    elif len(rev) > MAX_REF_LENGTH:
+        problem = f"it is longer than {MAX_REF_LENGTH} characters"
+    elif _BAD_REF_CHARS.search(rev):
+        problem = "it contains a space, a control character or one of ~ ^ : ? * [ \\"
+    elif ".." in rev or "@{" in rev or rev == "@":
+        problem = "it contains '..' or '@{'"
+    elif rev.startswith("/") or rev.endswith("/") or "//" in rev:
+        problem = "it starts or ends with '/' or contains '//'"
+    elif rev.endswith("."):
+        problem = "it ends with '.'"
+    elif any(part.startswith(".") or part.endswith(".lock") for part in rev.split("/")):
+        problem = "a component starts with '.' or ends with '.lock'"
+    elif rev.startswith("-"):
+        problem = "it starts with '-'"
+    if problem:
+        raise BadRequest(f"Invalid {what} {rev!r}: {problem}.")
+    return rev
+
+
+def check_revision(rev: str) -> str:
+    """A revision is a commit id or a valid ref name."""
+    if is_commit_id(rev):
+        return rev
+    return check_ref_name(rev)
+
+
+def check_path(path: str) -> str:
+    """A file path inside a repo: relative, '/'-separated, no '.', '..' or empty parts."""
+    problem = None
+    if not path:
+        problem = "it is empty"
+    elif len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_LENGTH:
+        problem = f"it is longer than {MAX_PATH_LENGTH} bytes"
+    elif "\\" in path:
+        problem = "it contains a backslash"
+    elif any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        problem = "it contains a control character"
+    elif path.startswith("/"):
+        problem = "it is absolute"
+    else:
+        parts = path.split("/")
+        if any(p in ("", ".", "..") for p in parts):
+            problem = "it has an empty, '.' or '..' component"
+        elif any(p == ".git" for p in parts):
+            problem = "it names a '.git' directory"
+    if problem:
+        raise BadRequest(f"Invalid file path {path!r}: {problem}.")
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"Invalid file path {path!r}: it is not valid UTF-8.") from None
+    return path
+
+
+def check_oid(oid: object) -> str:
+    if not isinstance(oid, str) or not _SHA256.match(oid):
+        raise BadRequest(f"Invalid LFS oid {oid!r}: expected 64 lowercase hex characters (sha256).")
+    return oid

@@ -1,0 +1,449 @@
+"""Repositories of the embedded hub: one bare git repository each, under the data dir.
+
+This module knows git and LFS, not HTTP: it resolves revisions, lists a commit's files,
+applies commit operations and moves refs compare-and-swap. Everything derived from an
+object id (commits, trees, blob sizes) is cached, since objects never change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import heapq
+import json
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import gitstore as git
+from .errors import (
+    BadRequest,
+    Conflict,
+    EntryNotFound,
+    Forbidden,
+    PreconditionFailed,
+    RepoNotFound,
+    RevisionNotFound,
+)
+from .lfs import MAX_POINTER_SIZE, LfsStore, parse_pointer, pointer
+from .names import TYPE_DIRS, check_ref_name, is_commit_id
+
+DEFAULT_BRANCH = "main"
+# What huggingface.co puts in a new repo: these patterns are stored with LFS.
+DEFAULT_GITATTRIBUTES = "".join(
+    f"{pattern} filter=lfs diff=lfs merge=lfs -text\n"
+    for pattern in (
+        "*.7z *.arrow *.bin *.bz2 *.ckpt *.ftz *.gz *.h5 *.joblib *.lfs.* *.mlmodel *.model *.msgpack "
+        "*.npy *.npz *.onnx *.ot *.parquet *.pb *.pickle *.pkl *.pt *.pth *.rar *.safetensors "
+        "saved_model/**/* *.tar.* *.tar *.tflite *.tgz *.wasm *.xz *.zip *.zst *tfevents* *.gguf"
+    ).split()
+)
+
+
+class _LRU(OrderedDict):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.lock = threading.Lock()
+
+    def get_or(self, key, make):
+        with self.lock:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+        value = make()
+        with self.lock:
+            self[key] = value
+            if len(self) > self.size:
+                self.popitem(last=False)
+        return value
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str
+    mode: str
+    blob: str  # git blob sha1 (of the pointer, for LFS files)
+    size: int  # the real content size (LFS object size for LFS files)
+    lfs_oid: str | None = None
+    pointer_size: int | None = None
+
+
+@dataclass
+class Snapshot:
+    """The files and directories of one tree, flattened."""
+
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    dirs: dict[str, str] = field(default_factory=dict)  # path -> tree sha ("" is the root)
+
+
+@dataclass
+class Op:
+    """One commit operation, already validated, with its blob written."""
+
+    kind: str  # "add" | "delete" | "delete_folder"
+    path: str
+    blob: str | None = None
+    lfs: tuple[str, int] | None = None
+
+
+@dataclass
+class RepoMeta:
+    repo_type: str
+    repo_id: str
+    private: bool
+    owner: str
+    created_at: float
+
+
+class Repo:
+    def __init__(self, git_dir: Path, meta: RepoMeta) -> None:
+        self.git_dir = git_dir
+        self.meta = meta
+        self.objects = git.ObjectStore(git_dir / "objects")
+        self.refs = git.Refs(git_dir)
+        self.lfs = LfsStore(git_dir)
+        self._commits = _LRU(4096)
+        self._snapshots = _LRU(256)
+        self._blobs = _LRU(65536)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def commit(self, sha: str) -> git.Commit:
+        def load() -> git.Commit:
+            kind, data = self.objects.read(sha)
+            if kind != "commit":
+                raise RevisionNotFound(f"{sha} is not a commit.")
+            return git.decode_commit(sha, data)
+
+        return self._commits.get_or(sha, load)
+
+    def peel(self, sha: str) -> str:
+        """Follow annotated tags to the commit they name."""
+        for _ in range(10):
+            kind, data = self.objects.read(sha)
+            if kind != "tag":
+                return sha
+            sha = git.decode_tag(sha, data).object
+        return sha
+
+    def resolve(self, rev: str) -> str:
+        """Commit sha for a branch, tag or commit id; RevisionNotFound otherwise."""
+        if is_commit_id(rev):
+            if self.objects.exists(rev):
+                with contextlib.suppress(git.ObjectMissing):
+                    if self.objects.header(rev)[0] == "commit":
+                        return rev
+            raise RevisionNotFound(f"Invalid rev id: {rev}")
+        for ref in (f"refs/heads/{rev}", f"refs/tags/{rev}"):
+            sha = self.refs.get(ref)
+            if sha is not None:
+                return self.peel(sha)
+        raise RevisionNotFound(f"Invalid rev id: {rev}")
+
+    def branches(self) -> dict[str, str]:
+        return {k.removeprefix("refs/heads/"): v for k, v in self.refs.list("refs/heads/").items()}
+
+    def tags(self) -> dict[str, str]:
+        return {k.removeprefix("refs/tags/"): self.peel(v) for k, v in self.refs.list("refs/tags/").items()}
+
+    def _blob_entry(self, path: str, mode: str, sha: str) -> FileEntry:
+        def load() -> tuple[int, str | None, int | None]:
+            _kind, size = self.objects.header(sha)
+            if size <= MAX_POINTER_SIZE:
+                parsed = parse_pointer(self.objects.read(sha)[1])
+                if parsed:
+                    return parsed[1], parsed[0], size
+            return size, None, None
+
+        size, oid, psize = self._blobs.get_or(sha, load)
+        return FileEntry(path, mode, sha, size, oid, psize)
+
+    def snapshot(self, commit_sha: str) -> Snapshot:
+        tree = self.commit(commit_sha).tree
+
+        def load() -> Snapshot:
+            snap = Snapshot()
+            stack = [("", tree)]
+            while stack:
+                prefix, sha = stack.pop()
+                snap.dirs[prefix] = sha
+                for e in git.decode_tree(self.objects.read(sha)[1]):
+                    path = f"{prefix}/{e.name}" if prefix else e.name
+                    if e.is_tree:
+                        stack.append((path, e.sha))
+                    elif e.mode != git.MODE_COMMIT:
+                        snap.files[path] = self._blob_entry(path, e.mode, e.sha)
+            return snap
+
+        return self._snapshots.get_or(tree, load)
+
+    def read_blob(self, sha: str) -> bytes:
+        return self.objects.read(sha)[1]
+
+    def log(self, start: str) -> Iterator[git.Commit]:
+        """Commits reachable from `start`, newest first (like `git log`)."""
+        seen = {start}
+        first = self.commit(start)
+        heap = [(-first.commit_time, 0, first)]
+        counter = 1
+        while heap:
+            _, _, c = heapq.heappop(heap)
+            yield c
+            for p in c.parents:
+                if p not in seen:
+                    seen.add(p)
+                    pc = self.commit(p)
+                    heapq.heappush(heap, (-pc.commit_time, counter, pc))
+                    counter += 1
+
+    def lfs_patterns(self, snap: Snapshot) -> list[str]:
+        entry = snap.files.get(".gitattributes")
+        if entry is None or entry.lfs_oid:
+            return []
+        patterns = []
+        for line in self.read_blob(entry.blob).decode("utf-8", "replace").splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and "filter=lfs" in parts[1:]:
+                patterns.append(parts[0])
+        return patterns
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write_tree(self, files: dict[str, tuple[str, str]]) -> str:
+        root: dict = {}
+        for path, (mode, sha) in files.items():
+            node = root
+            *dirs, name = path.split("/")
+            for d in dirs:
+                node = node.setdefault(d, {})
+            node[name] = (mode, sha)
+
+        def write(node: dict) -> str:
+            entries = []
+            for name, value in node.items():
+                if isinstance(value, dict):
+                    entries.append(git.TreeEntry(git.MODE_TREE, name, write(value)))
+                else:
+                    entries.append(git.TreeEntry(value[0], name, value[1]))
+            return self.objects.write("tree", git.encode_tree(entries))
+
+        return write(root)
+
+    def commit_ops(
+        self,
+        branch: str,
+        ops: list[Op],
+        *,
+        parent: str | None,
+        author: str,
+        message: str,
+    ) -> str:
+        """Apply `ops` on top of `branch` as one commit and move the branch; returns the sha."""
+        ref = f"refs/heads/{branch}"
+        with self.refs.lock():
+            head = self.refs.get(ref)
+            if head is None:
+                raise RevisionNotFound(f"Branch {branch!r} does not exist; commits go to a branch.")
+            if parent is not None and parent != head:
+                raise PreconditionFailed(
+                    f"A commit has happened since {parent}: the head of {branch!r} is now {head}. "
+                    "Re-read the branch and retry on top of it."
+                )
+            snap = self.snapshot(head)
+            files = {p: (e.mode, e.blob) for p, e in snap.files.items()}
+            new_lfs: list[str] = []
+            for op in ops:
+                self._apply(files, op)
+                if op.lfs:
+                    new_lfs.append(op.path)
+            self._track_lfs(files, snap, new_lfs)
+            tree = self.write_tree(files)
+            sig = git.signature(author, f"{author}@users.noreply.hubver")
+            sha = self.objects.write("commit", git.encode_commit(tree, [head], sig, sig, message))
+            self.refs.update(ref, sha, head)
+        return sha
+
+    def _apply(self, files: dict[str, tuple[str, str]], op: Op) -> None:
+        if op.kind == "add":
+            parts = op.path.split("/")
+            for i in range(1, len(parts)):
+                if "/".join(parts[:i]) in files:
+                    raise BadRequest(f"Cannot add {op.path!r}: {'/'.join(parts[:i])!r} is a file.")
+            prefix = op.path + "/"
+            if any(p.startswith(prefix) for p in files):
+                raise BadRequest(f"Cannot add {op.path!r}: it is a directory.")
+            files[op.path] = (git.MODE_FILE, op.blob or "")
+        elif op.kind == "delete":
+            if files.pop(op.path, None) is None:
+                raise EntryNotFound(f"A file with this name doesn't exist: {op.path}")
+        else:
+            prefix = op.path.rstrip("/") + "/"
+            doomed = [p for p in files if p.startswith(prefix)]
+            if not doomed:
+                raise EntryNotFound(f"A folder with this name doesn't exist: {op.path}")
+            for p in doomed:
+                del files[p]
+
+    def _track_lfs(self, files: dict[str, tuple[str, str]], snap: Snapshot, new_lfs: list[str]) -> None:
+        """Add LFS files that no .gitattributes pattern covers, so `git lfs` clones see them."""
+        if not new_lfs or ".gitattributes" not in files:
+            return
+        patterns = self.lfs_patterns(snap)
+        missing = [p for p in new_lfs if not any(_gitattr_match(pat, p) for pat in patterns)]
+        if not missing:
+            return
+        blob = files[".gitattributes"][1]
+        text = self.read_blob(blob).decode("utf-8", "replace")
+        if text and not text.endswith("\n"):
+            text += "\n"
+        text += "".join(
+            f"{p.replace(' ', '[[:space:]]')} filter=lfs diff=lfs merge=lfs -text\n" for p in missing
+        )
+        files[".gitattributes"] = (git.MODE_FILE, self.objects.write("blob", text.encode()))
+
+    def write_blob(self, data: bytes) -> str:
+        return self.objects.write("blob", data)
+
+    def lfs_pointer_blob(self, oid: str, size: int) -> str:
+        return self.objects.write("blob", pointer(oid, size))
+
+    def create_tag(self, tag: str, rev: str, *, message: str | None, tagger: str) -> str:
+        check_ref_name(tag, "tag name")
+        target = self.resolve(rev)
+        obj = target
+        if message:
+            sig = git.signature(tagger, f"{tagger}@users.noreply.hubver")
+            obj = self.objects.write("tag", git.encode_tag(target, "commit", tag, sig, message))
+        with self.refs.lock():
+            try:
+                self.refs.update(f"refs/tags/{tag}", obj, None, create_only=True)
+            except git.RefConflict as e:
+                if e.name == f"refs/tags/{tag}" and e.current and len(e.current) == 40:
+                    raise Conflict(f"Tag {tag!r} already exists.") from None
+                raise Conflict(f"Tag {tag!r} conflicts with the existing ref {e.current!r}.") from None
+        return target
+
+    def delete_tag(self, tag: str) -> None:
+        with self.refs.lock():
+            if self.refs.get(f"refs/tags/{tag}") is None:
+                raise RevisionNotFound(f"Tag {tag!r} does not exist.")
+            self.refs.delete(f"refs/tags/{tag}")
+
+    def create_branch(self, branch: str, starting_point: str | None) -> str:
+        check_ref_name(branch, "branch name")
+        target = self.resolve(starting_point or DEFAULT_BRANCH)
+        with self.refs.lock():
+            try:
+                self.refs.update(f"refs/heads/{branch}", target, None, create_only=True)
+            except git.RefConflict as e:
+                if e.name == f"refs/heads/{branch}" and e.current and len(e.current) == 40:
+                    raise Conflict(f"Branch {branch!r} already exists.") from None
+                raise Conflict(f"Branch {branch!r} conflicts with the existing ref {e.current!r}.") from None
+        return target
+
+    def delete_branch(self, branch: str) -> None:
+        if branch == DEFAULT_BRANCH:
+            raise Forbidden(f"The default branch {DEFAULT_BRANCH!r} cannot be deleted.")
+        with self.refs.lock():
+            if self.refs.get(f"refs/heads/{branch}") is None:
+                raise RevisionNotFound(f"Branch {branch!r} does not exist.")
+            self.refs.delete(f"refs/heads/{branch}")
+
+
+def _gitattr_match(pattern: str, path: str) -> bool:
+    if "/" not in pattern.rstrip("/"):
+        return fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], pattern)
+    return fnmatch.fnmatchcase(path, pattern.lstrip("/"))
+
+
+class RepoStore:
+    """All repositories under `<data_dir>/repos/<type>s/<namespace>/<name>.git`."""
+
+    META_FILE = "hubver-repo.json"
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir / "repos"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._repos: dict[Path, Repo] = {}
+        self._lock = threading.Lock()
+
+    def git_dir(self, repo_type: str, repo_id: str) -> Path:
+        return self.root / TYPE_DIRS[repo_type] / f"{repo_id}.git"
+
+    def get(self, repo_type: str, repo_id: str) -> Repo:
+        path = self.git_dir(repo_type, repo_id)
+        meta_path = path / self.META_FILE
+        try:
+            raw = json.loads(meta_path.read_text())
+        except (FileNotFoundError, NotADirectoryError):
+            with self._lock:
+                self._repos.pop(path, None)
+            raise RepoNotFound(f"Repository {repo_id!r} not found.") from None
+        meta = RepoMeta(
+            repo_type, repo_id, bool(raw.get("private")), raw.get("owner", ""), raw.get("created_at", 0)
+        )
+        with self._lock:
+            repo = self._repos.get(path)
+            if repo is None:
+                repo = self._repos[path] = Repo(path, meta)
+            repo.meta = meta
+        return repo
+
+    def create(self, repo_type: str, repo_id: str, *, private: bool, owner: str) -> Repo:
+        path = self.git_dir(repo_type, repo_id)
+        if (path / self.META_FILE).exists():
+            raise Conflict(f"You already created this {repo_type} repo: {repo_id}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.parent / f".creating-{path.name}-{secrets.token_hex(4)}"
+        git.init_bare(staging)
+        now = time.time()
+        (staging / self.META_FILE).write_text(
+            json.dumps({"private": private, "owner": owner, "created_at": now, "type": repo_type})
+        )
+        repo = Repo(staging, RepoMeta(repo_type, repo_id, private, owner, now))
+        blob = repo.write_blob(DEFAULT_GITATTRIBUTES.encode())
+        tree = repo.write_tree({".gitattributes": (git.MODE_FILE, blob)})
+        sig = git.signature(owner, f"{owner}@users.noreply.hubver")
+        sha = repo.objects.write("commit", git.encode_commit(tree, [], sig, sig, "initial commit"))
+        (staging / "refs" / "heads" / DEFAULT_BRANCH).write_text(sha + "\n")
+        try:
+            os.rename(staging, path)  # atomic; fails if another creator won the race
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise Conflict(f"You already created this {repo_type} repo: {repo_id}") from None
+        return self.get(repo_type, repo_id)
+
+    def delete(self, repo_type: str, repo_id: str) -> None:
+        path = self.git_dir(repo_type, repo_id)
+        if not (path / self.META_FILE).exists():
+            raise RepoNotFound(f"Repository {repo_id!r} not found.")
+        trash = path.parent / f".deleting-{path.name}-{secrets.token_hex(4)}"
+        os.rename(path, trash)
+        with self._lock:
+            self._repos.pop(path, None)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def set_private(self, repo_type: str, repo_id: str, private: bool) -> None:
+        repo = self.get(repo_type, repo_id)
+        meta_path = repo.git_dir / self.META_FILE
+        raw = json.loads(meta_path.read_text())
+        raw["private"] = private
+        tmp = meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(raw))
+        os.replace(tmp, meta_path)
+
+    def sweep(self) -> None:
+        """Clean what killed processes left: half-created repos and stale LFS temp files."""
+        for pattern in (".creating-*", ".deleting-*"):
+            for p in self.root.glob(f"*/*/{pattern}"):
+                if time.time() - p.stat().st_mtime > 60:
+                    shutil.rmtree(p, ignore_errors=True)
+        for git_dir in self.root.glob("*/*/*.git"):
+            LfsStore(git_dir).sweep()

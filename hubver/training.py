@@ -1,0 +1,153 @@
+"""What a training run reports: metrics, the loss curve, hyperparameters, the data set.
+
+Sources, later ones winning: `trainer_state.json` (its log history), a metrics JSON file,
+and `name=value` pairs from the command line or the callback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import MetadataError
+from .jsonio import load_json
+
+_TRAINER_STATE_ARGS = (
+    "num_train_epochs",
+    "max_steps",
+    "train_batch_size",
+    "logging_steps",
+    "save_steps",
+    "eval_steps",
+)
+_CURVE_KEYS = ("loss", "eval_loss", "learning_rate", "grad_norm", "mean_token_accuracy")
+MAX_CURVE_POINTS = 500
+
+
+def _number(value: Any) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def metrics_from_log_history(log_history: list[dict[str, Any]]) -> dict[str, float]:
+    """The latest value of every numeric metric in a Trainer's log history.
+
+    The per-step `loss` becomes `train_loss` unless the run's summary entry already has one.
+    """
+    metrics: dict[str, float] = {}
+    for entry in log_history or []:
+        if not isinstance(entry, dict):
+            continue
+        for key, value in entry.items():
+            if key in ("epoch", "step", "total_flos") or _number(value) is None:
+                continue
+            name = "train_loss" if key == "loss" else key
+            if key == "loss" and "train_runtime" in entry:
+                continue
+            metrics[name] = value
+    for entry in reversed(log_history or []):  # the summary written at the end wins
+        if (
+            isinstance(entry, dict)
+            and "train_runtime" in entry
+            and _number(entry.get("train_loss")) is not None
+        ):
+            metrics["train_loss"] = entry["train_loss"]
+            break
+    return metrics
+
+
+def loss_curve(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    points = []
+    for entry in log_history or []:
+        if isinstance(entry, dict) and any(k in entry for k in _CURVE_KEYS) and "train_runtime" not in entry:
+            point = {
+                k: entry[k] for k in ("step", "epoch", *_CURVE_KEYS) if _number(entry.get(k)) is not None
+            }
+            points.append(point)
+    if len(points) > MAX_CURVE_POINTS:  # keep the shape, not every step
+        stride = math.ceil(len(points) / MAX_CURVE_POINTS)
+        points = points[::stride] + ([points[-1]] if (len(points) - 1) % stride else [])
+    return points
+
+
+def from_trainer_state(state: dict[str, Any]) -> dict[str, Any]:
+    """Training facts from a trainer_state.json: epoch, step, metrics, loss curve, a few args."""
+    history = state.get("log_history") if isinstance(state.get("log_history"), list) else []
+    return {
+        "epoch": _number(state.get("epoch")),
+        "global_step": _number(state.get("global_step")),
+        "metrics": metrics_from_log_history(history),
+        "log_history": loss_curve(history),
+        "hyperparameters": {k: state[k] for k in _TRAINER_STATE_ARGS if k in state},
+    }
+
+
+def load_metrics_file(path: Path) -> dict[str, Any]:
+    """A JSON object of metrics; nested objects are flattened as `outer/inner`."""
+    data = load_json(Path(path))
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}/{k}" if prefix else str(k), v)
+        elif _number(value) is not None or isinstance(value, str):
+            flat[prefix] = value
+
+    walk("", data)
+    return flat
+
+
+def parse_pairs(pairs: tuple[str, ...] | list[str], what: str, *, numeric: bool) -> dict[str, Any]:
+    """`name=value` strings into a dict; numeric values become int/float."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise MetadataError(
+                f"Invalid {what} {pair!r}: expected name=value.", f"For example: --{what} eval_loss=0.42"
+            )
+        value: Any = raw.strip()
+        try:
+            value = int(value) if re.fullmatch(r"[-+]?\d+", value) else float(value)
+        except ValueError:
+            if numeric:
+                raise MetadataError(
+                    f"Invalid {what} {pair!r}: {raw!r} is not a number.", f"For example: --{what} {name}=0.42"
+                ) from None
+        out[name] = value
+    return out
+
+
+def dataset_facts(spec: str | None, num_samples: int | None = None) -> dict[str, Any] | None:
+    """`NAME[@REVISION]` of a Hub data set, or a local file (hashed, lines counted)."""
+    if not spec:
+        return None if num_samples is None else {"num_samples": num_samples}
+    path = Path(spec).expanduser()
+    if path.is_file():
+        h = hashlib.sha256()
+        lines = 0
+        with path.open("rb") as f:
+            while block := f.read(4 << 20):
+                h.update(block)
+                lines += block.count(b"\n")
+        facts: dict[str, Any] = {
+            "name": path.name,
+            "fingerprint": f"sha256:{h.hexdigest()}",
+            "size": path.stat().st_size,
+        }
+        if path.suffix in (".jsonl", ".csv", ".tsv", ".txt"):
+            facts["num_samples"] = lines - (1 if path.suffix in (".csv", ".tsv") else 0)
+    else:
+        name, _, revision = spec.partition("@")
+        facts = {"name": name, "revision": revision or None}
+    if num_samples is not None:
+        facts["num_samples"] = num_samples
+    return facts

@@ -1,0 +1,101 @@
+"""The grammar of version ids: validate, sort, and pick the next one for a scheme.
+
+Schemes:
+- ``counter`` (default): ``v1``, ``v2``, ... one more than the highest ``vN`` ever used;
+- ``timestamp``: ``v_YYYYMMDD_HHMMSS`` in UTC, as in the tutorial hubver grew from;
+- ``semver``: ``vMAJOR.MINOR.PATCH``, bumping the highest semver id (``--bump``).
+
+Ids become git tags, so they follow git's ref rules and the Hub's, and never look like a
+commit id or a branch name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+from .errors import VersionIdError
+
+SCHEMES = ("counter", "timestamp", "semver")
+BUMPS = ("major", "minor", "patch")
+MAX_LENGTH = 128
+
+_ALLOWED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$")
+_COUNTER = re.compile(r"^v(\d+)$")
+_SEMVER = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+_TIMESTAMP = re.compile(r"^v_\d{8}_\d{6}(?:_(\d+))?$")
+_COMMIT_LIKE = re.compile(r"^[0-9a-f]{7,40}$")
+_HINT = "Pick another with --version ID, or let hubver number it (--scheme counter|timestamp|semver)."
+
+
+def validate(version_id: str, *, reserved: Iterable[str] = ("main",)) -> str:
+    """Return `version_id` if it can be a version tag; raise VersionIdError saying why not."""
+    problem = None
+    if not version_id:
+        problem = "it is empty"
+    elif len(version_id) > MAX_LENGTH:
+        problem = f"it is longer than {MAX_LENGTH} characters"
+    elif not _ALLOWED.match(version_id):
+        problem = "use letters, digits and . _ - + / only, starting with a letter or digit"
+    elif ".." in version_id or "//" in version_id or version_id.endswith(("/", ".", ".lock")):
+        problem = "it contains '..' or '//', or ends with '/', '.' or '.lock'"
+    elif any(part.startswith(".") or part.endswith(".lock") for part in version_id.split("/")):
+        problem = "a '/'-separated part starts with '.' or ends with '.lock'"
+    elif _COMMIT_LIKE.match(version_id):
+        problem = "it looks like a commit id"
+    elif version_id in set(reserved) or version_id == "HEAD":
+        problem = "it is the name of a branch"
+    if problem:
+        raise VersionIdError(f"Invalid version id {version_id!r}: {problem}.", _HINT)
+    return version_id
+
+
+def sort_key(version_id: str) -> tuple:
+    """Natural order: v2 < v10, v1.9.0 < v1.10.0."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in re.split(r"(\d+)", version_id)
+        if part
+    )
+
+
+def sort(ids: Iterable[str]) -> list[str]:
+    return sorted(ids, key=sort_key)
+
+
+def parse_semver(version_id: str) -> tuple[int, int, int] | None:
+    m = _SEMVER.match(version_id)
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
+def next_id(
+    existing: Iterable[str],
+    scheme: str = "counter",
+    *,
+    bump: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The id the next version gets, given every id ever used in the repo."""
+    taken = set(existing)
+    if scheme == "counter":
+        highest = max((int(m.group(1)) for i in taken if (m := _COUNTER.match(i))), default=0)
+        return f"v{highest + 1}"
+    if scheme == "timestamp":
+        base = f"v_{(now or datetime.now(timezone.utc)).strftime('%Y%m%d_%H%M%S')}"
+        candidate, n = base, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}_{n}"
+        return candidate
+    if scheme == "semver":
+        bump = bump or "patch"
+        if bump not in BUMPS:
+            raise VersionIdError(f"Invalid bump {bump!r}.", f"Use one of: {', '.join(BUMPS)}.")
+        major, minor, patch = max((v for i in taken if (v := parse_semver(i))), default=(0, 0, 0))
+        if bump == "major":
+            return f"v{major + 1}.0.0"
+        if bump == "minor":
+            return f"v{major}.{minor + 1}.0"
+        return f"v{major}.{minor}.{patch + 1}"
+    raise VersionIdError(f"Unknown version scheme {scheme!r}.", f"Use one of: {', '.join(SCHEMES)}.")

@@ -1,0 +1,344 @@
+"""Reading versions: list them, show one, compare two, resolve an id to a commit.
+
+A listing costs the same few requests however many versions exist: the refs (tags and
+alias branches), the version index at the branch head, and one small record per alias.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import index, versionids
+from .errors import HubverError, MetadataError, VersionNotFound
+from .hub import Hub, Refs, open_hub
+from .jsonio import parse_json
+from .push import load_remote_metadata
+from .settings import Settings, resolve_settings
+from .tensors import lora_ranks, rank_summary
+
+
+@dataclass
+class VersionInfo:
+    version: str
+    commit: str | None
+    created_at: str | None = None
+    created_by: str | None = None
+    message: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    kind: str | None = None
+    base_model: str | None = None
+    lora_rank: Any = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def short_commit(self) -> str:
+        return (self.commit or "")[:8]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Listing:
+    repo: str
+    branch: str
+    head: str | None
+    versions: list[VersionInfo]
+    aliases: dict[str, str]  # alias -> version
+    problems: list[str]
+
+
+@dataclass
+class VersionDetail:
+    info: VersionInfo
+    metadata: dict[str, Any]
+    card: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.info.to_dict(), "metadata": self.metadata, "card": self.card}
+
+
+@contextlib.contextmanager
+def session(
+    settings: Settings | None = None, hub: Hub | None = None, **kwargs: Any
+) -> Iterator[tuple[Settings, str, Hub]]:
+    """Settings, repo and a connected Hub, for the library functions below."""
+    settings = settings or resolve_settings(**kwargs)
+    repo = settings.require_repo()
+    if hub is not None:
+        yield settings, repo, hub
+        return
+    with open_hub(settings) as opened:
+        yield settings, repo, opened
+
+
+def read_alias_records(hub: Hub, repo: str, refs: Refs, branch: str) -> dict[str, dict[str, Any]]:
+    """alias -> its record, for every branch that hubver promoted (one small read each, in parallel)."""
+    candidates = [b for b in refs.branches if b != branch and b != "main"]
+    version_commits = {sha: v for v, sha in refs.tags.items()}
+
+    def read(alias: str) -> tuple[str, dict[str, Any] | None]:
+        head = refs.branches[alias]
+        try:
+            raw, _ = hub.read_file(repo, index.ALIAS_PATH, head)
+        except HubverError:
+            raw = None
+        if raw:
+            with contextlib.suppress(MetadataError):
+                record = parse_json(raw, f"{index.ALIAS_PATH} on {alias}")
+                if isinstance(record, dict) and record.get("version"):
+                    return alias, {**record, "head": head}
+        if head in version_commits:  # promoted, but the record commit never landed
+            return alias, {"alias": alias, "version": version_commits[head], "commit": head, "head": head}
+        return alias, None
+
+    if not candidates:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(candidates))) as pool:
+        return {a: r for a, r in pool.map(read, candidates) if r}
+
+
+def read_listing(hub: Hub, repo: str, branch: str) -> Listing:
+    refs = hub.refs(repo)
+    head = refs.branches.get(branch)
+    problems: list[str] = []
+    entries: list[dict[str, Any]] = []
+    if head is not None:
+        raw, _ = hub.read_file(repo, index.INDEX_PATH, head)
+        entries, problems = index.parse(raw)
+        if raw is None:
+            entries, more = _entries_from_tags(hub, repo, refs)
+            problems += more
+    alias_records = read_alias_records(hub, repo, refs, branch)
+    aliases = {a: r["version"] for a, r in alias_records.items()}
+    by_version: dict[str, list[str]] = {}
+    for a, v in sorted(aliases.items()):
+        by_version.setdefault(v, []).append(a)
+    versions = []
+    for e in entries:
+        v = e["version"]
+        info = VersionInfo(
+            version=v,
+            commit=refs.tags.get(v),
+            created_at=e.get("created_at"),
+            created_by=e.get("created_by"),
+            message=e.get("message"),
+            metrics=e.get("metrics") or {},
+            aliases=by_version.get(v, []),
+            kind=e.get("kind"),
+            base_model=e.get("base_model"),
+            lora_rank=e.get("lora_rank"),
+            problems=list(e.get("problems", [])),
+        )
+        if info.commit is None:
+            info.problems.append(f"tag {v} is missing: run `hubver verify {v} --repair --repo {repo}`")
+        versions.append(info)
+    return Listing(repo, branch, head, versions, aliases, problems)
+
+
+def _entries_from_tags(hub: Hub, repo: str, refs: Refs) -> tuple[list[dict[str, Any]], list[str]]:
+    """No index (versions from an older hubver, or tags made by hand): read each tag's hubver.json."""
+    entries = []
+    for tag in versionids.sort(refs.tags):
+        try:
+            meta = load_remote_metadata(hub, repo, tag, refs.tags[tag])
+        except MetadataError as e:
+            entries.append({"version": tag, "problems": [e.message]})
+            continue
+        entries.append(index.entry_for(meta, push_id="", ci_key=None))
+    return entries, ([f"{repo} has no version index; versions were read from each tag."] if entries else [])
+
+
+def _sorted(versions: list[VersionInfo], sort: str | None, limit: int | None) -> list[VersionInfo]:
+    if sort:
+        name = sort.lstrip("-")
+        descending = sort.startswith("-")
+        have = [v for v in versions if isinstance(v.metrics.get(name), (int, float))]
+        missing = [v for v in versions if v not in have]
+        have.sort(key=lambda v: v.metrics[name], reverse=descending)
+        versions = have + missing
+        return versions[:limit] if limit else versions
+    return versions[-limit:] if limit else versions
+
+
+def list_versions(
+    repo: str | None = None,
+    *,
+    branch: str | None = None,
+    sort: str | None = None,
+    limit: int | None = None,
+    endpoint: str | None = None,
+    local: bool = False,
+    token: str | None = None,
+    settings: Settings | None = None,
+    hub: Hub | None = None,
+) -> list[VersionInfo]:
+    """Every version on the branch, oldest first (or by `sort`: a metric, '-metric' for descending)."""
+    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token, branch=branch) as (
+        s,
+        r,
+        h,
+    ):
+        listing = read_listing(h, r, s.branch)
+    return _sorted(listing.versions, sort, limit)
+
+
+def resolve(
+    repo: str | None = None,
+    version: str = "",
+    *,
+    endpoint: str | None = None,
+    local: bool = False,
+    token: str | None = None,
+    settings: Settings | None = None,
+    hub: Hub | None = None,
+) -> str:
+    """The commit sha a version id (a tag) or an alias (a branch) stands for.
+
+    Raises VersionNotFound when it is neither.
+    """
+    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (_s, r, h):
+        return resolve_ref(h.refs(r), r, version)
+
+
+def resolve_ref(refs: Refs, repo: str, version: str) -> str:
+    if version in refs.tags:
+        return refs.tags[version]
+    if version in refs.branches:
+        return refs.branches[version]
+    known = versionids.sort(refs.tags)
+    raise VersionNotFound(
+        f"Version {version} not found in {repo}."
+        + (f" Known versions: {', '.join(known[-5:])}{' ...' if len(known) > 5 else ''}." if known else ""),
+        f"Run `hubver list --repo {repo}` to see every version.",
+    )
+
+
+def get_version(
+    repo: str | None = None,
+    version: str = "",
+    *,
+    endpoint: str | None = None,
+    local: bool = False,
+    token: str | None = None,
+    settings: Settings | None = None,
+    hub: Hub | None = None,
+) -> VersionDetail:
+    """One version: its index entry, its full hubver.json, and its model card's front matter."""
+    from .card import split_card
+
+    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
+        listing = read_listing(h, r, s.branch)
+        commit = resolve_ref(h.refs(r), r, version)
+        info = next((v for v in listing.versions if v.version == version), None)
+        if info is None:
+            alias_version = listing.aliases.get(version)
+            base = next((v for v in listing.versions if v.version == alias_version), None)
+            info = (
+                VersionInfo(version, commit)
+                if base is None
+                else VersionInfo(**{**base.to_dict(), "commit": commit})
+            )
+        metadata = load_remote_metadata(h, r, version, commit)
+        raw_card, _ = h.read_file(r, index.CARD_PATH, commit)
+        card_meta, _, _ = split_card(raw_card.decode("utf-8", "replace") if raw_card else None)
+        return VersionDetail(info, metadata, card_meta)
+
+
+@dataclass
+class VersionDiff:
+    repo: str
+    a: str
+    b: str
+    commits: tuple[str, str]
+    kind: tuple[Any, Any]
+    base_model: tuple[Any, Any]
+    hyperparameters: dict[str, tuple[Any, Any]]
+    peft: dict[str, tuple[Any, Any]]
+    lora_rank: tuple[Any, Any]
+    lora_ranks: dict[str, tuple[Any, Any]]
+    metrics: dict[str, tuple[Any, Any, Any]]
+    files_added: list[dict[str, Any]]
+    files_removed: list[dict[str, Any]]
+    files_changed: list[dict[str, Any]]
+    code: dict[str, tuple[Any, Any]]
+    dataset: dict[str, tuple[Any, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _changed(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, tuple[Any, Any]]:
+    a, b = a or {}, b or {}
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
+def remote_lora_ranks(hub: Hub, repo: str, commit: str, meta: dict[str, Any]) -> dict[str, int]:
+    """LoRA ranks read from the version's weight headers on the Hub (range requests, no download)."""
+    ranks: dict[str, int] = {}
+    for f in meta.get("files") or []:
+        path = f.get("path", "")
+        if path.endswith(".safetensors") and path.rsplit("/", 1)[-1].startswith("adapter_model"):
+            ranks.update(lora_ranks(hub.safetensors_tensors(repo, path, commit)))
+    return ranks
+
+
+def diff(
+    repo: str | None = None,
+    a: str = "",
+    b: str = "",
+    *,
+    endpoint: str | None = None,
+    local: bool = False,
+    token: str | None = None,
+    settings: Settings | None = None,
+    hub: Hub | None = None,
+) -> VersionDiff:
+    """What changed from version `a` to version `b`: settings, LoRA ranks (from the weights), metrics, files."""
+    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (_s, r, h):
+        refs = h.refs(r)
+        ca, cb = resolve_ref(refs, r, a), resolve_ref(refs, r, b)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            ma, mb = pool.map(lambda vc: load_remote_metadata(h, r, *vc), [(a, ca), (b, cb)])
+            ra, rb = pool.map(lambda cm: remote_lora_ranks(h, r, *cm), [(ca, ma), (cb, mb)])
+    files_a = {f["path"]: f for f in ma.get("files") or []}
+    files_b = {f["path"]: f for f in mb.get("files") or []}
+    metrics = {}
+    for name in sorted(set(ma.get("metrics") or {}) | set(mb.get("metrics") or {})):
+        va, vb = (ma.get("metrics") or {}).get(name), (mb.get("metrics") or {}).get(name)
+        delta = vb - va if isinstance(va, (int, float)) and isinstance(vb, (int, float)) else None
+        metrics[name] = (va, vb, delta)
+    code_keys = ("commit", "branch", "dirty", "remote")
+    return VersionDiff(
+        repo=r,
+        a=a,
+        b=b,
+        commits=(ca, cb),
+        kind=(ma.get("kind"), mb.get("kind")),
+        base_model=((ma.get("base_model") or {}).get("name"), (mb.get("base_model") or {}).get("name")),
+        hyperparameters=_changed(
+            (ma.get("training") or {}).get("hyperparameters"),
+            (mb.get("training") or {}).get("hyperparameters"),
+        ),
+        peft=_changed(ma.get("peft"), mb.get("peft")),
+        lora_rank=(rank_summary(ra), rank_summary(rb)),
+        lora_ranks={m: (ra.get(m), rb.get(m)) for m in sorted(set(ra) | set(rb)) if ra.get(m) != rb.get(m)},
+        metrics=metrics,
+        files_added=[files_b[p] for p in sorted(set(files_b) - set(files_a))],
+        files_removed=[files_a[p] for p in sorted(set(files_a) - set(files_b))],
+        files_changed=[
+            {"path": p, "size_a": files_a[p].get("size"), "size_b": files_b[p].get("size")}
+            for p in sorted(set(files_a) & set(files_b))
+            if files_a[p].get("sha256") != files_b[p].get("sha256")
+        ],
+        code=_changed(
+            {k: (ma.get("code") or {}).get(k) for k in code_keys},
+            {k: (mb.get("code") or {}).get(k) for k in code_keys},
+        ),
+        dataset=_changed(ma.get("dataset"), mb.get("dataset")),
+    )

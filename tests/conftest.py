@@ -1,0 +1,90 @@
+"""Test harness: one real embedded hub per session, reached over HTTP on 127.0.0.1.
+
+huggingface_hub, transformers and peft read HF_ENDPOINT (and the cache location) when
+huggingface_hub is first imported, so the hub's socket is bound and the environment set
+here, before any test module imports them. The server then starts on that very socket.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="hubver-tests-"))
+_ADMIN_TOKEN = "hv_test_" + secrets.token_hex(16)
+
+from hubver.server import bind  # noqa: E402  (hubver.server does not import huggingface_hub)
+
+_SOCKET = bind("127.0.0.1", 0)
+HUB_URL = "http://127.0.0.1:%d" % _SOCKET.getsockname()[1]
+
+_ENV = {
+    "HF_ENDPOINT": HUB_URL,
+    "HF_HOME": str(_SESSION_DIR / "hf-home"),
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_XET": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "DISABLE_SAFETENSORS_CONVERSION": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HUBVER_HOME": str(_SESSION_DIR / "hubver-home"),
+}
+os.environ.update(_ENV)
+for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUBVER_TOKEN", "HUBVER_REPO", "HUBVER_ENDPOINT", "HF_HUB_OFFLINE"):
+    os.environ.pop(_var, None)
+
+
+@pytest.fixture(scope="session")
+def hub():
+    """The session's embedded hub (a `RunningHub`: `.url`, `.data_dir`, `.app`)."""
+    from hubver.server import HubConfig, start_in_thread
+
+    config = HubConfig(
+        data_dir=_SESSION_DIR / "hub-data",
+        admin_token=_ADMIN_TOKEN,
+        # Small thresholds so that multipart uploads happen with test-sized files.
+        multipart_threshold=24 << 20,
+        multipart_chunk=10 << 20,
+    )
+    running = start_in_thread(config, sock=_SOCKET)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def hub_token(hub) -> str:
+    return _ADMIN_TOKEN
+
+
+@pytest.fixture
+def api(hub, hub_token):
+    """A plain huggingface_hub client logged in as the hub's administrator."""
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=hub.url, token=hub_token)
+
+
+@pytest.fixture
+def repo_id() -> str:
+    """A fresh repo name per test, so tests never see each other's data."""
+    return f"tests/m-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(autouse=True)
+def _isolate(monkeypatch, tmp_path):
+    """Each test starts from the harness environment, in its own working directory."""
+    for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUBVER_TOKEN", "HUBVER_REPO", "HUBVER_ENDPOINT", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    for key, value in _ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def hf_cache(tmp_path) -> Path:
+    """A private HF cache dir for one test."""
+    return tmp_path / "hf-cache"
