@@ -15,16 +15,16 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "push": "hubver.push",
+    "push": "hubver.publish",
     "list_versions": "hubver.versions",
     "get_version": "hubver.versions",
     "diff": "hubver.versions",
     "resolve": "hubver.versions",
-    "checkout": "hubver.checkout",
+    "checkout": "hubver.download",
     "promote": "hubver.aliases",
     "list_aliases": "hubver.aliases",
     "alias_history": "hubver.aliases",
-    "verify": "hubver.verify",
+    "verify": "hubver.integrity",
     "load": "hubver.loading",
     "HubverCallback": "hubver.callback",
     "HubverError": "hubver.errors",

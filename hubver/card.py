@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .training import key_metric_names
 
 START = "<!-- hubver:start -->"
 END = "<!-- hubver:end -->"
@@ -156,7 +157,7 @@ def render(
     import jinja2
 
     existing_meta, before, after = split_card(existing)
-    key_metric_names = sorted({k for e in history for k in (e.get("metrics") or {})})[:4]
+    history_metrics = key_metric_names({k for e in history for k in (e.get("metrics") or {})})
     context = {
         "meta": meta,
         "repo": repo,
@@ -169,7 +170,7 @@ def render(
         "metrics": metric_rows(meta.get("metrics") or {}, (previous or {}).get("metrics")),
         "previous_version": (previous or {}).get("version"),
         "history": list(reversed(history)),
-        "history_metrics": key_metric_names,
+        "history_metrics": history_metrics,
         "code": meta.get("code") or {},
         "ci": meta.get("ci") or {},
         "dataset": meta.get("dataset") or {},

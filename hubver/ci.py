@@ -10,16 +10,31 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets as _secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .redact import scrub
 
+if TYPE_CHECKING:
+    from .push import PushResult
+
+
+def in_github_actions(env: dict[str, str] | None = None) -> bool:
+    """True when running as a GitHub Actions step (`GITHUB_ACTIONS=true`)."""
+    env = os.environ if env is None else env
+    return env.get("GITHUB_ACTIONS") == "true"
+
 
 def github_context(env: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """The workflow run recorded as `ci` in hubver.json, or None outside GitHub Actions.
+
+    `idempotency_key` names the repository, commit and workflow: a re-run of the same
+    workflow for the same commit finds the version the first run published.
+    """
     env = os.environ if env is None else env
-    if env.get("GITHUB_ACTIONS") != "true":
+    if not in_github_actions(env):
         return None
     server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
     repository = env.get("GITHUB_REPOSITORY")
@@ -68,8 +83,6 @@ def _pull_request(
     # A push to main after a merge: the head commit's message names the pull request.
     head = event.get("head_commit") if isinstance(event.get("head_commit"), dict) else {}
     message = str(head.get("message") or "")
-    import re
-
     m = re.match(r"Merge pull request #(\d+)", message) or re.search(
         r"\(#(\d+)\)\s*$", message.splitlines()[0] if message else ""
     )
@@ -106,6 +119,7 @@ def write_outputs(values: dict[str, str], env: dict[str, str] | None = None) -> 
 
 
 def write_summary(markdown: str, secrets: set[str], env: dict[str, str] | None = None) -> bool:
+    """Append `markdown`, with `secrets` scrubbed, to $GITHUB_STEP_SUMMARY; False when not in Actions."""
     env = os.environ if env is None else env
     path = env.get("GITHUB_STEP_SUMMARY")
     if not path:
@@ -113,3 +127,78 @@ def write_summary(markdown: str, secrets: set[str], env: dict[str, str] | None =
     with open(path, "a", encoding="utf-8") as f:
         f.write(scrub(markdown, secrets).rstrip("\n") + "\n")
     return True
+
+
+def step_outputs(result: PushResult) -> dict[str, str]:
+    """The step outputs of a push: `version`, `commit`, `url` and `created` ("true"/"false")."""
+    return {
+        "version": result.version,
+        "commit": result.commit or "",
+        "url": result.url,
+        "created": "true" if result.created else "false",
+    }
+
+
+def summary_markdown(result: PushResult, previous_metrics: dict[str, Any] | None = None) -> str:
+    """A short job-summary section for a push: version, commit, metrics vs the previous version, PR, how to load.
+
+    `previous_metrics` defaults to `result.previous_metrics`. Scrub it before writing
+    (`write_summary` does). Example (abridged)::
+
+        ### hubver: published `v3` of org/model
+        | version | [`v3`](https://huggingface.co/org/model/tree/v3) |
+        | eval_loss | 0.41 | 0.52 | -0.11 |
+        model = AutoPeftModelForCausalLM.from_pretrained("org/model", revision="v3")
+    """
+    from .card import is_hub_id, metric_rows
+
+    if previous_metrics is None:
+        previous_metrics = result.previous_metrics
+    meta = result.metadata or {}
+    parent = (meta.get("parent") or {}).get("version")
+    pr = (meta.get("ci") or {}).get("pull_request") or (github_context() or {}).get("pull_request") or {}
+    repo, version = result.repo, result.version
+
+    if result.created:
+        lines = [f"### hubver: published `{version}` of {repo}", ""]
+    else:
+        lines = [f"### hubver: no new version of {repo}", "", f"{result.reason or 'Already published'}: `{version}`.", ""]
+    lines += ["| | |", "|---|---|", f"| version | [`{version}`]({result.url}) |"]
+    if result.commit:
+        lines.append(f"| commit | `{result.commit[:12]}` |")
+    if parent:
+        lines.append(f"| previous | `{parent}` |")
+    if pr.get("number"):
+        title = f" {_cell(pr['title'])}" if pr.get("title") else ""
+        link = f"[#{pr['number']}]({pr['url']})" if pr.get("url") else f"#{pr['number']}"
+        lines.append(f"| pull request | {link}{title} |")
+
+    rows = metric_rows(meta.get("metrics") or {}, previous_metrics)
+    if rows:
+        lines += ["", f"| metric | {version} | {parent or 'previous'} | change |", "|---|---|---|---|"]
+        for row in rows:
+            delta = f"{row['delta']:+.4g}" if row["delta"] is not None else "—"
+            lines.append(f"| {_cell(row['name'])} | {_fmt(row['value'])} | {_fmt(row['previous'])} | {delta} |")
+
+    base = (meta.get("base_model") or {}).get("name")
+    if meta.get("kind") == "adapter" and is_hub_id(base):
+        load = ["from peft import AutoPeftModelForCausalLM", "", "model = AutoPeftModelForCausalLM"]
+    elif meta.get("kind") == "adapter":
+        load = ["from peft import PeftModel", "", f"# base = the model this adapter was trained on ({base})", "model = PeftModel"]
+    else:
+        load = ["from transformers import AutoModelForCausalLM", "", "model = AutoModelForCausalLM"]
+    args = f'base, "{repo}"' if load[-1] == "model = PeftModel" else f'"{repo}"'
+    load[-1] += f'.from_pretrained({args}, revision="{version}")'
+    lines += ["", "```python", *load, "```", "", f'or `hubver.load("{repo}", "{version}")`.']
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    # Table cells: a pipe or a newline in a PR title would break the table.
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -27,6 +27,28 @@ _CURVE_KEYS = ("loss", "eval_loss", "learning_rate", "grad_norm", "mean_token_ac
 MAX_CURVE_POINTS = 500
 
 
+_NOISE = re.compile(
+    r"runtime|per_second|num_tokens|learning_rate|grad_norm|entropy|total_flos|^epoch$|^step$"
+)
+_PRIORITY = (
+    re.compile(r"loss"),
+    re.compile(r"acc|f1|bleu|rouge|perplexity|exact|precision|recall|score|win"),
+)
+
+
+def key_metric_names(names: list[str] | set[str], limit: int = 4) -> list[str]:
+    """The few metrics worth a column: losses first, then quality scores, never timings."""
+    useful = [n for n in names if not _NOISE.search(n)]
+
+    def rank(name: str) -> tuple[int, str]:
+        for i, pattern in enumerate(_PRIORITY):
+            if pattern.search(name):
+                return i, name
+        return len(_PRIORITY), name
+
+    return sorted(useful, key=rank)[:limit]
+
+
 def _number(value: Any) -> float | int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None

@@ -16,7 +16,7 @@ from . import index, versionids
 from .errors import HubverError, MetadataError, VersionNotFound
 from .hub import Hub, Refs, open_hub
 from .jsonio import parse_json
-from .push import load_remote_metadata
+from .publish import load_remote_metadata
 from .settings import Settings, resolve_settings
 from .tensors import lora_ranks, rank_summary
 

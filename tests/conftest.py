@@ -21,7 +21,7 @@ _ADMIN_TOKEN = "hv_test_" + secrets.token_hex(16)
 from hubver.server import bind  # noqa: E402  (hubver.server does not import huggingface_hub)
 
 _SOCKET = bind("127.0.0.1", 0)
-HUB_URL = "http://127.0.0.1:%d" % _SOCKET.getsockname()[1]
+HUB_URL = f"http://127.0.0.1:{_SOCKET.getsockname()[1]}"
 
 _ENV = {
     "HF_ENDPOINT": HUB_URL,
@@ -36,6 +36,10 @@ _ENV = {
 os.environ.update(_ENV)
 for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUBVER_TOKEN", "HUBVER_REPO", "HUBVER_ENDPOINT", "HF_HUB_OFFLINE"):
     os.environ.pop(_var, None)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _SOCKET.close()  # a no-op when the hub served on it (uvicorn closed it already)
 
 
 @pytest.fixture(scope="session")
@@ -88,3 +92,54 @@ def _isolate(monkeypatch, tmp_path):
 def hf_cache(tmp_path) -> Path:
     """A private HF cache dir for one test."""
     return tmp_path / "hf-cache"
+
+
+@pytest.fixture(scope="session")
+def tiny_base() -> Path:
+    """A tiny GPT-2 with its tokenizer, built offline once per session."""
+    from hubver.tinymodel import build_tiny_base
+
+    return build_tiny_base(_SESSION_DIR / "tiny-base")
+
+
+@pytest.fixture(scope="session")
+def adapters(tiny_base) -> dict[int, Path]:
+    """LoRA adapters of rank 4 and 8 on `tiny_base` (random, distinct weights); treat as read-only."""
+    from hubver.tinymodel import build_lora_adapter
+
+    return {r: build_lora_adapter(tiny_base, _SESSION_DIR / f"adapter-r{r}", r=r, seed=r) for r in (4, 8)}
+
+
+@pytest.fixture
+def copy_of(tmp_path):
+    """copy_of(dir) -> a private copy a test may change."""
+    import shutil
+
+    def copy(src: Path, name: str | None = None) -> Path:
+        dest = tmp_path / (name or Path(src).name)
+        shutil.copytree(src, dest)
+        return dest
+
+    return copy
+
+
+@pytest.fixture
+def cli(hub, hub_token):
+    """cli("push", DIR, repo=...) runs a hubver command in-process against the session hub."""
+    from click.testing import CliRunner
+
+    from hubver.cli import cli as group
+
+    runner = CliRunner()
+
+    def run(*args: str, repo: str | None = None, token: str | None = hub_token, endpoint: str | None = HUB_URL):
+        argv = [str(a) for a in args]
+        if repo:
+            argv += ["--repo", repo]
+        if endpoint:
+            argv += ["--endpoint", endpoint]
+        if token:
+            argv += ["--token", token]
+        return runner.invoke(group, argv, catch_exceptions=False)
+
+    return run

@@ -20,6 +20,10 @@ class HubverGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`hubver list | head`): stop quietly, as other CLIs do.
+            sys.stderr.close()
+            os._exit(0)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)

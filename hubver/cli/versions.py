@@ -49,7 +49,7 @@ from .common import emit_json, fmt, repo_options, table, warn
 def push(settings, as_json, directory, version_id, scheme, bump, message, private, metrics, metrics_file, params,
          dataset, num_samples, base_model, template, excludes, dry_run):  # fmt: skip
     """Publish DIRECTORY (default: .) as a new version."""
-    from ..push import push as do_push
+    from ..publish import push as do_push
     from ..training import parse_pairs
 
     result = do_push(
@@ -111,6 +111,7 @@ def push(settings, as_json, directory, version_id, scheme, bump, message, privat
 @click.option("--limit", type=int, help="Show at most N versions (the newest, or the best with --sort).")
 def list_(settings, as_json, sort, limit):
     """List the versions, with their metrics and aliases."""
+    from ..training import key_metric_names
     from ..versions import _sorted, read_listing, session
 
     with session(settings) as (s, repo, hub):
@@ -126,7 +127,7 @@ def list_(settings, as_json, sort, limit):
             f"No versions in {listing.repo} yet. Publish one with `hubver push DIR --repo {listing.repo}`."
         )
         return
-    metric_names = sorted({k for v in versions for k in v.metrics})[:4]
+    metric_names = key_metric_names({k for v in versions for k in v.metrics})
     rows = [
         [
             v.version,
@@ -262,7 +263,7 @@ def diff(settings, as_json, a, b):
 @click.option("--force", is_flag=True, help="Replace the contents of a non-empty target directory.")
 def checkout(settings, as_json, version, target, force):
     """Download exactly VERSION's files into a directory, sha256-checked."""
-    from ..checkout import checkout as do_checkout
+    from ..download import checkout as do_checkout
 
     result = do_checkout(version=version, to=target, force=force, quiet=as_json, settings=settings)
     if as_json:
@@ -280,7 +281,7 @@ def checkout(settings, as_json, version, target, force):
 @click.option("--repair", is_flag=True, help="Create tags that an interrupted push left missing.")
 def verify(settings, as_json, version, repair):
     """Check that VERSION (default: all) is intact: tag, commit and files."""
-    from ..verify import verify as do_verify
+    from ..integrity import verify as do_verify
 
     reports = do_verify(version=version, repair=repair, settings=settings)
     if as_json:

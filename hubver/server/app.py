@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import secrets
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -74,7 +75,10 @@ def _iso(ts: float) -> str:
 
 
 def _header_safe(text: str) -> str:
-    return " ".join(text.encode("ascii", "replace").decode().split())[:1000]
+    # A header value may hold only visible ASCII and spaces: one control character from the
+    # request echoed here (a NUL, an ESC) and uvicorn drops the whole response.
+    ascii_text = text.encode("ascii", "replace").decode()
+    return " ".join("".join(c if c.isprintable() else " " for c in ascii_text).split())[:1000]
 
 
 def _flag(value: str | None) -> bool:
@@ -322,9 +326,12 @@ class HubApp:
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
             raise BadRequest("Expected a JSON body with 'name' (and optionally 'organization', 'type').")
         type_name = body.get("type") or "model"
-        if type_name not in names.TYPE_DIRS:
+        # Checked as strings first: a list or a number here would be a 500 further down.
+        if not isinstance(type_name, str) or type_name not in names.TYPE_DIRS:
             raise BadRequest(f"Invalid repo type {type_name!r}.")
         namespace = body.get("organization") or user.name
+        if not isinstance(namespace, str):
+            raise BadRequest(f"Invalid namespace {namespace!r}: expected a string.")
         return type_name, names.check_repo_id(namespace, body["name"])
 
     async def create_repo(self, request: Request) -> Response:
@@ -664,7 +671,7 @@ class HubApp:
                     raise BadRequest(f"Invalid size for {path}.")
                 try:
                     sample = base64.b64decode(f.get("sample") or "", validate=True)
-                except (binascii.Error, ValueError):
+                except (binascii.Error, ValueError, TypeError):  # TypeError: not a string
                     raise BadRequest(f"Invalid base64 sample for {path}.") from None
                 lfs = size > 0 and (
                     size > self.config.regular_file_limit
@@ -783,7 +790,9 @@ class HubApp:
         if kind == "lfs-complete":
             upload_id, count = extra[0], int(extra[1])
             await self.read_body(request, self.config.max_json_body)  # parts were checked on arrival
-            if not repo.lfs.has(oid, size):
+            if repo.lfs.has(oid, size):  # another upload of the same object finished first
+                await run_in_threadpool(shutil.rmtree, repo.lfs.part_dir(upload_id), True)
+            else:
                 await run_in_threadpool(repo.lfs.assemble, oid, size, upload_id, count)
             return JSONResponse({"success": True})
         if kind == "lfs-part":

@@ -447,3 +447,8 @@ class RepoStore:
                     shutil.rmtree(p, ignore_errors=True)
         for git_dir in self.root.glob("*/*/*.git"):
             LfsStore(git_dir).sweep()
+            # A ref update killed between writing its temp file and renaming it.
+            for tmp in (git_dir / "refs").rglob(".tmp-ref-*"):
+                with contextlib.suppress(OSError):
+                    if time.time() - tmp.stat().st_mtime > 60:
+                        tmp.unlink()

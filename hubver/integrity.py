@@ -15,7 +15,7 @@ from typing import Any
 from . import index
 from .errors import HubverError
 from .hub import Hub
-from .push import _TITLE, load_remote_metadata
+from .publish import _TITLE, load_remote_metadata
 from .settings import Settings
 from .versions import session
 

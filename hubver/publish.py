@@ -1,4 +1,4 @@
-"""`hubver push`: publish a directory as one new version: one commit, one tag, never an overwrite.
+"""Publishing a version (`hubver push`): one commit, one tag, never an overwrite.
 
 The commit holds the artifact at the repo root, `hubver.json`, the model card and the
 version index, and removes the previous version's files that the new one lacks. It is

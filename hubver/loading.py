@@ -1,0 +1,166 @@
+"""`hubver.load`: a version as a ready model, with the safe defaults a registry should have.
+
+For an adapter, the base model is loaded at the revision recorded when the version was
+pushed, then the adapter from the version's own commit. Everything is read from local
+snapshots in the HF cache, so the global HF endpoint does not matter. Weights load with
+safetensors only, unless the caller allows pickles; `trust_remote_code` is never turned on
+by hubver; and without a `device_map` the whole model sits on one device.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from . import index
+from .artifact import PICKLE_SUFFIXES
+from .card import is_hub_id
+from .errors import HubverError, LoadError
+from .hub import Hub
+from .jsonio import load_json
+from .settings import Settings
+from .versions import resolve_ref, session
+
+TASK_CLASSES = {
+    "CAUSAL_LM": "AutoModelForCausalLM",
+    "SEQ_CLS": "AutoModelForSequenceClassification",
+    "SEQ_2_SEQ_LM": "AutoModelForSeq2SeqLM",
+    "TOKEN_CLS": "AutoModelForTokenClassification",
+    "QUESTION_ANS": "AutoModelForQuestionAnswering",
+    "FEATURE_EXTRACTION": "AutoModel",
+}
+
+
+def _check_weights(directory: Path, what: str, allow_pickle: bool) -> None:
+    files = [p.name for p in directory.rglob("*") if p.is_file()]
+    has_safe = any(name.endswith(".safetensors") for name in files)
+    pickles = sorted(name for name in files if name.endswith(PICKLE_SUFFIXES) and name != "training_args.bin")
+    if pickles and not has_safe and not allow_pickle:
+        raise LoadError(
+            f"{what} has only pickle weights ({', '.join(pickles[:3])}). Loading a pickle can run arbitrary code, "
+            "so hubver refuses it by default.",
+            "Re-save the model with safetensors (save_pretrained does by default), or pass allow_pickle=True "
+            "if you trust its author.",
+        )
+
+
+def _model_class(model_class: Any, default: str | None = None):
+    """A transformers Auto class from a class, a class name, or the task's default."""
+    if model_class is not None and not isinstance(model_class, str):
+        return model_class
+    import transformers
+
+    return getattr(transformers, model_class or default or "AutoModelForCausalLM")
+
+
+def load(
+    repo: str | None = None,
+    version: str = "",
+    *,
+    base_model: Any = None,
+    model_class: Any = None,
+    device: str | None = None,
+    allow_pickle: bool = False,
+    cache_dir: str | Path | None = None,
+    endpoint: str | None = None,
+    local: bool = False,
+    token: str | None = None,
+    settings: Settings | None = None,
+    hub: Hub | None = None,
+    **kwargs: Any,
+):
+    """Load `version` of `repo` as a model (in eval mode).
+
+    For an adapter: the base named in its metadata (at its recorded revision; override with
+    `base_model=` a path, hub id or loaded model) plus the adapter, via peft. Other keyword
+    arguments (`device_map`, `torch_dtype`/`dtype`, ...) go to `from_pretrained`.
+    `device="cuda"` moves the whole result to one device afterwards.
+
+    >>> model = hubver.load("me/my-adapter", "v3")  # doctest: +SKIP
+    """
+    if not allow_pickle:
+        kwargs.setdefault("use_safetensors", True)
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (_s, r, h):
+        if offline:
+            snapshot = _offline_snapshot(r, version, cache_dir)
+        else:
+            resolve_ref(h.refs(r), r, version)  # a clear error for an unknown version
+            snapshot = h.snapshot(r, version, cache_dir=Path(cache_dir) if cache_dir else None, quiet=True)
+        meta_path = snapshot / index.METADATA_PATH
+        meta = load_json(meta_path) if meta_path.exists() else {}
+        is_adapter = (snapshot / "adapter_config.json").exists()
+        _check_weights(snapshot, f"Version {version} of {r}", allow_pickle)
+        base_dir = None
+        if is_adapter and base_model is None:
+            base_dir = _base_snapshot(h, meta, snapshot, cache_dir, offline)
+            _check_weights(base_dir, f"The base model {base_dir}", allow_pickle)
+    if not is_adapter:
+        return _finish(_model_class(model_class).from_pretrained(str(snapshot), **kwargs), device)
+    return _finish(_load_adapter(snapshot, meta, base_model, base_dir, model_class, kwargs), device)
+
+
+def _offline_snapshot(repo: str, version: str, cache_dir: str | Path | None) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo, revision=version, cache_dir=cache_dir, local_files_only=True))
+    except Exception:
+        raise LoadError(
+            f"Version {version} of {repo} is not in the local cache, and HF_HUB_OFFLINE is set.",
+            f"Run `hubver checkout {version} --repo {repo}` while online first.",
+        ) from None
+
+
+def _base_snapshot(h: Hub, meta: dict, snapshot: Path, cache_dir, offline: bool) -> Path:
+    base = meta.get("base_model") or {}
+    adapter_cfg = load_json(snapshot / "adapter_config.json")
+    name = base.get("name") or adapter_cfg.get("base_model_name_or_path")
+    revision = base.get("revision") or adapter_cfg.get("revision")
+    if not name:
+        raise LoadError("The adapter does not name its base model.", "Pass base_model= (a path or a hub id).")
+    local_path = Path(name).expanduser()
+    if local_path.is_dir():
+        return local_path
+    if not is_hub_id(name):
+        raise LoadError(
+            f"The base model was recorded as the local path {name}, which is not on this machine.",
+            "Pass base_model= with a path or hub id of the same model.",
+        )
+    if offline:
+        return _offline_snapshot(name, revision or "main", cache_dir)
+    try:
+        return h.snapshot(
+            name, revision or "main", cache_dir=Path(cache_dir) if cache_dir else None, quiet=True
+        )
+    except HubverError as e:
+        raise LoadError(
+            f"Cannot fetch the base model {name}@{revision or 'main'} from {h.endpoint}: {e.message}",
+            "Pass base_model= with a local path or another hub id.",
+        ) from None
+
+
+def _load_adapter(
+    snapshot: Path, meta: dict, base_model: Any, base_dir: Path | None, model_class: Any, kwargs: dict
+):
+    from peft import PeftModel
+
+    task = (meta.get("peft") or {}).get("task_type") or load_json(snapshot / "adapter_config.json").get(
+        "task_type"
+    )
+    cls = _model_class(model_class, TASK_CLASSES.get(task or ""))
+    if base_model is None or isinstance(base_model, (str, Path)):
+        source = str(base_model) if base_model is not None else str(base_dir)
+        base = cls.from_pretrained(source, **kwargs)
+    else:
+        base = base_model
+    peft_kwargs = {k: kwargs[k] for k in ("torch_device",) if k in kwargs}
+    return PeftModel.from_pretrained(base, str(snapshot), is_trainable=False, **peft_kwargs)
+
+
+def _finish(model, device: str | None):
+    if device is not None:
+        model = model.to(device)
+    model.eval()
+    return model

@@ -1,0 +1,120 @@
+"""Shared helpers for the hub tests: request recording, data-dir paths, tiny offline models."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+# -- the running hub ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request the hub received."""
+
+    method: str
+    path: str  # raw, still URL-quoted, without the query
+
+
+@contextlib.contextmanager
+def recorded_requests(app) -> Iterator[list[Seen]]:
+    """Record every request `app` (a running `HubApp`) dispatches while the block runs.
+
+    `HubApp.__call__` looks `dispatch` up on the instance, so shadowing it there wraps every
+    request without touching production code; deleting the attribute restores the method.
+    """
+    seen: list[Seen] = []
+    original = app.dispatch
+
+    async def dispatch(request):
+        raw = request.scope.get("raw_path") or request.scope["path"].encode()
+        seen.append(Seen(request.method, raw.split(b"?", 1)[0].decode("latin-1")))
+        return await original(request)
+
+    app.dispatch = dispatch
+    try:
+        yield seen
+    finally:
+        del app.dispatch
+
+
+def git_dir(hub, repo_id: str, repo_type: str = "models") -> Path:
+    """The bare git repository behind `repo_id` in the hub's data dir."""
+    return hub.data_dir / "repos" / repo_type / f"{repo_id}.git"
+
+
+def lfs_objects(hub, repo_id: str) -> list[Path]:
+    """Every file stored under the repo's `lfs/objects`."""
+    root = git_dir(hub, repo_id) / "lfs" / "objects"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+
+
+def raw_request(
+    url: str, method: str, path: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """Send `path` exactly as written: http.client neither normalises '..' nor re-quotes."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- tiny models (no download: random weights, built in well under a second) ---------------------
+
+
+def tiny_gpt2(seed: int):
+    """A 2-layer GPT-2 with random weights drawn from `seed` (about 60k parameters)."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    config = GPT2Config(n_layer=2, n_head=2, n_embd=64, n_positions=128, vocab_size=96)
+    return GPT2LMHeadModel(config).eval()
+
+
+def lora_adapter(base, seed: int, *, base_repo: str | None = None, base_revision: str | None = None):
+    """A LoRA adapter on `base` whose weights are all random (LoRA's B starts at zero otherwise).
+
+    `base_repo`/`base_revision` are recorded in adapter_config.json, which is what
+    `AutoPeftModelForCausalLM` loads the base from.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    # GPT-2's c_attn is a Conv1D, hence fan_in_fan_out (peft would warn and set it itself).
+    config = LoraConfig(
+        r=4, lora_alpha=8, target_modules=["c_attn"], fan_in_fan_out=True, task_type="CAUSAL_LM"
+    )
+    model = get_peft_model(base, config, revision=base_revision)
+    if base_repo is not None:
+        model.peft_config["default"].base_model_name_or_path = base_repo
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_" in name:
+                param.copy_(torch.randn(param.shape, generator=gen))
+    return model.eval()
+
+
+def state(model) -> dict:
+    """A detached copy of a model's weights, for comparing what was pushed with what loads."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    import torch
+
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
