@@ -34,7 +34,14 @@ _ENV = {
     "HUBVER_HOME": str(_SESSION_DIR / "hubver-home"),
 }
 os.environ.update(_ENV)
-for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUBVER_TOKEN", "HUBVER_REPO", "HUBVER_ENDPOINT", "HF_HUB_OFFLINE"):
+for _var in (
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HUBVER_TOKEN",
+    "HUBVER_REPO",
+    "HUBVER_ENDPOINT",
+    "HF_HUB_OFFLINE",
+):
     os.environ.pop(_var, None)
 
 
@@ -81,7 +88,14 @@ def repo_id() -> str:
 @pytest.fixture(autouse=True)
 def _isolate(monkeypatch, tmp_path):
     """Each test starts from the harness environment, in its own working directory."""
-    for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUBVER_TOKEN", "HUBVER_REPO", "HUBVER_ENDPOINT", "HF_HUB_OFFLINE"):
+    for var in (
+        "HF_TOKEN",
+        "HUGGING_FACE_HUB_TOKEN",
+        "HUBVER_TOKEN",
+        "HUBVER_REPO",
+        "HUBVER_ENDPOINT",
+        "HF_HUB_OFFLINE",
+    ):
         monkeypatch.delenv(var, raising=False)
     for key, value in _ENV.items():
         monkeypatch.setenv(key, value)
@@ -132,7 +146,9 @@ def cli(hub, hub_token):
 
     runner = CliRunner()
 
-    def run(*args: str, repo: str | None = None, token: str | None = hub_token, endpoint: str | None = HUB_URL):
+    def run(
+        *args: str, repo: str | None = None, token: str | None = hub_token, endpoint: str | None = HUB_URL
+    ):
         argv = [str(a) for a in args]
         if repo:
             argv += ["--repo", repo]

@@ -37,7 +37,9 @@ def test_push_makes_one_commit_and_one_tag(hub, hub_token, api, adapters, repo_i
     assert {"adapter_config.json", "adapter_model.safetensors", "hubver.json", "README.md"} <= files
     assert ".hubver/versions.jsonl" in files
     assert "training_args.bin" not in files
-    index = [json.loads(line) for line in open(hf_hub_download(repo_id, ".hubver/versions.jsonl", revision="v2"))]
+    index = [
+        json.loads(line) for line in open(hf_hub_download(repo_id, ".hubver/versions.jsonl", revision="v2"))
+    ]
     assert [e["version"] for e in index] == ["v1", "v2"]
     # The v1 tag still shows v1's bytes.
     w1 = open(hf_hub_download(repo_id, "adapter_model.safetensors", revision="v1"), "rb").read()
@@ -128,10 +130,19 @@ def test_metadata_is_captured(hub, hub_token, adapters, repo_id, copy_of, tmp_pa
     (code / "train.py").write_text("print('hi')\n")
     subprocess.run(["git", "-C", str(code), "add", "."], check=True)
     subprocess.run(
-        ["git", "-C", str(code), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], check=True
+        ["git", "-C", str(code), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"],
+        check=True,
     )
     subprocess.run(
-        ["git", "-C", str(code), "remote", "add", "origin", "https://user:s3cr3t-pass@github.com/org/code.git"],
+        [
+            "git",
+            "-C",
+            str(code),
+            "remote",
+            "add",
+            "origin",
+            "https://user:s3cr3t-pass@github.com/org/code.git",
+        ],
         check=True,
     )
     (code / "train.py").write_text("print('changed')\n")
@@ -169,7 +180,9 @@ def test_metadata_is_captured(hub, hub_token, adapters, repo_id, copy_of, tmp_pa
     assert "trainer_state.json" not in manifest
 
 
-def test_secrets_never_reach_what_hubver_writes(hub, hub_token, adapters, repo_id, copy_of, tmp_path, monkeypatch):
+def test_secrets_never_reach_what_hubver_writes(
+    hub, hub_token, adapters, repo_id, copy_of, tmp_path, monkeypatch
+):
     planted = "hf_PLANTEDsecretTOKEN0123456789abcdef"
     monkeypatch.setenv("HF_TOKEN", planted)
     monkeypatch.setenv("WANDB_API_KEY", "wandb-secret-value-42")
@@ -204,7 +217,10 @@ def test_user_text_outside_hubvers_section_is_kept(hub, hub_token, api, adapters
     _push(hub, hub_token, adapters[4], repo_id)
     card = open(hf_hub_download(repo_id, "README.md", revision="v1")).read()
     assert card.startswith("---\n") and "<!-- hubver:start -->" in card
-    edited = card.replace("---\n\n", "---\n\nOur team notes: use with care.\n\n", 1) + "\n## Licence notes\nInternal.\n"
+    edited = (
+        card.replace("---\n\n", "---\n\nOur team notes: use with care.\n\n", 1)
+        + "\n## Licence notes\nInternal.\n"
+    )
     edited = edited.replace("library_name: peft", "library_name: peft\nlicense: apache-2.0")
     api.create_commit(repo_id, [CommitOperationAdd("README.md", edited.encode())], commit_message="edit card")
     _push(hub, hub_token, adapters[8], repo_id)
@@ -220,7 +236,11 @@ def test_card_front_matter_for_a_hub_base(hub, hub_token, api, tiny_base, adapte
     base = _push(hub, hub_token, tiny_base, base_repo)
     art = copy_of(adapters[4], "art")
     result = _push(hub, hub_token, art, repo_id, base_model=base_repo, metrics={"eval_loss": 2.5})
-    assert result.metadata["base_model"] == {"name": base_repo, "revision": base.commit, "source": "--base-model"}
+    assert result.metadata["base_model"] == {
+        "name": base_repo,
+        "revision": base.commit,
+        "source": "--base-model",
+    }
     card = api.model_info(repo_id, revision=result.version).card_data
     assert card["base_model"] == base_repo and card["base_model_relation"] == "adapter"
     assert card["library_name"] == "peft" and "hubver" in card["tags"]

@@ -122,7 +122,9 @@ def test_checkout_verifies_and_lands_in_the_cache(conn, two_versions, repo_id, t
     target = tmp_path / "v1"
     result = hubver.checkout(repo_id, "v1", to=target, quiet=True, **conn)
     assert result.commit == two_versions[0].commit and result.verified == 2
-    assert (target / "adapter_model.safetensors").read_bytes() == (adapters[4] / "adapter_model.safetensors").read_bytes()
+    assert (target / "adapter_model.safetensors").read_bytes() == (
+        adapters[4] / "adapter_model.safetensors"
+    ).read_bytes()
     assert sorted(p.name for p in target.iterdir()) == [
         "README.md",
         "adapter_config.json",
@@ -164,9 +166,12 @@ def test_promote_history_and_rollback(api, conn, two_versions, repo_id, tmp_path
     assert (p1.version, p1.previous) == ("v1", None)
     p2 = hubver.promote(repo_id, "v2", "production", **conn)
     assert (p2.previous, p2.version) == ("v1", "v2")
-    files_v2 = {s.rfilename: s.blob_id for s in api.model_info(repo_id, revision="v2", files_metadata=True).siblings}
+    files_v2 = {
+        s.rfilename: s.blob_id for s in api.model_info(repo_id, revision="v2", files_metadata=True).siblings
+    }
     files_prod = {
-        s.rfilename: s.blob_id for s in api.model_info(repo_id, revision="production", files_metadata=True).siblings
+        s.rfilename: s.blob_id
+        for s in api.model_info(repo_id, revision="production", files_metadata=True).siblings
     }
     files_prod.pop(".hubver/alias.json")
     assert files_prod == files_v2  # the alias is exactly v2's content
