@@ -16,6 +16,7 @@ it does not import torch or transformers.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import shutil
@@ -110,6 +111,8 @@ class HubverCallback:
         self._tmp_root = Path(tempfile.mkdtemp(prefix="hubver-callback-"))
         self._push_at_end = push in ("end", "epoch")
         self._last_pushed_step: int | None = None
+        # Interrupted while an epoch's snapshot waits for its evaluation: publish it on exit.
+        atexit.register(self._publish_pending_at_exit)
 
     # -- Trainer events -----------------------------------------------------------------------
 
@@ -132,7 +135,12 @@ class HubverCallback:
     def on_epoch_end(self, args, state, control, **kwargs):
         if self.push == "epoch":
             self._flush()
-            self._pending = self._snapshot("epoch", state, kwargs)
+            job = self._snapshot("epoch", state, kwargs)
+            strategy = getattr(args, "eval_strategy", "no")
+            if getattr(strategy, "value", strategy) == "no":
+                self._enqueue(job)
+            else:  # the epoch's evaluation comes next: publish with its metrics
+                self._pending = job
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if metrics:
@@ -218,6 +226,11 @@ class HubverCallback:
         message = f"{self.message}: {where}" if self.message else f"{trigger}: {where}"
         self._last_pushed_step = step
         return _Job(directory, trigger, epoch, step, training, message)
+
+    def _publish_pending_at_exit(self) -> None:
+        job, self._pending = self._pending, None
+        if job is not None:
+            self._publish(job, None)
 
     def _flush(self) -> None:
         if self._pending is not None:

@@ -53,6 +53,7 @@ class PushResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     card: str | None = None
     attempts: int = 1
+    previous_metrics: dict[str, Any] | None = None  # the parent version's key metrics, from the index
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k not in ("metadata", "card")}
@@ -335,11 +336,12 @@ def _push(
 ) -> PushResult:
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
+    repo_exists = True
     try:
         refs = hub.refs(repo)
     except RepoNotFound:
         if dry_run:
-            refs = None
+            refs, repo_exists = None, False
         else:
             hub.ensure_repo(repo, private=private)
             refs = hub.refs(repo)
@@ -362,11 +364,10 @@ def _push(
     attempt = 0
     while True:
         attempt += 1
-        state = (
-            read_state(hub, repo, branch, refs=refs)
-            if refs is not None
-            else BranchState(None, {}, [], [], {}, {}, None)
-        )
+        if repo_exists:
+            state = read_state(hub, repo, branch, refs=refs)
+        else:  # a dry run for a repository that push would create
+            state = BranchState(None, {}, [], [], {}, {}, None)
         refs = None  # later attempts re-read everything
         if not dry_run:
             result.repaired += repair_tags(hub, repo, branch, state)
@@ -444,6 +445,7 @@ def _push(
             CommitOperationAdd(path_in_repo=index.INDEX_PATH, path_or_fileobj=index.render(entries)),
         ]
         result.version, result.metadata, result.card = new_version, meta, readme
+        result.previous_metrics = previous.get("metrics") if previous else None
         result.uploaded, result.deleted, result.unchanged = uploaded, deleted, unchanged
         result.url = version_url(hub.endpoint, repo, new_version)
         result.attempts = attempt
