@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import queue
 import shutil
 import tempfile
@@ -108,7 +109,7 @@ class HubverCallback:
         self._pending: _Job | None = None
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._worker: threading.Thread | None = None
-        self._tmp_root = Path(tempfile.mkdtemp(prefix="hubver-callback-"))
+        self._tmp_root = Path(tempfile.gettempdir()) / f"hubver-callback-{os.getpid()}-{id(self):x}"
         self._push_at_end = push in ("end", "epoch")
         self._last_pushed_step: int | None = None
         # Interrupted while an epoch's snapshot waits for its evaluation: publish it on exit.
@@ -204,6 +205,7 @@ class HubverCallback:
 
     def _snapshot(self, trigger: str, state, kwargs: dict[str, Any]) -> _Job:
         step = int(state.global_step)
+        self._tmp_root.mkdir(parents=True, exist_ok=True)  # wait() removes it at the end of training
         directory = self._tmp_root / f"{trigger}-{step}-{time.monotonic_ns()}"
         model = kwargs.get("model")
         if model is None:
@@ -308,7 +310,6 @@ class HubverCallback:
             self._queue.put(None)
             self._worker.join()
         shutil.rmtree(self._tmp_root, ignore_errors=True)
-        self._tmp_root.mkdir(parents=True, exist_ok=True)
 
 
 def _args_dict(args) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 When `GITHUB_ACTIONS=true`, every push records the repository, commit, ref, workflow,
 run id/attempt and run URL, plus the pull request (number, title, URL) from the event
-payload of a merge. `version`, `commit` and `url` go to `$GITHUB_OUTPUT` and a short
-summary to `$GITHUB_STEP_SUMMARY`.
+payload of a merge. After `hubver push`, the CLI writes `version`, `commit`, `url` and
+`created` to `$GITHUB_OUTPUT` (`step_outputs`) and a short summary to
+`$GITHUB_STEP_SUMMARY` (`summary_markdown`): what the `hubver` action's outputs read.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .redact import scrub
 
 if TYPE_CHECKING:
-    from .push import PushResult
+    from .publish import PushResult
 
 
 def in_github_actions(env: dict[str, str] | None = None) -> bool:
@@ -140,57 +141,84 @@ def step_outputs(result: PushResult) -> dict[str, str]:
 
 
 def summary_markdown(result: PushResult, previous_metrics: dict[str, Any] | None = None) -> str:
-    """A short job-summary section for a push: version, commit, metrics vs the previous version, PR, how to load.
+    """Return a short job summary of a push: version, commit, metrics vs the previous version, PR, how to load.
 
-    `previous_metrics` defaults to `result.previous_metrics`. Scrub it before writing
-    (`write_summary` does). Example (abridged)::
+    `previous_metrics` defaults to `result.previous_metrics`. The text is not scrubbed:
+    write it with `write_summary`, which is. Abridged example::
 
         ### hubver: published `v3` of org/model
         | version | [`v3`](https://huggingface.co/org/model/tree/v3) |
+        | pull request | [#42](https://github.com/org/code/pull/42) Add better data |
         | eval_loss | 0.41 | 0.52 | -0.11 |
         model = AutoPeftModelForCausalLM.from_pretrained("org/model", revision="v3")
     """
-    from .card import is_hub_id, metric_rows
+    from .card import metric_rows
 
     if previous_metrics is None:
         previous_metrics = result.previous_metrics
     meta = result.metadata or {}
-    parent = (meta.get("parent") or {}).get("version")
-    pr = (meta.get("ci") or {}).get("pull_request") or (github_context() or {}).get("pull_request") or {}
     repo, version = result.repo, result.version
+    parent = (meta.get("parent") or {}).get("version")
+    pr = (meta.get("ci") or {}).get("pull_request") or {}
 
     if result.created:
         lines = [f"### hubver: published `{version}` of {repo}", ""]
     else:
-        lines = [f"### hubver: no new version of {repo}", "", f"{result.reason or 'Already published'}: `{version}`.", ""]
+        reason = result.reason or "already published"
+        lines = [f"### hubver: no new version of {repo}", "", f"{reason[:1].upper()}{reason[1:]}.", ""]
     lines += ["| | |", "|---|---|", f"| version | [`{version}`]({result.url}) |"]
     if result.commit:
         lines.append(f"| commit | `{result.commit[:12]}` |")
     if parent:
         lines.append(f"| previous | `{parent}` |")
     if pr.get("number"):
-        title = f" {_cell(pr['title'])}" if pr.get("title") else ""
         link = f"[#{pr['number']}]({pr['url']})" if pr.get("url") else f"#{pr['number']}"
+        title = f" {_cell(pr['title'])}" if pr.get("title") else ""
         lines.append(f"| pull request | {link}{title} |")
 
     rows = metric_rows(meta.get("metrics") or {}, previous_metrics)
     if rows:
         lines += ["", f"| metric | {version} | {parent or 'previous'} | change |", "|---|---|---|---|"]
         for row in rows:
-            delta = f"{row['delta']:+.4g}" if row["delta"] is not None else "—"
-            lines.append(f"| {_cell(row['name'])} | {_fmt(row['value'])} | {_fmt(row['previous'])} | {delta} |")
+            delta = "—" if row["delta"] is None else f"{row['delta']:+.4g}"
+            lines.append(
+                f"| {_cell(row['name'])} | {_fmt(row['value'])} | {_fmt(row['previous'])} | {delta} |"
+            )
+
+    if meta.get("kind"):
+        lines += ["", "```python", *_load_snippet(meta, repo, version), "```", ""]
+        lines.append(f'or `hubver.load("{repo}", "{version}")`.')
+    else:  # an existing version reported without its metadata: its kind is unknown here
+        lines += [
+            "",
+            f'Load it with `from_pretrained("{repo}", revision="{version}")` or `hubver.load("{repo}", "{version}")`.',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _load_snippet(meta: dict[str, Any], repo: str, version: str) -> list[str]:
+    # The same three cases as the model card's "Load this version".
+    from .card import is_hub_id
 
     base = (meta.get("base_model") or {}).get("name")
     if meta.get("kind") == "adapter" and is_hub_id(base):
-        load = ["from peft import AutoPeftModelForCausalLM", "", "model = AutoPeftModelForCausalLM"]
-    elif meta.get("kind") == "adapter":
-        load = ["from peft import PeftModel", "", f"# base = the model this adapter was trained on ({base})", "model = PeftModel"]
-    else:
-        load = ["from transformers import AutoModelForCausalLM", "", "model = AutoModelForCausalLM"]
-    args = f'base, "{repo}"' if load[-1] == "model = PeftModel" else f'"{repo}"'
-    load[-1] += f'.from_pretrained({args}, revision="{version}")'
-    lines += ["", "```python", *load, "```", "", f'or `hubver.load("{repo}", "{version}")`.']
-    return "\n".join(lines) + "\n"
+        return [
+            "from peft import AutoPeftModelForCausalLM",
+            "",
+            f'model = AutoPeftModelForCausalLM.from_pretrained("{repo}", revision="{version}")',
+        ]
+    if meta.get("kind") == "adapter":
+        return [
+            "from peft import PeftModel",
+            "",
+            f"# base: the model this adapter was trained on ({base})",
+            f'model = PeftModel.from_pretrained(base, "{repo}", revision="{version}")',
+        ]
+    return [
+        "from transformers import AutoModelForCausalLM",
+        "",
+        f'model = AutoModelForCausalLM.from_pretrained("{repo}", revision="{version}")',
+    ]
 
 
 def _cell(value: Any) -> str:
@@ -201,4 +229,4 @@ def _cell(value: Any) -> str:
 def _fmt(value: Any) -> str:
     if value is None:
         return "—"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{value:.4g}" if isinstance(value, float) else _cell(value)

@@ -73,6 +73,7 @@ class Hub:
 
         self.endpoint = endpoint.rstrip("/")
         self.token = token
+        self.local_dir: Path | None = None  # set for the in-process embedded hub
         if not _is_huggingface_co(self.endpoint):
             # Other hubs (the embedded one included) serve plain LFS; Xet uploads would fail.
             constants.HF_HUB_DISABLE_XET = True
@@ -129,6 +130,14 @@ class Hub:
             raise self._http_error(what, e, repo) from None
         except httpx2.TransportError as e:
             raise _Transient(e, None) from None
+        except ValueError as e:
+            if "Invalid metadata in README.md" not in str(e):
+                raise
+            # huggingface_hub validates the card with the Hub before uploading anything.
+            raise HubError(
+                f"{self.endpoint} refused the model card's metadata: {_short(e)} {str(e).splitlines()[-1]}",
+                "Check --base-model (it must name a model on that Hub) and your --template's front matter.",
+            ) from None
         except LocalEntryNotFoundError as e:
             # huggingface_hub raises this when it could not reach the server for a download.
             raise _Transient(e, None) from None
@@ -223,7 +232,8 @@ class Hub:
 
         def fetch() -> tuple[bytes | None, str | None]:
             headers = build_hf_headers(token=self.token, library_name="hubver", library_version=__version__)
-            with get_session().stream("GET", url, headers=headers, timeout=60) as r:
+            # huggingface.co may redirect a large file to its CDN; httpx drops the token cross-origin.
+            with get_session().stream("GET", url, headers=headers, timeout=60, follow_redirects=True) as r:
                 commit = r.headers.get("X-Repo-Commit")
                 if r.status_code == 404 and r.headers.get("X-Error-Code") == "EntryNotFound":
                     return None, commit
@@ -265,15 +275,23 @@ class Hub:
     ) -> Path:
         """Download `revision` into the HF cache (only what is missing); returns the snapshot dir."""
 
+        from huggingface_hub.utils import (
+            are_progress_bars_disabled,
+            disable_progress_bars,
+            enable_progress_bars,
+        )
+
         def fetch() -> str:
-            kwargs: dict[str, Any] = {"revision": revision, "cache_dir": cache_dir}
-            if quiet:
-                from huggingface_hub.utils import disable_progress_bars
+            return self.api.snapshot_download(repo, revision=revision, cache_dir=cache_dir)
 
-                disable_progress_bars()
-            return self.api.snapshot_download(repo, **kwargs)
-
-        return Path(self.call(f"Downloading {revision}", fetch, repo=repo))
+        silence = quiet and not are_progress_bars_disabled()
+        if silence:
+            disable_progress_bars()
+        try:
+            return Path(self.call(f"Downloading {revision}", fetch, repo=repo))
+        finally:
+            if silence:
+                enable_progress_bars()
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -381,6 +399,8 @@ def open_hub(settings: Settings) -> Iterator[Hub]:
     running = start_in_thread(HubConfig(data_dir=data_dir))
     try:
         token = settings.token or (data_dir / "admin.token").read_text().strip()
-        yield Hub(running.url, token)
+        hub = Hub(running.url, token)
+        hub.local_dir = data_dir
+        yield hub
     finally:
         running.stop()

@@ -10,6 +10,7 @@ by hubver; and without a `device_map` the whole model sits on one device.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,13 @@ def _load_adapter(
     else:
         base = base_model
     peft_kwargs = {k: kwargs[k] for k in ("torch_device",) if k in kwargs}
-    return PeftModel.from_pretrained(base, str(snapshot), is_trainable=False, **peft_kwargs)
+    with warnings.catch_warnings():
+        # peft 0.21 reads a transformers attribute that transformers 5 deprecates: noise the
+        # caller cannot act on. Only this exact message is silenced.
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
+        return PeftModel.from_pretrained(base, str(snapshot), is_trainable=False, **peft_kwargs)
 
 
 def _finish(model, device: str | None):

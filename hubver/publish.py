@@ -9,6 +9,7 @@ its tag is noticed (the index names a version without a tag) and the tag is repa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import re
@@ -107,8 +108,11 @@ def _same_as_remote(f, remote: RemoteFile | None) -> bool:
     return remote.blob_id == git_blob_sha(f.local.read_bytes())
 
 
-def version_url(endpoint: str, repo: str, version: str) -> str:
-    return f"{endpoint.rstrip('/')}/{repo}/tree/{version}"
+def version_url(hub: Hub, repo: str, version: str) -> str:
+    """Where a version can be seen: its Hub page, or for the in-process hub, its git repository."""
+    if hub.local_dir is not None:  # the in-process hub's port dies with this command
+        return f"file://{hub.local_dir}/repos/models/{repo}.git"
+    return f"{hub.endpoint}/{repo}/tree/{version}"
 
 
 def _training_inputs(
@@ -379,10 +383,15 @@ def _push(
                 hub.create_tag(repo, v, state.head, message=f"hubver version {v}")
                 state.tags[v] = state.head
             result.version, result.commit = v, state.tags.get(v)
-            result.url = version_url(hub.endpoint, repo, v)
+            result.url = version_url(hub, repo, v)
             result.created = reason == "published by this push"
             result.reason = None if result.created else reason
             result.attempts = attempt
+            if not result.created and result.commit:  # describe the version that stands in
+                with contextlib.suppress(HubverError):
+                    result.metadata = load_remote_metadata(hub, repo, v, result.commit)
+                position = state.entries.index(entry)
+                result.previous_metrics = state.entries[position - 1].get("metrics") if position else None
             return result
         new_version = _pick_version(state, version, scheme, bump, repo)
         previous = state.entries[-1] if state.entries else None
@@ -447,7 +456,7 @@ def _push(
         result.version, result.metadata, result.card = new_version, meta, readme
         result.previous_metrics = previous.get("metrics") if previous else None
         result.uploaded, result.deleted, result.unchanged = uploaded, deleted, unchanged
-        result.url = version_url(hub.endpoint, repo, new_version)
+        result.url = version_url(hub, repo, new_version)
         result.attempts = attempt
         if dry_run:
             return result

@@ -32,11 +32,11 @@ def read_header(path: Path) -> dict[str, list[int]]:
 
 
 def lora_ranks(shapes: dict[str, list[int]]) -> dict[str, int]:
-    """Module -> LoRA rank, from `lora_A` weights of shape (r, in_features)."""
+    """Module (named as in the base model) -> LoRA rank, from `lora_A` weights of shape (r, in_features)."""
     ranks = {}
     for name, shape in shapes.items():
         if ".lora_A." in name and shape:
-            ranks[name.split(".lora_A.")[0]] = int(shape[0])
+            ranks[name.split(".lora_A.")[0].removeprefix("base_model.model.")] = int(shape[0])
     return dict(sorted(ranks.items()))
 
 

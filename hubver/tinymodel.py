@@ -30,8 +30,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import json
-import struct
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -270,14 +268,13 @@ def lora_ranks(adapter_dir: str | Path) -> dict[str, int]:
 
     Raises `FileNotFoundError` if the directory has no ``adapter_model.safetensors``.
     """
-    with open(Path(adapter_dir) / "adapter_model.safetensors", "rb") as f:
-        (header_len,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(header_len))
-    return {
-        name.partition(".lora_A.")[0].removeprefix("base_model.model."): info["shape"][0]
-        for name, info in header.items()
-        if ".lora_A." in name
-    }
+    from .tensors import lora_ranks as ranks_from_shapes
+    from .tensors import read_header
+
+    path = Path(adapter_dir) / "adapter_model.safetensors"
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    return ranks_from_shapes(read_header(path))
 
 
 @contextlib.contextmanager

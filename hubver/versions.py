@@ -51,6 +51,7 @@ class Listing:
     versions: list[VersionInfo]
     aliases: dict[str, str]  # alias -> version
     problems: list[str]
+    refs: Refs
 
 
 @dataclass
@@ -138,7 +139,7 @@ def read_listing(hub: Hub, repo: str, branch: str) -> Listing:
         if info.commit is None:
             info.problems.append(f"tag {v} is missing: run `hubver verify {v} --repair --repo {repo}`")
         versions.append(info)
-    return Listing(repo, branch, head, versions, aliases, problems)
+    return Listing(repo, branch, head, versions, aliases, problems, refs)
 
 
 def _entries_from_tags(hub: Hub, repo: str, refs: Refs) -> tuple[list[dict[str, Any]], list[str]]:
@@ -154,7 +155,7 @@ def _entries_from_tags(hub: Hub, repo: str, refs: Refs) -> tuple[list[dict[str, 
     return entries, ([f"{repo} has no version index; versions were read from each tag."] if entries else [])
 
 
-def _sorted(versions: list[VersionInfo], sort: str | None, limit: int | None) -> list[VersionInfo]:
+def sort_versions(versions: list[VersionInfo], sort: str | None, limit: int | None) -> list[VersionInfo]:
     if sort:
         name = sort.lstrip("-")
         descending = sort.startswith("-")
@@ -185,7 +186,7 @@ def list_versions(
         h,
     ):
         listing = read_listing(h, r, s.branch)
-    return _sorted(listing.versions, sort, limit)
+    return sort_versions(listing.versions, sort, limit)
 
 
 def resolve(
@@ -234,7 +235,7 @@ def get_version(
 
     with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
         listing = read_listing(h, r, s.branch)
-        commit = resolve_ref(h.refs(r), r, version)
+        commit = resolve_ref(listing.refs, r, version)
         info = next((v for v in listing.versions if v.version == version), None)
         if info is None:
             alias_version = listing.aliases.get(version)

@@ -34,6 +34,9 @@ _ENV = {
     "HUBVER_HOME": str(_SESSION_DIR / "hubver-home"),
 }
 os.environ.update(_ENV)
+# On a CI runner GITHUB_* describe the runner's own job; hubver would record them in every push.
+for _var in [v for v in os.environ if v.startswith("GITHUB_")]:
+    os.environ.pop(_var)
 for _var in (
     "HF_TOKEN",
     "HUGGING_FACE_HUB_TOKEN",
@@ -97,6 +100,8 @@ def _isolate(monkeypatch, tmp_path):
         "HF_HUB_OFFLINE",
     ):
         monkeypatch.delenv(var, raising=False)
+    for var in [v for v in os.environ if v.startswith("GITHUB_")]:
+        monkeypatch.delenv(var)
     for key, value in _ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)

@@ -49,7 +49,9 @@ from .common import emit_json, fmt, repo_options, table, warn
 def push(settings, as_json, directory, version_id, scheme, bump, message, private, metrics, metrics_file, params,
          dataset, num_samples, base_model, template, excludes, dry_run):  # fmt: skip
     """Publish DIRECTORY (default: .) as a new version."""
+    from ..ci import in_github_actions, step_outputs, summary_markdown, write_outputs, write_summary
     from ..publish import push as do_push
+    from ..redact import known_secrets
     from ..training import parse_pairs
 
     result = do_push(
@@ -70,6 +72,9 @@ def push(settings, as_json, directory, version_id, scheme, bump, message, privat
         dry_run=dry_run,
         settings=settings,
     )
+    if not dry_run and in_github_actions():
+        write_outputs(step_outputs(result))
+        write_summary(summary_markdown(result), known_secrets([settings.token]))
     if as_json:
         data = result.to_dict()
         if dry_run:
@@ -112,11 +117,11 @@ def push(settings, as_json, directory, version_id, scheme, bump, message, privat
 def list_(settings, as_json, sort, limit):
     """List the versions, with their metrics and aliases."""
     from ..training import key_metric_names
-    from ..versions import _sorted, read_listing, session
+    from ..versions import read_listing, session, sort_versions
 
     with session(settings) as (s, repo, hub):
         listing = read_listing(hub, repo, s.branch)
-    versions = _sorted(listing.versions, sort, limit)
+    versions = sort_versions(listing.versions, sort, limit)
     for problem in listing.problems:
         warn(problem)
     if as_json:
