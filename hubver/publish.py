@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import card, index, versionids
-from .artifact import Artifact, scan
+from .artifact import Artifact, manifest_digest, scan
 from .ci import github_context
 from .errors import ConflictError, HubError, HubverError, VersionIdError
 from .hub import Conflict, Hub, RemoteFile, RepoNotFound, TransientError, open_hub
@@ -266,226 +266,243 @@ def push(
         repo=repo, endpoint=endpoint, local=local, token=token, branch=branch
     )
     repo = settings.require_repo()
-    branch = settings.branch
-    versionids.validate(branch, reserved=()) if branch else None
+    if settings.branch:
+        versionids.validate(settings.branch, reserved=())
     if scheme not in versionids.SCHEMES:
         raise VersionIdError(
             f"Unknown version scheme {scheme!r}.", f"Use one of: {', '.join(versionids.SCHEMES)}."
         )
     if version:
-        versionids.validate(version, reserved=("main", branch))
+        versionids.validate(version, reserved=("main", settings.branch))
+    # Everything local first: a bad directory or file fails before any request.
     artifact = scan(path, excludes=excludes)
     train_section, merged_metrics = _training_inputs(
         artifact, training, Path(metrics_file) if metrics_file else None, metrics, params
     )
-    data = dataset if isinstance(dataset, dict) else dataset_facts(dataset, num_samples)
     ci = github_context()
-    ci_key = ci.get("idempotency_key") if ci else None
-    code = code_provenance()
-    env = environment()
-    secrets = known_secrets([settings.token, token])
-    if hub is None:
-        with open_hub(settings) as opened:
-            return _push(
-                opened,
-                settings,
-                repo,
-                branch,
-                artifact,
-                version,
-                scheme,
-                bump,
-                message,
-                private,
-                train_section,
-                merged_metrics,
-                data,
-                base_model,
-                template,
-                extra,
-                dry_run,
-                ci,
-                ci_key,
-                code,
-                env,
-                secrets,
-            )
-    return _push(hub, settings, repo, branch, artifact, version, scheme, bump, message, private, train_section,
-                 merged_metrics, data, base_model, template, extra, dry_run, ci, ci_key, code, env, secrets)  # fmt: skip
+    req = _Request(
+        repo=repo,
+        branch=settings.branch,
+        artifact=artifact,
+        version=version,
+        scheme=scheme,
+        bump=bump,
+        message=message,
+        private=private,
+        training=train_section,
+        metrics=merged_metrics,
+        dataset=dataset if isinstance(dataset, dict) else dataset_facts(dataset, num_samples),
+        base_model=base_model,
+        template=Path(template) if template else None,
+        extra=extra,
+        dry_run=dry_run,
+        ci=ci,
+        ci_key=ci.get("idempotency_key") if ci else None,
+        code=code_provenance(),
+        environment=environment(),
+        secrets=known_secrets([settings.token, token]),
+    )
+    if hub is not None:
+        return _push(hub, req)
+    with open_hub(settings) as opened:
+        return _push(opened, req)
 
 
-def _push(
-    hub: Hub,
-    settings: Settings,
-    repo: str,
-    branch: str,
-    artifact: Artifact,
-    version: str | None,
-    scheme: str,
-    bump: str | None,
-    message: str | None,
-    private: bool,
-    training: dict[str, Any],
-    metrics: dict[str, Any],
-    dataset: dict[str, Any] | None,
-    base_model: str | None,
-    template: str | Path | None,
-    extra: dict[str, Any] | None,
-    dry_run: bool,
-    ci: dict[str, Any] | None,
-    ci_key: str | None,
-    code: dict[str, Any] | None,
-    env: dict[str, Any],
-    secrets: set[str],
-) -> PushResult:
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+@dataclass
+class _Request:
+    """A push, with everything that could be worked out before talking to the Hub."""
 
+    repo: str
+    branch: str
+    artifact: Artifact
+    version: str | None
+    scheme: str
+    bump: str | None
+    message: str | None
+    private: bool
+    training: dict[str, Any]
+    metrics: dict[str, Any]
+    dataset: dict[str, Any] | None
+    base_model: str | None
+    template: Path | None
+    extra: dict[str, Any] | None
+    dry_run: bool
+    ci: dict[str, Any] | None
+    ci_key: str | None
+    code: dict[str, Any] | None
+    environment: dict[str, Any]
+    secrets: set[str]
+    push_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def _push(hub: Hub, req: _Request) -> PushResult:
     repo_exists = True
     try:
-        refs = hub.refs(repo)
+        refs = hub.refs(req.repo)
     except RepoNotFound:
-        if dry_run:
+        if req.dry_run:
             refs, repo_exists = None, False
         else:
-            hub.ensure_repo(repo, private=private)
-            refs = hub.refs(repo)
-    base, adapter_config_bytes = _resolve_base(hub, artifact, base_model)
-    push_id = uuid.uuid4().hex
-    files_manifest = [
-        f.manifest_entry()
-        if not (f.path == "adapter_config.json" and adapter_config_bytes)
-        else {
-            "path": f.path,
-            "size": len(adapter_config_bytes),
-            "sha256": hashlib.sha256(adapter_config_bytes).hexdigest(),
-        }
-        for f in artifact.files
+            hub.ensure_repo(req.repo, private=req.private)
+            refs = hub.refs(req.repo)
+    base, adapter_config = _resolve_base(hub, req.artifact, req.base_model)
+    manifest = [
+        {"path": f.path, "size": len(adapter_config), "sha256": hashlib.sha256(adapter_config).hexdigest()}
+        if f.path == "adapter_config.json" and adapter_config
+        else f.manifest_entry()
+        for f in req.artifact.files
     ]
-    from .artifact import manifest_digest
-
-    digest = manifest_digest(files_manifest)
-    result = PushResult(repo, "", None, "", branch, created=False, skipped=artifact.skipped, dry_run=dry_run)
-    attempt = 0
-    while True:
-        attempt += 1
+    digest = manifest_digest(manifest)
+    result = PushResult(req.repo, "", None, "", req.branch, created=False, skipped=req.artifact.skipped)
+    result.dry_run = req.dry_run
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        result.attempts = attempt
         if repo_exists:
-            state = read_state(hub, repo, branch, refs=refs)
+            state = read_state(hub, req.repo, req.branch, refs=refs)
         else:  # a dry run for a repository that push would create
             state = BranchState(None, {}, [], [], {}, {}, None)
         refs = None  # later attempts re-read everything
-        if not dry_run:
-            result.repaired += repair_tags(hub, repo, branch, state)
-        found = _existing_version(state, digest, ci_key, push_id)
+        if not req.dry_run:
+            result.repaired += repair_tags(hub, req.repo, req.branch, state)
+        found = _existing_version(state, digest, req.ci_key, req.push_id)
         if found:
-            entry, reason = found
-            v = entry["version"]
-            if not dry_run and v not in state.tags and state.head:
-                hub.create_tag(repo, v, state.head, message=f"hubver version {v}")
-                state.tags[v] = state.head
-            result.version, result.commit = v, state.tags.get(v)
-            result.url = version_url(hub, repo, v)
-            result.created = reason == "published by this push"
-            result.reason = None if result.created else reason
-            result.attempts = attempt
-            if not result.created and result.commit:  # describe the version that stands in
-                with contextlib.suppress(HubverError):
-                    result.metadata = load_remote_metadata(hub, repo, v, result.commit)
-                position = state.entries.index(entry)
-                result.previous_metrics = state.entries[position - 1].get("metrics") if position else None
+            return _report_existing(hub, req, state, *found, result)
+        meta, readme, entries = _compose(req, state, base, manifest)
+        ops = _operations(req, state, adapter_config, meta, readme, entries, result)
+        result.version, result.metadata, result.card = meta["version"], meta, readme
+        result.url = version_url(hub, req.repo, meta["version"])
+        if req.dry_run:
             return result
-        new_version = _pick_version(state, version, scheme, bump, repo)
-        previous = state.entries[-1] if state.entries else None
-        meta = build(
-            artifact,
-            version=new_version,
-            message=message,
-            created_by=current_user(),
-            base_model=base,
-            training=training,
-            metrics=metrics,
-            dataset=dataset,
-            code=code,
-            ci=ci,
-            environment=env,
-            parent={"version": previous["version"], "commit": state.tags.get(previous["version"])}
-            if previous
-            else None,
-            files=files_manifest,
-            extra=extra,
-            secrets=secrets,
+        if state.head is None:  # a new versions branch starts from main
+            start = hub.refs(req.repo).branches.get("main")
+            if start is None:
+                raise HubError(f"{req.repo} has no 'main' branch to start branch {req.branch!r} from.")
+            hub.create_branch(req.repo, req.branch, start)
+            continue
+        title = f"hubver {meta['version']}" + (
+            f": {req.message.splitlines()[0][:200]}" if req.message else ""
         )
-        entry = index.entry_for(meta, push_id=push_id, ci_key=ci_key)
-        entries = [*state.entries, entry]
-        readme = scrub(
-            card.render(
-                meta,
-                repo=repo,
-                history=entries,
-                previous=previous,
-                existing=state.readme or _artifact_readme(artifact),
-                template=Path(template) if template else None,
-            ),
-            secrets,
-        )
-        ops: list[Any] = []
-        uploaded, unchanged = [], []
-        for f in artifact.files:
-            if f.path == "adapter_config.json" and adapter_config_bytes:
-                content = adapter_config_bytes
-                remote = state.files.get(f.path)
-                if remote and not remote.sha256 and remote.blob_id == git_blob_sha(content):
-                    unchanged.append(f.path)
-                    continue
-                ops.append(CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=content))
-                uploaded.append(f.path)
-                continue
-            if _same_as_remote(f, state.files.get(f.path)):
-                unchanged.append(f.path)
-                continue
-            op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(f.local))
-            op.upload_info.sha256 = bytes.fromhex(f.sha256)  # hashed once, in scan()
-            ops.append(op)
-            uploaded.append(f.path)
-        deleted = sorted(p for p in state.files if p not in artifact.paths and p not in index.MANAGED_PATHS)
-        ops += [CommitOperationDelete(path_in_repo=p) for p in deleted]
-        ops += [
-            CommitOperationAdd(path_in_repo=index.METADATA_PATH, path_or_fileobj=dumps(meta).encode()),
-            CommitOperationAdd(path_in_repo=index.CARD_PATH, path_or_fileobj=readme.encode()),
-            CommitOperationAdd(path_in_repo=index.INDEX_PATH, path_or_fileobj=index.render(entries)),
-        ]
-        result.version, result.metadata, result.card = new_version, meta, readme
-        result.previous_metrics = previous.get("metrics") if previous else None
-        result.uploaded, result.deleted, result.unchanged = uploaded, deleted, unchanged
-        result.url = version_url(hub, repo, new_version)
-        result.attempts = attempt
-        if dry_run:
-            return result
-        title = f"hubver {new_version}" + (f": {message.splitlines()[0][:200]}" if message else "")
         try:
-            if state.head is None:
-                start = hub.refs(repo).branches.get("main")
-                if start is None:
-                    raise HubError(f"{repo} has no 'main' branch to start branch {branch!r} from.")
-                hub.create_branch(repo, branch, start)
-                continue
             commit = hub.commit(
-                repo, branch, ops, message=title, description=f"hubver push {push_id}", parent=state.head
+                req.repo,
+                req.branch,
+                ops,
+                message=title,
+                description=f"hubver push {req.push_id}",
+                parent=state.head,
             )
-        except (ConflictError, TransientError) as e:
-            if attempt >= MAX_ATTEMPTS:
-                if isinstance(e, ConflictError):
-                    raise ConflictError(
-                        f"Gave up after {attempt} attempts: {repo}@{branch} kept changing under this push.",
-                        "Retry the push; if it persists, check who else is writing to this branch.",
-                    ) from None
-                raise
+        except (ConflictError, TransientError):
             # Someone else committed first, or the answer was lost: re-read and see.
             time.sleep(random.uniform(0.05, 0.3) * attempt)
             continue
-        _tag(hub, repo, new_version, commit)
-        result.commit = commit
-        result.created = True
+        _tag(hub, req.repo, meta["version"], commit)
+        result.commit, result.created = commit, True
         return result
+    raise ConflictError(
+        f"Gave up after {MAX_ATTEMPTS} attempts: {req.repo}@{req.branch} kept changing under this push.",
+        "Retry the push; if it persists, check who else is writing to this branch.",
+    )
+
+
+def _report_existing(
+    hub: Hub, req: _Request, state: BranchState, entry: dict[str, Any], reason: str, result: PushResult
+) -> PushResult:
+    """The version that stands for this push: made by it on an earlier attempt, or an identical one."""
+    v = entry["version"]
+    if not req.dry_run and v not in state.tags and state.head:
+        hub.create_tag(req.repo, v, state.head, message=f"hubver version {v}")
+        state.tags[v] = state.head
+    result.version, result.commit = v, state.tags.get(v)
+    result.url = version_url(hub, req.repo, v)
+    result.created = reason == "published by this push"
+    result.reason = None if result.created else reason
+    if not result.created and result.commit:
+        with contextlib.suppress(HubverError):
+            result.metadata = load_remote_metadata(hub, req.repo, v, result.commit)
+        position = state.entries.index(entry)
+        result.previous_metrics = state.entries[position - 1].get("metrics") if position else None
+    return result
+
+
+def _compose(
+    req: _Request, state: BranchState, base: dict[str, Any] | None, manifest: list[dict[str, Any]]
+) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
+    """hubver.json, the model card and the index of the next version on top of `state`."""
+    new_version = _pick_version(state, req.version, req.scheme, req.bump, req.repo)
+    previous = state.entries[-1] if state.entries else None
+    parent = (
+        {"version": previous["version"], "commit": state.tags.get(previous["version"])} if previous else None
+    )
+    meta = build(
+        req.artifact,
+        version=new_version,
+        message=req.message,
+        created_by=current_user(),
+        base_model=base,
+        training=req.training,
+        metrics=req.metrics,
+        dataset=req.dataset,
+        code=req.code,
+        ci=req.ci,
+        environment=req.environment,
+        parent=parent,
+        files=manifest,
+        extra=req.extra,
+        secrets=req.secrets,
+    )
+    entries = [*state.entries, index.entry_for(meta, push_id=req.push_id, ci_key=req.ci_key)]
+    readme = card.render(
+        meta,
+        repo=req.repo,
+        history=entries,
+        previous=previous,
+        existing=state.readme or _artifact_readme(req.artifact),
+        template=req.template,
+    )
+    return meta, scrub(readme, req.secrets), entries
+
+
+def _operations(
+    req: _Request,
+    state: BranchState,
+    adapter_config: bytes | None,
+    meta: dict[str, Any],
+    readme: str,
+    entries: list[dict[str, Any]],
+    result: PushResult,
+) -> list[Any]:
+    """The commit: changed artifact files, removals of the previous version's extra files, hubver's files."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    ops: list[Any] = []
+    result.uploaded, result.unchanged = [], []
+    for f in req.artifact.files:
+        remote = state.files.get(f.path)
+        if f.path == "adapter_config.json" and adapter_config:
+            if remote and not remote.sha256 and remote.blob_id == git_blob_sha(adapter_config):
+                result.unchanged.append(f.path)
+                continue
+            op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=adapter_config)
+        elif _same_as_remote(f, remote):
+            result.unchanged.append(f.path)
+            continue
+        else:
+            op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(f.local))
+            op.upload_info.sha256 = bytes.fromhex(f.sha256)  # hashed once, in scan()
+        ops.append(op)
+        result.uploaded.append(f.path)
+    result.deleted = sorted(
+        p for p in state.files if p not in req.artifact.paths and p not in index.MANAGED_PATHS
+    )
+    ops += [CommitOperationDelete(path_in_repo=p) for p in result.deleted]
+    ops += [
+        CommitOperationAdd(path_in_repo=index.METADATA_PATH, path_or_fileobj=dumps(meta).encode()),
+        CommitOperationAdd(path_in_repo=index.CARD_PATH, path_or_fileobj=readme.encode()),
+        CommitOperationAdd(path_in_repo=index.INDEX_PATH, path_or_fileobj=index.render(entries)),
+    ]
+    previous = state.entries[-1] if state.entries else None
+    result.previous_metrics = previous.get("metrics") if previous else None
+    return ops
 
 
 def _tag(hub: Hub, repo: str, version: str, commit: str) -> None:
