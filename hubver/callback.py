@@ -100,6 +100,7 @@ class HubverCallback:
         self.dataset_name = dataset_name
         self.strict, self.background = strict, background
         self._extra = push_kwargs.pop("extra", None) or {}
+        self._base_override = push_kwargs.pop("base_model", None)
         self.push_kwargs = push_kwargs
         self.results: list[Any] = []  # PushResult of every push, in order
         self.failures: list[Failure] = []
@@ -107,6 +108,7 @@ class HubverCallback:
         self._dataset: dict[str, Any] | None = None
         self._eval: dict[str, Any] = {}
         self._pending: _Job | None = None
+        self._base: str | None = None
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._tmp_root = Path(tempfile.gettempdir()) / f"hubver-callback-{os.getpid()}-{id(self):x}"
@@ -126,6 +128,7 @@ class HubverCallback:
     def on_train_begin(self, args, state, control, **kwargs):
         self._hyper = redact(_args_dict(args))
         self._dataset = self._dataset_facts(kwargs.get("train_dataloader"))
+        self._base = self._base_override or _trained_base(kwargs.get("model"))
         strategy = getattr(args, "save_strategy", "no")
         if self.push == "save" and getattr(strategy, "value", strategy) == "no":
             log.warning(
@@ -286,6 +289,7 @@ class HubverCallback:
                 message=job.message,
                 training=job.training,
                 dataset=self._dataset,
+                base_model=self._base,
                 extra={"trigger": job.trigger, **self._extra},
                 **self.push_kwargs,
             )
@@ -310,6 +314,32 @@ class HubverCallback:
             self._queue.put(None)
             self._worker.join()
         shutil.rmtree(self._tmp_root, ignore_errors=True)
+
+
+def _trained_base(model) -> str | None:
+    """`name@commit` of the base the run is training, resolved where transformers loaded it from.
+
+    Pinned when training starts, so a base whose `main` moves during a long run is still
+    recorded at the revision that was trained. None for local bases, or when offline.
+    """
+    config = getattr(model, "peft_config", {}).get("default") if model is not None else None
+    name = getattr(config, "base_model_name_or_path", None)
+    if not name or Path(name).exists():
+        return None
+    revision = getattr(config, "revision", None)
+    if revision:
+        return f"{name}@{revision}"
+    from .card import is_hub_id
+
+    if not is_hub_id(name):
+        return None
+    try:
+        from huggingface_hub import HfApi
+
+        return f"{name}@{HfApi().model_info(name, timeout=10).sha}"
+    except Exception as e:  # offline, or a base the global endpoint does not have
+        log.debug("hubver: could not pin the revision of %s: %s", name, e)
+        return None
 
 
 def _args_dict(args) -> dict[str, Any]:

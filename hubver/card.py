@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
-from .training import key_metric_names
+from .training import key_hyperparameters, key_metric_names
 
 START = "<!-- hubver:start -->"
 END = "<!-- hubver:end -->"
@@ -166,7 +166,8 @@ def render(
         "base_model": meta.get("base_model") or {},
         "peft": meta.get("peft") or {},
         "lora_ranks": meta.get("lora_ranks") or {},
-        "hyperparameters": (meta.get("training") or {}).get("hyperparameters") or {},
+        "hyperparameters": key_hyperparameters((meta.get("training") or {}).get("hyperparameters") or {}),
+        "hyperparameter_count": len((meta.get("training") or {}).get("hyperparameters") or {}),
         "metrics": metric_rows(meta.get("metrics") or {}, (previous or {}).get("metrics")),
         "previous_version": (previous or {}).get("version"),
         "history": list(reversed(history)),

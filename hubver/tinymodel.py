@@ -219,7 +219,8 @@ def train_lora(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    base = Path(base_dir).resolve()
+    # A local directory (absolute, so the adapter records a usable path) or a hub id.
+    base = str(Path(base_dir).resolve()) if Path(base_dir).exists() else str(base_dir)
     out = Path(out_dir).resolve()
     args: dict[str, Any] = {
         "output_dir": str(out),

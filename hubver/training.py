@@ -57,6 +57,33 @@ def _number(value: Any) -> float | int | None:
     return value
 
 
+KEY_HYPERPARAMETERS = (
+    "learning_rate",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "train_batch_size",
+    "gradient_accumulation_steps",
+    "warmup_ratio",
+    "warmup_steps",
+    "weight_decay",
+    "lr_scheduler_type",
+    "optim",
+    "max_length",
+    "max_seq_length",
+    "packing",
+    "seed",
+    "bf16",
+    "fp16",
+)
+
+
+def key_hyperparameters(hyper: dict[str, Any], limit: int = 15) -> dict[str, Any]:
+    """The settings worth showing of a Trainer's ~150 arguments (all of them stay in hubver.json)."""
+    key = {k: hyper[k] for k in KEY_HYPERPARAMETERS if k in hyper}
+    return key or dict(list(hyper.items())[:limit])
+
+
 def metrics_from_log_history(log_history: list[dict[str, Any]]) -> dict[str, float]:
     """The latest value of every numeric metric in a Trainer's log history.
 

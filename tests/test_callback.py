@@ -164,3 +164,29 @@ def test_importing_the_callback_does_not_import_torch():
     code = "import sys\nfrom hubver import HubverCallback\nprint('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False False"
+
+
+def test_base_revision_is_pinned_when_training_starts(hub, hub_token, api, tiny_base, repo_id, tmp_path):
+    """A base loaded by hub id is recorded at the commit that was trained, even if main moves."""
+    from huggingface_hub import CommitOperationAdd
+
+    base_repo = repo_id + "-base"
+    api.create_repo(base_repo)
+    trained_from = api.upload_folder(repo_id=base_repo, folder_path=tiny_base).oid
+
+    class MoveBaseMain:
+        def __getattr__(self, name):
+            if name.startswith("on_"):
+                return lambda *a, **k: None
+            raise AttributeError(name)
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            api.create_commit(
+                base_repo, [CommitOperationAdd("NOTES.md", b"moved")], commit_message="move main"
+            )
+
+    cb = HubverCallback(repo=repo_id, push="end", endpoint=hub.url, token=hub_token)
+    train_lora(base_repo, tmp_path / "out", r=4, epochs=1, callbacks=[MoveBaseMain(), cb], extra_args=QUIET)
+    meta = hubver.get_version(repo_id, "v1", endpoint=hub.url, token=hub_token).metadata
+    assert meta["base_model"]["name"] == base_repo
+    assert meta["base_model"]["revision"] == trained_from != api.model_info(base_repo).sha

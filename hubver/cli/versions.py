@@ -157,6 +157,7 @@ def list_(settings, as_json, sort, limit):
 @repo_options
 def show(settings, as_json, version):
     """Show one version: metadata, files and model card summary."""
+    from ..training import key_hyperparameters
     from ..versions import get_version
 
     detail = get_version(version=version, settings=settings)
@@ -187,9 +188,14 @@ def show(settings, as_json, version):
             click.echo(f"  {k}: {fmt(v)}")
     hyper = (m.get("training") or {}).get("hyperparameters") or {}
     if hyper:
+        shown = key_hyperparameters(hyper)
         click.echo("hyperparameters:")
-        for k, v in sorted(hyper.items()):
+        for k, v in shown.items():
             click.echo(f"  {k}: {fmt(v)}")
+        if len(hyper) > len(shown):
+            click.echo(
+                f"  ... {len(hyper) - len(shown)} more in hubver.json (`hubver show {version} --json`)"
+            )
     code = m.get("code") or {}
     if code.get("commit"):
         click.echo(
