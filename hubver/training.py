@@ -36,9 +36,18 @@ _PRIORITY = (
 )
 
 
+def is_noise_metric(name: str) -> bool:
+    """Timings, token counts and optimizer state: recorded, but not what compares two models."""
+    return bool(_NOISE.search(name))
+
+
+# Arguments that differ between any two runs without saying anything about the model.
+RUN_LOCAL_ARGS = {"output_dir", "logging_dir", "run_name", "hub_model_id"}
+
+
 def key_metric_names(names: list[str] | set[str], limit: int = 4) -> list[str]:
     """The few metrics worth a column: losses first, then quality scores, never timings."""
-    useful = [n for n in names if not _NOISE.search(n)]
+    useful = [n for n in names if not is_noise_metric(n)]
 
     def rank(name: str) -> tuple[int, str]:
         for i, pattern in enumerate(_PRIORITY):

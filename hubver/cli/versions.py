@@ -224,6 +224,7 @@ def show(settings, as_json, version):
 @repo_options
 def diff(settings, as_json, a, b):
     """Compare versions A and B (LoRA ranks are read from the weights)."""
+    from ..training import RUN_LOCAL_ARGS, is_noise_metric
     from ..versions import diff as do_diff
 
     d = do_diff(a=a, b=b, settings=settings)
@@ -237,9 +238,10 @@ def diff(settings, as_json, a, b):
         click.echo(f"LoRA rank (from weights): {d.lora_rank[0]} -> {d.lora_rank[1]}")
         for module, (ra, rb) in d.lora_ranks.items():
             click.echo(f"  {module}: {ra} -> {rb}")
+    hyper = {k: v for k, v in d.hyperparameters.items() if k not in RUN_LOCAL_ARGS}
     sections = [
         ("PEFT config", d.peft),
-        ("hyperparameters", d.hyperparameters),
+        ("hyperparameters", hyper),
         ("data", d.dataset),
         ("code", d.code),
     ]
@@ -248,9 +250,10 @@ def diff(settings, as_json, a, b):
             click.echo(f"{title}:")
             for k, (va, vb) in changes.items():
                 click.echo(f"  {k}: {fmt(va)} -> {fmt(vb)}")
-    if d.metrics:
+    metrics = {k: v for k, v in d.metrics.items() if not is_noise_metric(k)}
+    if metrics:
         click.echo("metrics:")
-        for k, (va, vb, delta) in d.metrics.items():
+        for k, (va, vb, delta) in metrics.items():
             change = f" ({delta:+.4g})" if delta is not None else ""
             click.echo(f"  {k}: {fmt(va)} -> {fmt(vb)}{change}")
     if d.files_added or d.files_removed or d.files_changed:
