@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets as _secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,13 +23,13 @@ if TYPE_CHECKING:
     from .publish import PushResult
 
 
-def in_github_actions(env: dict[str, str] | None = None) -> bool:
+def in_github_actions(env: Mapping[str, str] | None = None) -> bool:
     """True when running as a GitHub Actions step (`GITHUB_ACTIONS=true`)."""
     env = os.environ if env is None else env
     return env.get("GITHUB_ACTIONS") == "true"
 
 
-def github_context(env: dict[str, str] | None = None) -> dict[str, Any] | None:
+def github_context(env: Mapping[str, str] | None = None) -> dict[str, Any] | None:
     """The workflow run recorded as `ci` in hubver.json, or None outside GitHub Actions.
 
     `idempotency_key` names the repository, commit and workflow: a re-run of the same
@@ -82,7 +83,7 @@ def _pull_request(
             "merge_commit": pr.get("merge_commit_sha"),
         }
     # A push to main after a merge: the head commit's message names the pull request.
-    head = event.get("head_commit") if isinstance(event.get("head_commit"), dict) else {}
+    head: dict[str, Any] = event["head_commit"] if isinstance(event.get("head_commit"), dict) else {}
     message = str(head.get("message") or "")
     m = re.match(r"Merge pull request #(\d+)", message) or re.search(
         r"\(#(\d+)\)\s*$", message.splitlines()[0] if message else ""
@@ -102,7 +103,7 @@ def _pull_request(
     }
 
 
-def write_outputs(values: dict[str, str], env: dict[str, str] | None = None) -> bool:
+def write_outputs(values: dict[str, str], env: Mapping[str, str] | None = None) -> bool:
     """Append `name=value` lines (multi-line safe) to $GITHUB_OUTPUT; False when not in Actions."""
     env = os.environ if env is None else env
     path = env.get("GITHUB_OUTPUT")
@@ -119,7 +120,7 @@ def write_outputs(values: dict[str, str], env: dict[str, str] | None = None) -> 
     return True
 
 
-def write_summary(markdown: str, secrets: set[str], env: dict[str, str] | None = None) -> bool:
+def write_summary(markdown: str, secrets: set[str], env: Mapping[str, str] | None = None) -> bool:
     """Append `markdown`, with `secrets` scrubbed, to $GITHUB_STEP_SUMMARY; False when not in Actions."""
     env = os.environ if env is None else env
     path = env.get("GITHUB_STEP_SUMMARY")

@@ -77,22 +77,20 @@ def _verify_one(
     h: Hub, repo: str, version: str, tag: str | None, published: str | None, entry: dict | None, repair: bool
 ) -> VerifyReport:
     report = VerifyReport(version, True, tag, published)
-    if tag is None and published is None:
-        report.ok = False
-        report.problems.append(f"{version} is not a version of {repo}: no tag and no publishing commit.")
-        return report
     if tag is None:
-        if repair:
-            h.create_tag(repo, version, published, message=f"hubver version {version} (tag repaired)")
-            report.tag_commit, report.repaired = published, True
-            tag = published
-        else:
-            report.ok = False
+        report.ok = False
+        if published is None:
+            report.problems.append(f"{version} is not a version of {repo}: no tag and no publishing commit.")
+            return report
+        if not repair:
             report.problems.append(
                 f"The tag {version} is missing (the push stopped after its commit {published[:12]}). "
                 f"Run `hubver verify {version} --repair --repo {repo}`."
             )
             return report
+        h.create_tag(repo, version, published, message=f"hubver version {version} (tag repaired)")
+        report.ok, report.tag_commit, report.repaired = True, published, True
+        tag = published
     if published is not None and tag != published:
         report.ok = False
         report.problems.append(

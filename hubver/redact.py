@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 REDACTED = "<redacted>"
@@ -46,7 +46,7 @@ def redact(value: Any) -> Any:
     return value
 
 
-def environment_secrets(env: dict[str, str] | None = None) -> set[str]:
+def environment_secrets(env: Mapping[str, str] | None = None) -> set[str]:
     """Values of environment variables whose names look secret (HF_TOKEN, ..._API_KEY, ...)."""
     env = os.environ if env is None else env
     return {v for k, v in env.items() if is_secret_key(k) and len(v) >= _MIN_SECRET_LEN}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ LOCAL = "local"
 _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def hubver_home(env: dict[str, str] | None = None) -> Path:
+def hubver_home(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get("HUBVER_HOME"):
         return Path(env["HUBVER_HOME"]).expanduser()
@@ -35,7 +36,7 @@ def hubver_home(env: dict[str, str] | None = None) -> Path:
     return Path(platformdirs.user_data_dir("hubver", appauthor=False))
 
 
-def local_hub_dir(env: dict[str, str] | None = None) -> Path:
+def local_hub_dir(env: Mapping[str, str] | None = None) -> Path:
     return hubver_home(env) / "hub"
 
 
@@ -100,7 +101,7 @@ def resolve_settings(
     token: str | None = None,
     branch: str | None = None,
     cwd: Path | None = None,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Settings:
     env = dict(os.environ if env is None else env)
     config_file, config = find_config(cwd)

@@ -184,7 +184,7 @@ def build_lora_adapter(
     torch.manual_seed(seed)
     with _quiet_known_warnings():
         model = get_peft_model(base, _lora_config(r, alpha, dropout, target_modules, random_init=True))
-    model.save_pretrained(out)
+    model.save_pretrained(str(out))
     return out
 
 

@@ -136,7 +136,7 @@ def loss_curve(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def from_trainer_state(state: dict[str, Any]) -> dict[str, Any]:
     """Training facts from a trainer_state.json: epoch, step, metrics, loss curve, a few args."""
-    history = state.get("log_history") if isinstance(state.get("log_history"), list) else []
+    history: list[dict[str, Any]] = state["log_history"] if isinstance(state.get("log_history"), list) else []
     return {
         "epoch": _number(state.get("epoch")),
         "global_step": _number(state.get("global_step")),
