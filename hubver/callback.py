@@ -300,7 +300,10 @@ class HubverCallback:
             shutil.rmtree(job.directory, ignore_errors=True)
 
     def _fail(self, job: _Job, e: BaseException) -> None:
+        from .redact import known_secrets, scrub
+
         message = e.message if isinstance(e, HubverError) else f"{type(e).__name__}: {e}"
+        message = scrub(message, known_secrets([self.settings.token]))
         self.failures.append(Failure(job.trigger, job.epoch, job.step, message))
         log.warning(
             "hubver: publishing the %s snapshot at step %d failed: %s", job.trigger, job.step, message

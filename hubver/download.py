@@ -18,7 +18,7 @@ from typing import Any
 
 from . import index
 from .artifact import sha256_file
-from .errors import CheckoutError, IntegrityError
+from .errors import CheckoutError, IntegrityError, MetadataError
 from .hub import Hub
 from .jsonio import load_json
 from .settings import Settings
@@ -79,12 +79,12 @@ def checkout(
             f"Run `hubver verify {version} --repo {r}`.",
         )
     meta_path = snapshot / index.METADATA_PATH
-    manifest = load_json(meta_path).get("files") if meta_path.exists() else None
+    manifest = _manifest(meta_path, r, version) if meta_path.exists() else None
     if manifest is None:
         wanted = [p for p in _walk(snapshot) if p not in index.MANAGED_PATHS and not p.startswith(".hubver/")]
         expected: dict[str, str | None] = {p: None for p in wanted}
     else:
-        expected = {f["path"]: f.get("sha256") for f in manifest}
+        expected = manifest
     extra = [p for p in (index.METADATA_PATH, index.CARD_PATH) if (snapshot / p).exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.hubver-", dir=target.parent))
@@ -114,6 +114,33 @@ def checkout(
     return CheckoutResult(
         r, version, commit, str(target), sorted([*expected, *extra]), verified, str(snapshot)
     )
+
+
+def _manifest(meta_path: Path, repo: str, version: str) -> dict[str, str | None] | None:
+    """path -> sha256 from a version's hubver.json (None without a manifest), each path checked.
+
+    The manifest comes from the Hub: a path like `../../x` would be copied from outside the
+    snapshot to outside the target, so anything but a plain relative path is refused.
+    """
+    files = load_json(meta_path).get("files")
+    if files is None:
+        return None
+    where = f"{index.METADATA_PATH} of version {version} in {repo}"
+    hint = f"Run `hubver verify {version} --repo {repo}`."
+    if not isinstance(files, list) or not all(
+        isinstance(f, dict) and isinstance(f.get("path"), str) for f in files
+    ):
+        raise MetadataError(f"{where} has a malformed 'files' list.", hint)
+    out: dict[str, str | None] = {}
+    for f in files:
+        path, digest = f["path"], f.get("sha256")
+        parts = path.split("/")
+        if path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts):
+            raise IntegrityError(
+                f"{where} names {path!r}, which is outside the checkout; nothing was written.", hint
+            )
+        out[path] = digest if isinstance(digest, str) else None
+    return out
 
 
 def _walk(root: Path) -> list[str]:

@@ -139,8 +139,14 @@ class Hub:
                 "Check --base-model (it must name a model on that Hub) and your --template's front matter.",
             ) from None
         except LocalEntryNotFoundError as e:
-            # huggingface_hub raises this when it could not reach the server for a download.
-            raise _Transient(e, None) from None
+            # snapshot_download and hf_hub_download report a failed request as "not in the local
+            # cache"; what failed is the cause: an HTTP error, or a connection.
+            cause = e.__cause__
+            if isinstance(cause, HfHubHTTPError) and cause.response is not None:
+                if cause.response.status_code in TRANSIENT:
+                    raise _Transient(cause, _retry_after(cause)) from None
+                raise self._http_error(what, cause, repo) from None
+            raise _Transient(cause if isinstance(cause, httpx2.TransportError) else e, None) from None
 
     def _unreachable(self, cause: BaseException) -> HubUnreachable:
         return HubUnreachable(

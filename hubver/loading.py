@@ -82,6 +82,8 @@ def load(
     """
     if not allow_pickle:
         kwargs.setdefault("use_safetensors", True)
+    # Unset, transformers asks on stdin whether to run the repo's code (and runs it on "y").
+    kwargs.setdefault("trust_remote_code", False)
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
     with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (_s, r, h):
         if offline:
@@ -97,9 +99,18 @@ def load(
         if is_adapter and base_model is None:
             base_dir = _base_snapshot(h, meta, snapshot, cache_dir, offline)
             _check_weights(base_dir, f"The base model {base_dir}", allow_pickle)
-    if not is_adapter:
-        return _finish(_model_class(model_class).from_pretrained(str(snapshot), **kwargs), device)
-    return _finish(_load_adapter(snapshot, meta, base_model, base_dir, model_class, kwargs), device)
+    try:
+        if not is_adapter:
+            return _finish(_model_class(model_class).from_pretrained(str(snapshot), **kwargs), device)
+        return _finish(_load_adapter(snapshot, meta, base_model, base_dir, model_class, kwargs), device)
+    except ValueError as e:
+        if "trust_remote_code" not in str(e):
+            raise
+        raise LoadError(
+            f"Version {version} of {r} needs code from its repository to load (auto_map in its config), "
+            "and hubver never runs a repository's code.",
+            "If you trust its author, load it with transformers and trust_remote_code=True yourself.",
+        ) from None
 
 
 def _offline_snapshot(repo: str, version: str, cache_dir: str | Path | None) -> Path:

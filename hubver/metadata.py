@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .artifact import Artifact, manifest_digest
+from .errors import MetadataError
 from .redact import scrub_data
 from .tensors import lora_ranks, read_header
 
@@ -57,6 +58,13 @@ def base_model_of(artifact: Artifact) -> dict[str, Any] | None:
     """The base named by the artifact itself (adapter_config.json, or a model's config)."""
     if artifact.adapter_config:
         name = artifact.adapter_config.get("base_model_name_or_path")
+        revision = artifact.adapter_config.get("revision")
+        for key, value in (("base_model_name_or_path", name), ("revision", revision)):
+            if value is not None and not isinstance(value, str):
+                raise MetadataError(
+                    f"{artifact.root / 'adapter_config.json'}: {key} should be a string, not {type(value).__name__}.",
+                    "Fix or regenerate that file (save_pretrained writes it).",
+                )
         if name:
             return {
                 "name": name,

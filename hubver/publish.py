@@ -280,6 +280,7 @@ def push(
         artifact, training, Path(metrics_file) if metrics_file else None, metrics, params
     )
     ci = github_context()
+    secrets = known_secrets([settings.token, token])
     req = _Request(
         repo=repo,
         branch=settings.branch,
@@ -297,10 +298,10 @@ def push(
         extra=extra,
         dry_run=dry_run,
         ci=ci,
-        ci_key=ci.get("idempotency_key") if ci else None,
+        ci_key=scrub(ci["idempotency_key"], secrets) if ci else None,
         code=code_provenance(),
         environment=environment(),
-        secrets=known_secrets([settings.token, token]),
+        secrets=secrets,
     )
     if hub is not None:
         return _push(hub, req)

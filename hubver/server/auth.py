@@ -16,6 +16,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,32 +34,38 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def write_private(path: Path, data: str, *, exclusive: bool = False) -> bool:
-    """Write a 0600 file atomically. With `exclusive`, only if it does not exist yet (returns False)."""
-    if exclusive:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return False
-        with os.fdopen(fd, "w") as f:
-            f.write(data)
-        return True
+def write_private(path: Path, data: str) -> None:
+    """Write a 0600 file atomically: a reader, or a hub killed meanwhile, sees all of it or none."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(data)
-    os.replace(tmp, path)
-    return True
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
-def _read_when_written(path: Path) -> str:
-    """Read a file another process may be creating right now (created, then written)."""
-    for _ in range(50):
-        text = path.read_text().strip()
+def ensure_private_file(path: Path, make: Callable[[], str]) -> tuple[str, bool]:
+    """The content of the secret file `path`, written first with `make()` if it is missing.
+
+    Returns (content, created). Creation holds the data dir's lock, so hubs starting together
+    agree on one value, and is atomic, so a hub killed meanwhile leaves no file rather than an
+    empty one. An empty file (left by an older hub killed between creating and writing it)
+    counts as missing: otherwise no hub could ever start on that data dir again.
+    """
+    with dir_lock(path.parent):
+        try:
+            text = path.read_text().strip()
+        except FileNotFoundError:
+            text = ""
         if text:
-            return text
-        time.sleep(0.02)
-    raise RuntimeError(f"{path} is empty")
+            return text, False
+        text = make()
+        write_private(path, text + "\n")
+        return text, True
 
 
 def hash_token(token: str) -> str:
@@ -99,13 +106,10 @@ class TokenStore:
     def ensure_admin_token(self) -> Path:
         """Generate the administrator's token on first start; returns where it is stored."""
         path = self.admin_token_file
-        token = new_token()
-        if write_private(path, token + "\n", exclusive=True):
+        token, created = ensure_private_file(path, new_token)
+        # A hub killed between writing the file and registering the token registers it now.
+        if created or self.authenticate(token) is None:
             self.add(token, User(ADMIN, admin=True))
-        else:
-            token = _read_when_written(path)
-            if self.authenticate(token) is None:
-                self.add(token, User(ADMIN, admin=True))
         return path
 
     def _load(self) -> dict[str, User]:
@@ -148,9 +152,8 @@ class Signer:
     """HMAC-SHA256 signatures for URLs that clients call without credentials."""
 
     def __init__(self, data_dir: Path) -> None:
-        path = data_dir / SECRET_FILE
-        write_private(path, secrets.token_hex(32), exclusive=True)
-        self._key = bytes.fromhex(_read_when_written(path))
+        key, _ = ensure_private_file(data_dir / SECRET_FILE, lambda: secrets.token_hex(32))
+        self._key = bytes.fromhex(key)
 
     def sign(self, *parts: object) -> str:
         msg = "\n".join(str(p) for p in parts).encode()

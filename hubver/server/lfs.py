@@ -3,11 +3,17 @@
 An object only ever reaches its final path through `Upload.commit()`, which checks the
 announced size and sha256 of what was streamed to a temp file and then renames it: a broken
 or forged upload never leaves a bad object behind.
+
+Every temp file is `flock`ed by its writer until it is renamed away or deleted. The kernel
+drops that lock when the writer dies, so `sweep()` can tell the leftovers of a killed hub
+(removed at the next start, whatever their age) from the uploads of a live hub that shares
+the data dir (kept).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -61,11 +67,8 @@ class LfsStore:
     def part_dir(self, upload_id: str) -> Path:
         return self.tmp / f"parts-{upload_id}"
 
-    def write_part(self, upload_id: str, number: int, chunks_path: Path) -> None:
-        """Move a fully received part into the upload's part directory."""
-        d = self.part_dir(upload_id)
-        d.mkdir(parents=True, exist_ok=True)
-        os.replace(chunks_path, d / f"{number:06d}")
+    def part_path(self, upload_id: str, number: int) -> Path:
+        return self.part_dir(upload_id) / f"{number:06d}"
 
     def assemble(self, oid: str, size: int, upload_id: str, count: int) -> None:
         """Concatenate parts 1..count into the object, verifying it; parts are removed either way."""
@@ -74,7 +77,7 @@ class LfsStore:
             upload = self.new_upload(oid, size)
             try:
                 for n in range(1, count + 1):
-                    part = d / f"{n:06d}"
+                    part = self.part_path(upload_id, n)
                     if not part.is_file():
                         raise BadRequest(f"Part {n} of object {oid} was never uploaded.")
                     with part.open("rb") as f:
@@ -88,14 +91,34 @@ class LfsStore:
             shutil.rmtree(d, ignore_errors=True)
 
     def sweep(self, older_than: float = 24 * 3600) -> None:
-        """Remove temp files and part directories left by uploads that never finished."""
+        """Remove what uploads that never finished left in the temp dir.
+
+        A temp file that no live writer holds is an orphan of a killed hub; part directories
+        of an abandoned multipart upload are removed once `older_than` seconds old.
+        """
         if not self.tmp.is_dir():
             return
         cutoff = time.time() - older_than
         for entry in self.tmp.iterdir():
             with contextlib.suppress(OSError):
-                if entry.stat().st_mtime < cutoff:
-                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                if entry.is_dir():
+                    if entry.stat().st_mtime < cutoff:
+                        shutil.rmtree(entry)
+                elif entry.stat().st_mtime < cutoff or _orphaned(entry):
+                    entry.unlink()
+
+
+def _orphaned(path: Path) -> bool:
+    """True if no live writer holds `path`'s lock (checked with the lock held, so none can start)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+    finally:
+        os.close(fd)
 
 
 class Upload:
@@ -107,7 +130,15 @@ class Upload:
         self.size = size
         self.received = 0
         self._hash = hashlib.sha256()
-        fd, self._tmp = tempfile.mkstemp(dir=store.tmp, prefix=f"{oid[:16]}-{secrets.token_hex(4)}-")
+        for _ in range(10):
+            fd, self._tmp = tempfile.mkstemp(dir=store.tmp, prefix=f"{oid[:16]}-{secrets.token_hex(4)}-")
+            # Blocking: a sweeper may hold it for the moment it takes to judge it an orphan.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_nlink:
+                break
+            os.close(fd)  # swept between creation and lock: take another
+        else:
+            raise OSError(f"Cannot create a temp file in {store.tmp}")
         self._file = os.fdopen(fd, "wb")
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -119,8 +150,16 @@ class Upload:
         self._hash.update(data)
         self._file.write(data)
 
-    def commit(self) -> Path:
+    def _move(self, final: Path) -> Path:
+        # Renamed before it is closed: while it sits in the temp dir it stays locked.
+        self._file.flush()
+        os.fchmod(self._file.fileno(), 0o444)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._tmp, final)
         self._file.close()
+        return final
+
+    def commit(self) -> Path:
         if self.received != self.size:
             raise BadRequest(
                 f"The upload of {self.oid} has {self.received} bytes, but {self.size} were announced."
@@ -130,21 +169,16 @@ class Upload:
                 f"The uploaded bytes do not match their oid: expected sha256 {self.oid}, "
                 f"got {self._hash.hexdigest()}. The object was not stored."
             )
-        final = self.store.path(self.oid)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(self._tmp, 0o444)
-        os.replace(self._tmp, final)
-        return final
+        return self._move(self.store.path(self.oid))
 
-    def finish_unchecked(self) -> Path:
-        """Close a part (whose hash is checked once all parts are assembled); returns its temp path."""
-        self._file.close()
+    def commit_part(self, upload_id: str, number: int) -> Path:
+        """Keep a fully received part (its hash is checked once all parts are assembled)."""
         if self.received != self.size:
             raise BadRequest(f"The part has {self.received} bytes, but {self.size} were expected.")
-        return Path(self._tmp)
+        return self._move(self.store.part_path(upload_id, number))
 
     def abort(self) -> None:
-        with contextlib.suppress(Exception):
-            self._file.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._tmp)
+        with contextlib.suppress(Exception):
+            self._file.close()

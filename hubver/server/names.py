@@ -19,6 +19,8 @@ _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+_IGNORABLE = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
+_GITMODULES_SHORT = re.compile(r"^gi7eba~\d$|^gitmod~\d$")
 MAX_PATH_LENGTH = 1024
 MAX_REF_LENGTH = 200
 
@@ -63,9 +65,32 @@ def check_ref_name(rev: str, what: str = "revision") -> str:
         problem = "a component starts with '.' or ends with '.lock'"
     elif rev.startswith("-"):
         problem = "it starts with '-'"
+    elif not _encodable(rev):
+        problem = "it is not valid UTF-8"
     if problem:
         raise BadRequest(f"Invalid {what} {rev!r}: {problem}.")
     return rev
+
+
+def _encodable(text: str) -> bool:
+    # Lone surrogates ("\ud800" in a JSON body) cannot become a file name or a git object.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def is_git_control_name(part: str) -> bool:
+    """True for '.git' and '.gitmodules' as git itself sees them on any file system.
+
+    git fsck refuses trees with such entries, and a clone onto a case-insensitive (macOS,
+    Windows) or NTFS file system would write them into its own .git: case is ignored,
+    macOS ignores some invisible code points, NTFS ignores trailing dots and spaces and
+    anything after a ':' and knows short names like GIT~1.
+    """
+    name = _IGNORABLE.sub("", part).lower().split(":", 1)[0].rstrip(". ")
+    return name in (".git", ".gitmodules", "git~1") or bool(_GITMODULES_SHORT.match(name))
 
 
 def check_revision(rev: str) -> str:
@@ -92,8 +117,8 @@ def check_path(path: str) -> str:
         parts = path.split("/")
         if any(p in ("", ".", "..") for p in parts):
             problem = "it has an empty, '.' or '..' component"
-        elif any(p == ".git" for p in parts):
-            problem = "it names a '.git' directory"
+        elif any(is_git_control_name(p) for p in parts):
+            problem = "it names a '.git' directory or a '.gitmodules' file (or a variant of them)"
     if problem:
         raise BadRequest(f"Invalid file path {path!r}: {problem}.")
     try:

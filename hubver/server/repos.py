@@ -296,7 +296,7 @@ class Repo:
         if not new_lfs or ".gitattributes" not in files:
             return
         patterns = self.lfs_patterns(snap)
-        missing = [p for p in new_lfs if not any(_gitattr_match(pat, p) for pat in patterns)]
+        missing = [p for p in new_lfs if not any(gitattr_match(pat, p) for pat in patterns)]
         if not missing:
             return
         blob = files[".gitattributes"][1]
@@ -357,7 +357,7 @@ class Repo:
             self.refs.delete(f"refs/heads/{branch}")
 
 
-def _gitattr_match(pattern: str, path: str) -> bool:
+def gitattr_match(pattern: str, path: str) -> bool:
     if "/" not in pattern.rstrip("/"):
         return fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], pattern)
     return fnmatch.fnmatchcase(path, pattern.lstrip("/"))

@@ -1,0 +1,210 @@
+"""Endpoints that read a revision: commits, trees, paths info and `/resolve/` downloads."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from . import names
+from .endpoints import Endpoints
+from .errors import (
+    BadRequest,
+    EntryNotFound,
+    HubHTTPError,
+)
+from .repos import FileEntry, Repo, Snapshot
+from .web import (
+    BigFileResponse,
+    Route,
+    bytes_response,
+    flag,
+    iso,
+    loads_json,
+)
+
+log = logging.getLogger("hubver.hub")
+
+
+class FileEndpoints(Endpoints):
+    """History, trees, path info and file downloads."""
+
+    def _page(self, request: Request, default: int) -> tuple[int, int]:
+        q = request.query_params
+        try:
+            limit = min(max(int(q.get("limit", default)), 1), 10 * default)
+            if "cursor" in q:
+                start = int(base64.urlsafe_b64decode(q["cursor"].encode()).decode())
+            else:
+                start = int(q.get("p", 0)) * limit
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise BadRequest("Invalid pagination parameters.") from None
+        return max(start, 0), limit
+
+    @staticmethod
+    def _next_link(request: Request, **params: str) -> dict[str, str]:
+        query = dict(request.query_params)
+        query.update(params)
+        qs = "&".join(f"{quote(k)}={quote(str(v))}" for k, v in query.items())
+        return {"Link": f'<{request.url.replace(query=qs)}>; rel="next"'}
+
+    async def list_commits(self, request: Request, route: Route, rev: str) -> Response:
+        repo = self.repo_for_read(request, route)
+        names.check_revision(rev)
+        start, limit = self._page(request, self.config.page_size)
+
+        def build() -> tuple[list[dict], bool]:
+            out = []
+            more = False
+            for i, c in enumerate(repo.log(repo.resolve(rev))):
+                if i < start:
+                    continue
+                if len(out) == limit:
+                    more = True
+                    break
+                title, _, body = c.message.partition("\n")
+                out.append(
+                    {
+                        "id": c.sha,
+                        "title": title,
+                        "message": body.strip("\n"),
+                        "date": iso(c.commit_time),
+                        "authors": [{"user": c.author_name, "avatar": None}],
+                    }
+                )
+            return out, more
+
+        items, more = await run_in_threadpool(build)
+        headers = self._next_link(request, p=str(start // limit + 1), limit=str(limit)) if more else {}
+        return JSONResponse(items, headers=headers)
+
+    def _tree_items(self, repo: Repo, snap: Snapshot, paths: list[str], expand: bool, commit: str) -> list:
+        out = []
+        for p in paths:
+            if p in snap.files:
+                out.append(file_item(snap.files[p]))
+            else:
+                out.append({"type": "directory", "oid": snap.dirs[p], "size": 0, "path": p})
+        if expand:
+            add_last_commits(repo, commit, out)
+        return out
+
+    async def list_tree(self, request: Request, route: Route, rev: str, path: str) -> Response:
+        repo = self.repo_for_read(request, route)
+        names.check_revision(rev)
+        if path:
+            names.check_path(path)
+        expand = flag(request.query_params.get("expand"))
+        recursive = flag(request.query_params.get("recursive"))
+        start, limit = self._page(request, 50 if expand else self.config.tree_page_size)
+
+        def build() -> tuple[list, bool]:
+            sha = repo.resolve(rev)
+            snap = repo.snapshot(sha)
+            if path and path not in snap.dirs:
+                raise EntryNotFound(f"{path!r} is not a directory at {rev}.", headers={"X-Repo-Commit": sha})
+            prefix = f"{path}/" if path else ""
+            candidates = [p for p in list(snap.dirs) + list(snap.files) if p and p.startswith(prefix)]
+            if not recursive:
+                candidates = [p for p in candidates if "/" not in p[len(prefix) :]]
+            candidates.sort()
+            page = candidates[start : start + limit]
+            return self._tree_items(repo, snap, page, expand, sha), start + limit < len(candidates)
+
+        items, more = await run_in_threadpool(build)
+        cursor = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+        headers = self._next_link(request, cursor=cursor) if more else {}
+        return JSONResponse(items, headers=headers)
+
+    async def paths_info(self, request: Request, route: Route, rev: str) -> Response:
+        repo = self.repo_for_read(request, route)
+        names.check_revision(rev)
+        body = await self.read_body(request, self.config.max_json_body)
+        if request.headers.get("content-type", "").startswith("application/json"):
+            data = loads_json(body)
+            paths = data.get("paths", []) if isinstance(data, dict) else []
+            expand = bool(data.get("expand")) if isinstance(data, dict) else False
+        else:
+            form = parse_qs(body.decode("utf-8", "replace"))
+            paths = form.get("paths", [])
+            expand = flag((form.get("expand") or [""])[0])
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise BadRequest("'paths' must be a list of strings.")
+        for p in paths:
+            names.check_path(p.rstrip("/") or ".")
+
+        def build() -> list:
+            sha = repo.resolve(rev)
+            snap = repo.snapshot(sha)
+            found = [
+                p.rstrip("/") for p in paths if p.rstrip("/") in snap.files or p.rstrip("/") in snap.dirs
+            ]
+            return self._tree_items(repo, snap, list(dict.fromkeys(found)), expand, sha)
+
+        return JSONResponse(await run_in_threadpool(build))
+
+    async def resolve(self, request: Request, route: Route, rev: str, path: str) -> Response:
+        repo = self.repo_for_read(request, route)
+        names.check_revision(rev)
+        names.check_path(path)
+
+        def lookup() -> tuple[str, FileEntry | None]:
+            sha = repo.resolve(rev)
+            return sha, repo.snapshot(sha).files.get(path)
+
+        sha, entry = await run_in_threadpool(lookup)
+        if entry is None:
+            e = EntryNotFound(f"{path} does not exist at revision {rev}.")
+            return self.error(e, {"X-Repo-Commit": sha})
+        headers = {
+            "X-Repo-Commit": sha,
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1])}",
+        }
+        if entry.lfs_oid:
+            lfs_path = repo.lfs.path(entry.lfs_oid)
+            if repo.lfs.size(entry.lfs_oid) != entry.size:
+                raise HubHTTPError(
+                    f"The stored object for {path} is missing or damaged; it must be uploaded again.",
+                    status=500,
+                    code="LfsObjectMissing",
+                )
+            etag = f'"{entry.lfs_oid}"'
+            headers.update({"ETag": etag, "X-Linked-Etag": etag, "X-Linked-Size": str(entry.size)})
+            return BigFileResponse(lfs_path, headers=headers, media_type="application/octet-stream")
+        headers["ETag"] = f'"{entry.blob}"'
+        headers["Accept-Ranges"] = "bytes"
+        data = await run_in_threadpool(repo.read_blob, entry.blob)
+        return bytes_response(request, data, headers)
+
+
+def file_item(e: FileEntry) -> dict:
+    item: dict[str, Any] = {"type": "file", "oid": e.blob, "size": e.size, "path": e.path}
+    if e.lfs_oid:
+        item["lfs"] = {"oid": e.lfs_oid, "size": e.size, "pointerSize": e.pointer_size}
+    return item
+
+
+def add_last_commits(repo: Repo, head: str, items: list[dict]) -> None:
+    """Fill `lastCommit` of each item: the newest commit whose tree changed that path."""
+    pending = {item["path"]: item for item in items}
+    previous: dict[str, str | None] = {}
+    last = None
+    for c in repo.log(head):
+        snap = repo.snapshot(c.sha)
+        for path in list(pending):
+            e = snap.files.get(path)
+            oid = e.blob if e else snap.dirs.get(path)
+            if path in previous and previous[path] != oid:
+                pending.pop(path)["lastCommit"] = last
+            previous[path] = oid
+        if not pending:
+            break
+        last = {"id": c.sha, "title": c.title, "date": iso(c.commit_time)}
+    for item in pending.values():
+        item["lastCommit"] = last

@@ -1,0 +1,238 @@
+"""Endpoints for accounts, repositories, revisions, refs, tags and branches."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from . import names
+from .auth import User
+from .cards import card_metadata
+from .endpoints import Endpoints
+from .errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    RevisionNotFound,
+)
+from .repos import DEFAULT_BRANCH, Repo, Snapshot
+from .web import (
+    MiB,
+    Route,
+    check_text,
+    flag,
+    header_safe,
+    iso,
+)
+
+log = logging.getLogger("hubver.hub")
+
+
+class RepoEndpoints(Endpoints):
+    """Accounts, repositories, repo info, refs, tags and branches."""
+
+    async def whoami(self, request: Request) -> Response:
+        user = self.require_user(request)
+        return JSONResponse(
+            {
+                "type": "user",
+                "id": user.name,
+                "name": user.name,
+                "fullname": user.name,
+                "isPro": False,
+                "canPay": False,
+                "orgs": [{"type": "org", "name": o, "roleInOrg": "write"} for o in user.orgs],
+                "auth": {"type": "access_token", "accessToken": {"displayName": "hubver", "role": "write"}},
+            }
+        )
+
+    async def agent_harnesses(self, request: Request) -> Response:
+        return JSONResponse({"standardEnvVars": [], "harnesses": {}})
+
+    async def validate_yaml(self, request: Request) -> Response:
+        body = await self.read_json(request)
+        content = body.get("content", "") if isinstance(body, dict) else ""
+        try:
+            # In a worker thread: a large card takes a while, and must not hold up other requests.
+            await run_in_threadpool(card_metadata, content if isinstance(content, str) else "")
+        except ValueError as e:
+            return JSONResponse({"errors": [{"message": str(e)}], "warnings": []}, status_code=400)
+        return JSONResponse({"errors": [], "warnings": []})
+
+    def _repo_target(self, body: Any, user: User) -> tuple[str, str]:
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+            raise BadRequest("Expected a JSON body with 'name' (and optionally 'organization', 'type').")
+        type_name = body.get("type") or "model"
+        # Checked as strings first: a list or a number here would be a 500 further down.
+        if not isinstance(type_name, str) or type_name not in names.TYPE_DIRS:
+            raise BadRequest(f"Invalid repo type {type_name!r}.")
+        namespace = body.get("organization") or user.name
+        if not isinstance(namespace, str):
+            raise BadRequest(f"Invalid namespace {namespace!r}: expected a string.")
+        return type_name, names.check_repo_id(namespace, body["name"])
+
+    async def create_repo(self, request: Request) -> Response:
+        user = self.require_user(request)
+        body = await self.read_json(request)
+        repo_type, repo_id = self._repo_target(body, user)
+        prefix = "" if repo_type == "model" else f"{names.TYPE_DIRS[repo_type]}/"
+        url = f"{self.base_url(request)}/{prefix}{repo_id}"
+        if not user.owns(repo_id.split("/")[0]):
+            raise Forbidden(f"You ({user.name}) cannot create repositories in {repo_id.split('/')[0]!r}.")
+        private = body.get("visibility") == "private" or bool(body.get("private"))
+        try:
+            await run_in_threadpool(self.store.create, repo_type, repo_id, private=private, owner=user.name)
+        except Conflict as e:
+            return JSONResponse(
+                {"error": e.message, "url": url},
+                status_code=409,
+                headers={"X-Error-Message": header_safe(e.message)},
+            )
+        return JSONResponse({"url": url, "name": repo_id, "id": repo_id})
+
+    async def delete_repo(self, request: Request) -> Response:
+        user = self.require_user(request)
+        body = await self.read_json(request)
+        repo_type, repo_id = self._repo_target(body, user)
+        route = Route(repo_type, repo_id, [])
+        self.repo_for_write(request, route)
+        await run_in_threadpool(self.store.delete, repo_type, repo_id)
+        return JSONResponse({})
+
+    async def settings(self, request: Request, route: Route) -> Response:
+        self.repo_for_write(request, route)
+        body = await self.read_json(request)
+        if isinstance(body, dict) and ("private" in body or "visibility" in body):
+            private = body.get("visibility") == "private" if "visibility" in body else bool(body["private"])
+            self.store.set_private(route.repo_type, route.repo_id, private)
+        return JSONResponse({})
+
+    def _card(self, repo: Repo, snap: Snapshot) -> dict:
+        entry = snap.files.get("README.md")
+        if entry is None or entry.lfs_oid or entry.size > MiB:
+            return {}
+        if entry.blob not in self._card_cache:
+            try:
+                meta = card_metadata(repo.read_blob(entry.blob).decode("utf-8", "replace"))
+            except ValueError:
+                meta = {}
+            if len(self._card_cache) > 1024:
+                self._card_cache.clear()
+            self._card_cache[entry.blob] = meta
+        return self._card_cache[entry.blob]
+
+    async def repo_info(self, request: Request, route: Route, rev: str | None) -> Response:
+        repo = self.repo_for_read(request, route)
+        blobs = flag(request.query_params.get("blobs"))
+
+        def build() -> dict:
+            target = rev or DEFAULT_BRANCH
+            names.check_revision(target)
+            try:
+                sha = repo.resolve(target)
+            except RevisionNotFound:
+                if rev is not None:
+                    raise
+                sha = None
+            info: dict[str, Any] = {
+                "_id": route.repo_id,
+                "id": route.repo_id,
+                "modelId": route.repo_id,
+                "author": route.repo_id.split("/")[0],
+                "sha": sha,
+                "private": repo.meta.private,
+                "gated": False,
+                "disabled": False,
+                "downloads": 0,
+                "likes": 0,
+                "createdAt": iso(repo.meta.created_at),
+                "siblings": [],
+                "tags": [],
+            }
+            if sha is None:
+                return info
+            commit = repo.commit(sha)
+            snap = repo.snapshot(sha)
+            card = self._card(repo, snap)
+            info["lastModified"] = iso(commit.commit_time)
+            info["cardData"] = card
+            tags = card.get("tags")
+            tags = [tags] if isinstance(tags, str) else tags if isinstance(tags, list) else []
+            info["tags"] = [t for t in tags if isinstance(t, str)]
+            for key in ("library_name", "pipeline_tag"):
+                if isinstance(card.get(key), str):
+                    info[key] = card[key]
+            siblings = []
+            for path in sorted(snap.files):
+                e = snap.files[path]
+                item: dict[str, Any] = {"rfilename": path}
+                if blobs:
+                    item.update(size=e.size, blobId=e.blob)
+                    if e.lfs_oid:
+                        item["lfs"] = {"sha256": e.lfs_oid, "size": e.size, "pointerSize": e.pointer_size}
+                siblings.append(item)
+            info["siblings"] = siblings
+            info["usedStorage"] = sum(e.size for e in snap.files.values())
+            return info
+
+        return JSONResponse(await run_in_threadpool(build))
+
+    async def list_refs(self, request: Request, route: Route) -> Response:
+        repo = self.repo_for_read(request, route)
+
+        def build() -> dict:
+            def items(kind: str, refs: dict[str, str]) -> list[dict]:
+                return [
+                    {"name": n, "ref": f"refs/{kind}/{n}", "targetCommit": sha}
+                    for n, sha in sorted(refs.items())
+                ]
+
+            out = {
+                "branches": items("heads", repo.branches()),
+                "tags": items("tags", repo.tags()),
+                "converts": [],
+            }
+            if flag(request.query_params.get("include_prs")):
+                out["pullRequests"] = []
+            return out
+
+        return JSONResponse(await run_in_threadpool(build))
+
+    async def create_tag(self, request: Request, route: Route, rev: str) -> Response:
+        repo, user = self.repo_for_write(request, route)
+        body = await self.read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("tag"), str):
+            raise BadRequest("Expected a JSON body with 'tag'.")
+        names.check_revision(rev)
+        message = body.get("message") if isinstance(body.get("message"), str) else None
+        if message is not None:
+            check_text(message, "The tag message")
+        await run_in_threadpool(repo.create_tag, body["tag"], rev, message=message, tagger=user.name)
+        return JSONResponse({})
+
+    async def delete_tag(self, request: Request, route: Route, tag: str) -> Response:
+        repo, _ = self.repo_for_write(request, route)
+        names.check_ref_name(tag, "tag name")
+        await run_in_threadpool(repo.delete_tag, tag)
+        return JSONResponse({})
+
+    async def create_branch(self, request: Request, route: Route, branch: str) -> Response:
+        repo, _ = self.repo_for_write(request, route)
+        body = await self.read_json(request, optional=True)
+        start = body.get("startingPoint") if isinstance(body, dict) else None
+        if start is not None:
+            if not isinstance(start, str):
+                raise BadRequest("'startingPoint' must be a string.")
+            names.check_revision(start)
+        await run_in_threadpool(repo.create_branch, branch, start)
+        return JSONResponse({})
+
+    async def delete_branch(self, request: Request, route: Route, branch: str) -> Response:
+        repo, _ = self.repo_for_write(request, route)
+        names.check_ref_name(branch, "branch name")
+        await run_in_threadpool(repo.delete_branch, branch)
+        return JSONResponse({})

@@ -1,0 +1,378 @@
+"""Endpoints that write: preupload, LFS batch and signed uploads, and commits."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import math
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from . import names
+from .endpoints import Endpoints
+from .errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    RevisionNotFound,
+)
+from .repos import Op, Repo, gitattr_match
+from .web import (
+    MiB,
+    Route,
+    check_text,
+    flag,
+    is_size,
+    loads_json,
+)
+
+log = logging.getLogger("hubver.hub")
+
+
+XET_MESSAGE = (
+    "This hub stores large files with plain git-LFS, not Xet. "
+    "Set HF_HUB_DISABLE_XET=1 in the environment and retry (hubver does this by itself)."
+)
+
+
+# Where a Xet client is sent: the path itself says what to do, since hf_xet reports a failed
+# storage request by its URL and status only, never the server's message.
+XET_PATH = "xet-is-not-served-here--set-HF_HUB_DISABLE_XET=1-and-retry"
+
+
+class UploadEndpoints(Endpoints):
+    """Preupload, the LFS batch API, signed uploads and commits."""
+
+    def xet_write_token(self, request: Request) -> Response:
+        """A client with hf_xet asks for Xet storage; point it at a URL that refuses with the fix.
+
+        The hub speaks plain LFS only. Answering this request with an error would surface as a
+        bare "400 Bad Request" for `.../xet-write-token/main`; the storage URL's refusal instead
+        reads "... 400 Bad Request ... /xet-is-not-served-here--set-HF_HUB_DISABLE_XET=1-and-retry/...".
+        """
+        return JSONResponse(
+            {
+                "accessToken": "none",
+                "exp": int(time.time()) + 60,
+                "casUrl": f"{self.base_url(request)}/{XET_PATH}",
+            }
+        )
+
+    async def preupload(self, request: Request, route: Route, rev: str) -> Response:
+        repo, _ = self.repo_for_write(request, route)
+        names.check_revision(rev)
+        if flag(request.query_params.get("create_pr")):
+            raise BadRequest("Pull requests are not supported by the embedded hub; commit to a branch.")
+        body = await self.read_json(request)
+        files = body.get("files") if isinstance(body, dict) else None
+        if not isinstance(files, list):
+            raise BadRequest("Expected a JSON body with a 'files' list.")
+
+        def build() -> list[dict]:
+            snap = repo.snapshot(repo.resolve(rev))
+            patterns = repo.lfs_patterns(snap)
+            out = []
+            for f in files:
+                if not isinstance(f, dict) or not isinstance(f.get("path"), str):
+                    raise BadRequest("Each file needs a 'path'.")
+                path = names.check_path(f["path"])
+                size = f.get("size")
+                if not is_size(size):
+                    raise BadRequest(f"Invalid size for {path}.")
+                try:
+                    sample = base64.b64decode(f.get("sample") or "", validate=True)
+                except (binascii.Error, ValueError, TypeError):  # TypeError: not a string
+                    raise BadRequest(f"Invalid base64 sample for {path}.") from None
+                lfs = size > 0 and (
+                    size > self.config.regular_file_limit
+                    or b"\0" in sample
+                    or any(gitattr_match(p, path) for p in patterns)
+                )
+                item: dict[str, Any] = {
+                    "path": path,
+                    "uploadMode": "lfs" if lfs else "regular",
+                    "shouldIgnore": False,
+                }
+                existing = snap.files.get(path)
+                if existing is not None:
+                    if lfs and existing.lfs_oid:
+                        item["oid"] = existing.lfs_oid
+                    elif not lfs and not existing.lfs_oid:
+                        item["oid"] = existing.blob
+                out.append(item)
+            return out
+
+        return JSONResponse({"files": await run_in_threadpool(build), "commitOid": None})
+
+    def _signed_url(self, request: Request, kind: str, route: Route, oid: str, size: int, *extra: str) -> str:
+        expires = str(int(time.time() + self.config.upload_url_ttl))
+        parts = [route.repo_type, route.repo_id, oid, str(size), *extra]
+        sig = self.signer.sign(expires, kind, *parts)
+        path = "/".join(quote(p, safe="") for p in [kind, *parts])
+        return f"{self.base_url(request)}/{path}?expires={expires}&sig={sig}"
+
+    async def lfs_batch(self, request: Request, route: Route) -> Response:
+        repo, _ = self.repo_for_write(request, route)
+        body = await self.read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("objects"), list):
+            raise BadRequest("Expected an LFS batch request with 'objects'.")
+        if body.get("operation", "upload") != "upload":
+            raise BadRequest("Only the 'upload' operation is served here; download files through /resolve/.")
+        transfers = body.get("transfers") or ["basic"]
+        if not isinstance(transfers, list) or not all(isinstance(t, str) for t in transfers):
+            raise BadRequest("'transfers' must be a list of strings.")
+        prefix = self.url_prefix(route)
+        verify_href = f"{self.base_url(request)}/{prefix}{route.repo_id}.git/info/lfs/objects/verify"
+        objects = []
+        for obj in body["objects"]:
+            oid = names.check_oid(obj.get("oid") if isinstance(obj, dict) else None)
+            size = obj.get("size")
+            if not is_size(size):
+                raise BadRequest(f"Invalid size for object {oid}.")
+            if size > self.config.max_object_size:
+                objects.append(
+                    {
+                        "oid": oid,
+                        "size": size,
+                        "error": {
+                            "code": 422,
+                            "message": f"Objects are limited to {self.config.max_object_size} bytes.",
+                        },
+                    }
+                )
+                continue
+            if repo.lfs.has(oid, size):
+                objects.append({"oid": oid, "size": size})
+                continue
+            verify = {"href": verify_href, "header": {}}
+            if "multipart" in transfers and size > self.config.multipart_threshold:
+                chunk = self.config.multipart_chunk
+                count = math.ceil(size / chunk)
+                upload_id = secrets.token_hex(8)
+                header: dict[str, str] = {"chunk_size": str(chunk)}
+                for n in range(1, count + 1):
+                    header[str(n)] = self._signed_url(
+                        request, "lfs-part", route, oid, size, upload_id, str(n)
+                    )
+                href = self._signed_url(request, "lfs-complete", route, oid, size, upload_id, str(count))
+                objects.append(
+                    {
+                        "oid": oid,
+                        "size": size,
+                        "actions": {"upload": {"href": href, "header": header}, "verify": verify},
+                    }
+                )
+            else:
+                href = self._signed_url(request, "lfs-upload", route, oid, size)
+                objects.append(
+                    {"oid": oid, "size": size, "actions": {"upload": {"href": href}, "verify": verify}}
+                )
+        return JSONResponse(
+            {"transfer": "basic", "objects": objects, "hash_algo": "sha256"},
+            media_type="application/vnd.git-lfs+json",
+        )
+
+    async def lfs_verify(self, request: Request, route: Route) -> Response:
+        repo, _ = self.repo_for_write(request, route)
+        body = await self.read_json(request)
+        oid = names.check_oid(body.get("oid") if isinstance(body, dict) else None)
+        size = body.get("size")
+        if not repo.lfs.has(oid, size):
+            raise NotFound(f"Object {oid} of {size} bytes is not stored.")
+        return JSONResponse({"success": True})
+
+    async def signed_upload(self, request: Request, method: str, segs: list[str]) -> Response:
+        kind = segs[0]
+        want = {"lfs-upload": (5, "PUT"), "lfs-part": (7, "PUT"), "lfs-complete": (7, "POST")}[kind]
+        if len(segs) != want[0] or method != want[1]:
+            raise NotFound(f"No route for {method} /{'/'.join(segs)}.")
+        type_name, repo_id, oid, size_s, *extra = segs[1:]
+        q = request.query_params
+        problem = self.signer.check(
+            q.get("sig", ""), q.get("expires", ""), kind, type_name, repo_id, oid, size_s, *extra
+        )
+        if problem:
+            raise Forbidden(f"Upload refused: {problem}.")
+        if type_name not in names.TYPE_DIRS or repo_id.count("/") != 1:
+            raise BadRequest("Malformed upload URL.")
+        names.check_repo_id(*repo_id.split("/"))
+        names.check_oid(oid)
+        size = int(size_s)
+        repo = self.store.get(type_name, repo_id)
+        if kind == "lfs-complete":
+            upload_id, count = extra[0], int(extra[1])
+            await self.read_body(request, self.config.max_json_body)  # parts were checked on arrival
+            if repo.lfs.has(oid, size):  # another upload of the same object finished first
+                await run_in_threadpool(shutil.rmtree, repo.lfs.part_dir(upload_id), True)
+            else:
+                await run_in_threadpool(repo.lfs.assemble, oid, size, upload_id, count)
+            return JSONResponse({"success": True})
+        if kind == "lfs-part":
+            upload_id, number = extra[0], int(extra[1])
+            chunk = self.config.multipart_chunk
+            expected = min(chunk, size - (number - 1) * chunk)
+            if expected <= 0:
+                raise BadRequest("Part number out of range.")
+            await self._receive(request, repo, expected, None, part=(upload_id, number))
+            return Response(status_code=200, headers={"ETag": f'"{upload_id}-{number}-{expected}"'})
+        if repo.lfs.has(oid, size):
+            await self._drain(request)
+            return Response(status_code=200)
+        await self._receive(request, repo, size, oid)
+        return Response(status_code=200)
+
+    async def _drain(self, request: Request) -> None:
+        async for _ in request.stream():
+            pass
+
+    async def _receive(
+        self, request: Request, repo: Repo, size: int, oid: str | None, *, part: tuple[str, int] | None = None
+    ) -> Path:
+        """Stream the body to disk: with `oid`, verify and store it as that object, else keep it as `part`."""
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > size:
+            raise PayloadTooLarge(f"The body ({declared} bytes) is larger than the announced {size} bytes.")
+        upload = repo.lfs.new_upload(oid or "0" * 64, size)
+        buf = bytearray()
+        try:
+            async for chunk in request.stream():
+                buf += chunk
+                if len(buf) >= 8 * MiB:
+                    data, buf = buf, bytearray()
+                    await run_in_threadpool(upload.write, data)
+            if buf:
+                await run_in_threadpool(upload.write, buf)
+            if part is None:
+                return await run_in_threadpool(upload.commit)
+            return await run_in_threadpool(upload.commit_part, *part)
+        except BaseException:
+            upload.abort()
+            raise
+
+    async def commit(self, request: Request, route: Route, rev: str) -> Response:
+        repo, user = self.repo_for_write(request, route)
+        names.check_revision(rev)
+        if flag(request.query_params.get("create_pr")):
+            raise BadRequest("Pull requests are not supported by the embedded hub; commit to a branch.")
+        if names.is_commit_id(rev) or repo.refs.get(f"refs/heads/{rev}") is None:
+            if repo.refs.get(f"refs/tags/{rev}") is not None or names.is_commit_id(rev):
+                raise BadRequest(f"Commits go to a branch; {rev!r} is not one.")
+            raise RevisionNotFound(f"Branch {rev!r} does not exist.")
+        header: dict | None = None
+        ops: list[Op] = []
+        total = 0
+        buf = b""
+
+        async def lines():
+            nonlocal buf, total
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > self.config.max_commit_body:
+                    raise PayloadTooLarge(
+                        f"The commit body is larger than {self.config.max_commit_body} bytes."
+                    )
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    yield line
+                if len(buf) > self.config.max_commit_line:
+                    raise PayloadTooLarge(
+                        f"A commit line is larger than {self.config.max_commit_line} bytes; "
+                        "upload large files through LFS."
+                    )
+            if buf:
+                yield buf
+
+        async for line in lines():
+            if not line.strip():
+                continue
+            try:
+                item = loads_json(line)
+                key, value = item["key"], item["value"]
+            except (BadRequest, KeyError, TypeError):
+                raise BadRequest("Each commit line must be JSON with 'key' and 'value'.") from None
+            if not isinstance(value, dict):
+                raise BadRequest(f"The value of a {key!r} line must be an object.")
+            if key == "header":
+                header = value
+            elif key == "file":
+                ops.append(await run_in_threadpool(self._regular_op, repo, value))
+            elif key == "lfsFile":
+                ops.append(await run_in_threadpool(self._lfs_op, repo, value))
+            elif key in ("deletedFile", "deletedFolder"):
+                path = value.get("path")
+                if not isinstance(path, str):
+                    raise BadRequest(f"A {key} line needs a 'path'.")
+                kind = "delete" if key == "deletedFile" else "delete_folder"
+                ops.append(Op(kind, names.check_path(path.rstrip("/") if kind == "delete_folder" else path)))
+            else:
+                raise BadRequest(f"Unknown commit operation {key!r}.")
+        if header is None:
+            raise BadRequest("The commit has no header line.")
+        summary = header.get("summary") or "Upload files with huggingface_hub"
+        description = header.get("description") or ""
+        parent = header.get("parentCommit")
+        if parent is not None and not (isinstance(parent, str) and names.is_commit_id(parent)):
+            raise BadRequest("'parentCommit' must be a 40-character commit id.")
+        message = check_text(
+            str(summary) + (f"\n\n{description}" if description else ""), "The commit message"
+        )
+        sha = await run_in_threadpool(
+            repo.commit_ops, rev, ops, parent=parent, author=user.name, message=message
+        )
+        prefix = self.url_prefix(route)
+        return JSONResponse(
+            {
+                "success": True,
+                "commitOid": sha,
+                "commitUrl": f"{self.base_url(request)}/{prefix}{route.repo_id}/commit/{sha}",
+                "commitMessage": message,
+                "hookOutput": "",
+                "pullRequestUrl": None,
+            }
+        )
+
+    def _regular_op(self, repo: Repo, value: dict) -> Op:
+        path = names.check_path(value.get("path") if isinstance(value.get("path"), str) else "")
+        content = value.get("content", "")
+        if not isinstance(content, str):
+            raise BadRequest(f"The content of {path} must be a string.")
+        if value.get("encoding", "base64") == "base64":
+            try:
+                data = base64.b64decode(content, validate=True)
+            except (binascii.Error, ValueError):
+                raise BadRequest(f"The content of {path} is not valid base64.") from None
+        else:
+            try:
+                data = content.encode()
+            except UnicodeEncodeError:  # a lone surrogate
+                raise BadRequest(f"The content of {path} is not valid Unicode text.") from None
+        if len(data) > self.config.regular_file_limit:
+            raise PayloadTooLarge(
+                f"{path} is {len(data)} bytes: files above 5 MiB must be uploaded through LFS."
+            )
+        return Op("add", path, repo.write_blob(data))
+
+    def _lfs_op(self, repo: Repo, value: dict) -> Op:
+        path = names.check_path(value.get("path") if isinstance(value.get("path"), str) else "")
+        if value.get("algo", "sha256") != "sha256":
+            raise BadRequest("Only sha256 LFS objects are supported.")
+        oid = names.check_oid(value.get("oid"))
+        stored = repo.lfs.size(oid)
+        size = value.get("size", stored)
+        if stored is None or not is_size(size) or size != stored:
+            raise BadRequest(
+                f"The LFS object {oid} for {path} was not uploaded (or has another size): "
+                "upload it through the LFS batch API before committing."
+            )
+        return Op("add", path, repo.lfs_pointer_blob(oid, size), lfs=(oid, size))

@@ -1,0 +1,97 @@
+"""What every group of endpoints shares: access checks and request bodies."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.requests import Request
+
+from . import names
+from .auth import Signer, TokenStore, User
+from .errors import (
+    Forbidden,
+    PayloadTooLarge,
+    RepoNotFound,
+    Unauthorized,
+)
+from .repos import Repo, RepoStore
+from .web import (
+    Route,
+    loads_json,
+)
+
+log = logging.getLogger("hubver.hub")
+
+
+class Endpoints:
+    """Base of the endpoint groups: who asks, which repository they may touch, request bodies.
+
+    `HubApp` sets the attributes below.
+    """
+
+    config: Any
+    tokens: TokenStore
+    signer: Signer
+    store: RepoStore
+    _card_cache: dict[str, dict]
+
+    def user(self, request: Request) -> User | None:
+        auth = request.headers.get("authorization", "")
+        if not auth:
+            return None
+        scheme, _, token = auth.partition(" ")
+        user = self.tokens.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise Unauthorized("Invalid credentials in Authorization header")
+        return user
+
+    def require_user(self, request: Request) -> User:
+        user = self.user(request)
+        if user is None:
+            raise Unauthorized(
+                "Authentication required: send a token in the Authorization header "
+                "(huggingface_hub: token=... or HF_TOKEN; hubver: --token or HF_TOKEN)."
+            )
+        return user
+
+    def repo_for_read(self, request: Request, route: Route) -> Repo:
+        user = self.user(request)
+        repo = self.store.get(route.repo_type, route.repo_id)
+        if repo.meta.private and not (user and user.owns(route.repo_id.split("/")[0])):
+            raise RepoNotFound(f"Repository {route.repo_id!r} not found.")
+        return repo
+
+    def repo_for_write(self, request: Request, route: Route) -> tuple[Repo, User]:
+        user = self.require_user(request)
+        repo = self.store.get(route.repo_type, route.repo_id)
+        owns = user.owns(route.repo_id.split("/")[0])
+        if repo.meta.private and not owns:
+            raise RepoNotFound(f"Repository {route.repo_id!r} not found.")
+        if not owns:
+            raise Forbidden(f"You ({user.name}) do not have write access to {route.repo_id}.")
+        return repo, user
+
+    async def read_body(self, request: Request, limit: int) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        return bytes(body)
+
+    async def read_json(self, request: Request, *, optional: bool = False) -> Any:
+        body = await self.read_body(request, self.config.max_json_body)
+        if not body.strip() and optional:
+            return {}
+        return loads_json(body)
+
+    def base_url(self, request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    @staticmethod
+    def url_prefix(route: Route) -> str:
+        return "" if route.repo_type == "model" else f"{names.TYPE_DIRS[route.repo_type]}/"

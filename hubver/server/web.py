@@ -1,0 +1,100 @@
+"""HTTP plumbing shared by the hub's endpoints: parsing and response helpers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from .errors import (
+    BadRequest,
+)
+
+log = logging.getLogger("hubver.hub")
+
+
+MiB = 1 << 20
+
+
+class BigFileResponse(FileResponse):
+    # 1 MiB reads: far fewer thread hops than starlette's 64 KiB for multi-GB files.
+    chunk_size = MiB
+
+
+@dataclass
+class Route:
+    """A request's repository: its type, `namespace/name`, and the path segments after it."""
+
+    repo_type: str
+    repo_id: str
+    rest: list[str]
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def loads_json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    # RecursionError: '[[[[...' a few thousand deep overflows the decoder's stack.
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BadRequest("The request body is not valid JSON (or it is nested too deeply).") from None
+
+
+def header_safe(text: str) -> str:
+    # A header value may hold only visible ASCII and spaces: one control character from the
+    # request echoed here (a NUL, an ESC) and uvicorn drops the whole response.
+    ascii_text = text.encode("ascii", "replace").decode()
+    return " ".join("".join(c if c.isprintable() else " " for c in ascii_text).split())[:1000]
+
+
+def check_text(text: str, what: str) -> str:
+    """Text that goes into a git object: no NUL (git fsck refuses it), and encodable as UTF-8."""
+    if "\x00" in text:
+        raise BadRequest(f"{what} contains a NUL character.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. "\ud800" in the JSON
+        raise BadRequest(f"{what} is not valid Unicode text.") from None
+    return text
+
+
+def is_size(value: Any) -> bool:
+    # JSON true is a Python int (== 1): it would end up as "size True" in a pointer or URL.
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def flag(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
+def bytes_response(request: Request, data: bytes, headers: dict[str, str]) -> Response:
+    """Serve an in-memory file, honouring a single `Range: bytes=a-b` request."""
+    rng = request.headers.get("range")
+    if rng and rng.startswith("bytes=") and "," not in rng:
+        start_s, _, end_s = rng[6:].partition("-")
+        try:
+            if start_s:
+                start = int(start_s)
+                end = min(int(end_s), len(data) - 1) if end_s else len(data) - 1
+            else:
+                start, end = max(len(data) - int(end_s), 0), len(data) - 1
+        except ValueError:
+            start, end = 0, -2
+        if start > end or start >= len(data):
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{len(data)}", **headers})
+        headers = {**headers, "Content-Range": f"bytes {start}-{end}/{len(data)}"}
+        return maybe_head(request, data[start : end + 1], headers, 206)
+    return maybe_head(request, data, headers, 200)
+
+
+def maybe_head(request: Request, data: bytes, headers: dict[str, str], status: int) -> Response:
+    if request.method == "HEAD":
+        return Response(status_code=status, headers={**headers, "Content-Length": str(len(data))})
+    return Response(data, status_code=status, headers=headers, media_type="application/octet-stream")

@@ -1,0 +1,640 @@
+"""Every bad input tried, and what the user sees: one table, also published as docs/hostile-inputs.md.
+
+Each row runs the input for real (the CLI in-process, the library, or raw HTTP to the session
+hub) and checks that the user gets the message in the third column: a clear `Error: ...`
+with exit 1 and no traceback from hubver, or an HTTP 4xx with `X-Error-Message` from the hub.
+`test_the_docs_table_is_this_table` keeps the published table in step with this one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from helpers import raw_request
+from huggingface_hub import CommitOperationAdd, HfApi, get_session
+
+import hubver
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "hostile-inputs.md"
+HUBVER = Path(sys.executable).with_name("hubver")
+MiB = 1 << 20
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+@dataclass
+class Ctx:
+    """What a row needs: the session hub, a fresh repo, a private copy of an adapter, the CLI."""
+
+    hub: object
+    token: str
+    repo: str
+    tmp: Path
+    adapters: dict[int, Path]
+    cli_runner: Callable
+
+    @property
+    def url(self) -> str:
+        return self.hub.url  # type: ignore[attr-defined]
+
+    @property
+    def api(self) -> HfApi:
+        return HfApi(endpoint=self.url, token=self.token)
+
+    def art(self) -> Path:
+        """A private copy of the rank-4 adapter, to spoil."""
+        dest = self.tmp / "art"
+        if not dest.exists():
+            shutil.copytree(self.adapters[4], dest)
+        return dest
+
+    def push_v1(self) -> None:
+        hubver.push(self.adapters[4], self.repo, endpoint=self.url, token=self.token)
+
+    def commit(self, path: str, data: bytes, revision: str = "main") -> None:
+        """Change a file on the Hub behind hubver's back, as anyone with write access could."""
+        self.api.create_commit(
+            self.repo, [CommitOperationAdd(path, data)], commit_message=f"hostile {path}", revision=revision
+        )
+
+    def retag(self, tag: str = "v1") -> None:
+        """Point `tag` at the head of main (after `commit`), so the version serves the changed file."""
+        self.api.delete_tag(self.repo, tag=tag)
+        self.api.create_tag(self.repo, tag=tag)
+
+    def fails(self, *argv, token: str | None | bool = True) -> str:
+        """Run a hubver command that must fail cleanly; returns its stderr."""
+        result = self.cli_runner(*argv, repo=self.repo, token=self.token if token is True else token)
+        assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
+        assert result.stderr.startswith("Error: "), result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+        assert "unexpected" not in result.stderr, result.stderr  # a HubverError, not a crash
+        return result.stderr
+
+    def succeeds(self, *argv) -> str:
+        result = self.cli_runner(*argv, repo=self.repo)
+        assert result.exit_code == 0, result.stderr
+        return result.stdout + result.stderr
+
+    def raw(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> str:
+        """A request as a hostile client would send it; returns 'STATUS: X-Error-Message'."""
+        status, h, _ = raw_request(self.url, method, path, body=body, headers=headers)
+        return f"{status}: {h.get('x-error-message', '')}"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def upload_url(self, data: bytes) -> str:
+        """A signed upload URL for `data`, from the LFS batch endpoint (path and query only)."""
+        self.api.create_repo(self.repo, exist_ok=True)
+        oid = hashlib.sha256(data).hexdigest()
+        response = get_session().post(
+            f"{self.url}/{self.repo}.git/info/lfs/objects/batch",
+            json={
+                "operation": "upload",
+                "transfers": ["basic"],
+                "objects": [{"oid": oid, "size": len(data)}],
+            },
+            headers=self.auth,
+        )
+        return response.json()["objects"][0]["actions"]["upload"]["href"][len(self.url) :]
+
+
+# -- the rows ----------------------------------------------------------------------------------------
+
+
+def _dup(c: Ctx) -> str:
+    c.succeeds("push", c.adapters[4], "--version", "best")
+    return c.fails("push", c.adapters[8], "--version", "best")
+
+
+def _hub_file(path: str, data: bytes, command: tuple[str, ...]) -> Callable[[Ctx], str]:
+    def run(c: Ctx) -> str:
+        c.push_v1()
+        c.commit(path, data)
+        c.retag()
+        return c.fails(*command)
+
+    return run
+
+
+def _local(change: Callable[[Path], object]) -> Callable[[Ctx], str]:
+    def run(c: Ctx) -> str:
+        art = c.art()
+        change(art)
+        return c.fails("push", art)
+
+    return run
+
+
+def _write(name: str, data: bytes | str) -> Callable[[Path], object]:
+    def change(d: Path) -> None:
+        (d / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+
+    return change
+
+
+def _metrics(data: bytes | None) -> Callable[[Ctx], str]:
+    def run(c: Ctx) -> str:
+        if data is not None:
+            (c.tmp / "metrics.json").write_bytes(data)
+        return c.fails("push", c.adapters[4], "--metrics-file", c.tmp / "metrics.json")
+
+    return run
+
+
+def _symlink_outside(c: Ctx) -> str:
+    secret = c.tmp / "outside.txt"
+    secret.write_text("not for publishing")
+    art = c.art()
+    (art / "notes.txt").symlink_to(secret)
+    return c.fails("push", art)
+
+
+def _dir_symlink_outside(c: Ctx) -> str:
+    (c.tmp / "elsewhere").mkdir()
+    art = c.art()
+    (art / "extra").symlink_to(c.tmp / "elsewhere", target_is_directory=True)
+    return c.fails("push", art)
+
+
+def _symlink_inside(c: Ctx) -> str:
+    art = c.art()
+    (art / "notes").mkdir()
+    (art / "notes" / "real.txt").write_text("published once, under both names\n")
+    (art / "alias.txt").symlink_to("notes/real.txt")
+    c.succeeds("push", art)
+    got = hubver.get_version(c.repo, "v1", endpoint=c.url, token=c.token).metadata["files"]
+    paths = {f["path"]: f["sha256"] for f in got}
+    assert paths["alias.txt"] == paths["notes/real.txt"]
+    return "Published v1 (alias.txt: the content of notes/real.txt)"
+
+
+def _broken_symlink(c: Ctx) -> str:
+    art = c.art()
+    (art / "gone.txt").symlink_to(c.tmp / "never-existed")
+    return c.fails("push", art)
+
+
+def _symlink_loop(c: Ctx) -> str:
+    art = c.art()
+    (art / "a.txt").symlink_to("b.txt")
+    (art / "b.txt").symlink_to("a.txt")
+    return c.fails("push", art)
+
+
+def _non_utf8_name(c: Ctx) -> str:
+    art = c.art()
+    fd = os.open(os.fsencode(art) + b"/caf\xe9.txt", os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, b"latin-1 name")
+    os.close(fd)
+    return c.fails("push", art)
+
+
+def _dot_names(c: Ctx) -> str:
+    art = c.art()
+    (art / "...").write_text("three dots")
+    (art / "..hidden").write_text("two dots")
+    c.succeeds("push", art)
+    files = set(c.api.list_repo_files(c.repo, revision="v1"))
+    assert {"...", "..hidden"} <= files
+    return "Published v1 (files '...' and '..hidden' kept as they are)"
+
+
+def _fifo(c: Ctx) -> str:
+    art = c.art()
+    os.mkfifo(art / "pipe")
+    return c.fails("push", art)
+
+
+def _unreadable(c: Ctx) -> str:
+    if os.geteuid() != 0:
+        art = c.art()
+        (art / "adapter_model.safetensors").chmod(0)
+        try:
+            return c.fails("push", art)
+        finally:
+            (art / "adapter_model.safetensors").chmod(stat.S_IRUSR | stat.S_IWUSR)
+    return _unreadable_as_nobody(c)
+
+
+def _unreadable_as_nobody(c: Ctx) -> str:
+    """As root, chmod 000 does not stop reading: run the installed hubver as user nobody instead."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: chmod 000 does not stop root from reading")
+    base = Path(tempfile.mkdtemp(prefix="hubver-unreadable-"))
+    try:
+        art = shutil.copytree(c.adapters[4], base / "art")
+        for path in [base, art, *art.iterdir()]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        (art / "adapter_model.safetensors").chmod(0)
+        home = base / "home"
+        home.mkdir(mode=0o777)
+        home.chmod(0o777)
+        env = {**os.environ, "HOME": str(home), "HF_HOME": str(home / "hf"), "HUBVER_HOME": str(home / "hv")}
+        argv = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", str(HUBVER)]
+        if subprocess.run(
+            [*argv, "--version"], cwd=base, env=env, capture_output=True, timeout=60
+        ).returncode:
+            pytest.skip(
+                "running as root, and setpriv cannot run hubver as nobody here: chmod 000 does not stop root"
+            )
+        proc = subprocess.run(
+            [*argv, "push", str(art), "--repo", c.repo, "--endpoint", c.url, "--token", c.token],
+            cwd=base,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 1 and proc.stderr.startswith("Error: "), proc.stderr
+        assert "Traceback" not in proc.stderr
+        return proc.stderr
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _only_training_state(c: Ctx) -> str:
+    d = c.tmp / "state"
+    d.mkdir()
+    (d / "training_args.bin").write_bytes(b"\x80\x04pickle")
+    (d / "optimizer.pt").write_bytes(b"\x80\x04pickle")
+    return c.fails("push", d)
+
+
+def _empty(c: Ctx) -> str:
+    d = c.tmp / "empty"
+    (d / "sub" / "deeper").mkdir(parents=True)
+    return c.fails("push", d)
+
+
+def _invalid_token(c: Ctx) -> str:
+    seen = c.fails("push", c.adapters[4], token="hv_not-a-real-token-123456")
+    assert "hv_not-a-real-token-123456" not in seen
+    return seen
+
+
+def _revoked_token(c: Ctx) -> str:
+    from hubver.server.auth import TokenStore, hash_token
+
+    c.push_v1()
+    store = TokenStore(c.hub.data_dir)  # type: ignore[attr-defined]
+    token = store.create_user("bob")
+    assert c.cli_runner("list", repo=c.repo, token=token).exit_code == 0
+    raw = json.loads((store.data_dir / "tokens.json").read_text())
+    del raw[hash_token(token)]
+    from hubver.server.auth import write_private
+
+    write_private(store.data_dir / "tokens.json", json.dumps(raw))
+    seen = c.fails("list", token=token)
+    assert token not in seen
+    return seen
+
+
+def _private_list(c: Ctx) -> str:
+    hubver.push(c.adapters[4], c.repo, endpoint=c.url, token=c.token, private=True)
+    alice = c.hub.app.tokens.create_user("alice")  # type: ignore[attr-defined]
+    return c.fails("list", token=alice)
+
+
+def _private_push(c: Ctx) -> str:
+    hubver.push(c.adapters[4], c.repo, endpoint=c.url, token=c.token, private=True)
+    alice = c.hub.app.tokens.create_user("alice")  # type: ignore[attr-defined]
+    seen = c.fails("push", c.adapters[8], token=alice)
+    assert [t.name for t in c.api.list_repo_refs(c.repo).tags] == ["v1"]
+    return seen
+
+
+def _private_anonymous_checkout(c: Ctx) -> str:
+    hubver.push(c.adapters[4], c.repo, endpoint=c.url, token=c.token, private=True)
+    return c.fails("checkout", "v1", "--to", c.tmp / "co", token=None)
+
+
+def _huge_metadata(c: Ctx) -> str:
+    c.push_v1()
+    huge = b'{"pad": "' + b"x" * (33 * MiB) + b'"}'
+    c.commit("hubver.json", huge)
+    c.retag()
+    return c.fails("show", "v1")
+
+
+def _manifest_traversal(c: Ctx) -> str:
+    """A hubver.json naming a file outside the checkout: nothing may be written outside it."""
+    c.push_v1()
+    meta = hubver.get_version(c.repo, "v1", endpoint=c.url, token=c.token).metadata
+    # Relative to the snapshot in the HF cache, this is the cache's own refs/v1: it exists, so it
+    # is copied, and relative to the staging dir beside the target it lands two levels up.
+    meta["files"].append({"path": "../../refs/v1", "size": 40})
+    c.commit("hubver.json", json.dumps(meta).encode())
+    c.retag()
+    target = c.tmp / "deep" / "er" / "co"
+    target.parent.mkdir(parents=True)
+    result = c.cli_runner("checkout", "v1", "--to", target, repo=c.repo, token=c.token)
+    escaped = c.tmp / "deep" / "refs" / "v1"
+    assert not escaped.exists(), f"checkout wrote {escaped}, outside {target}"
+    assert result.exit_code == 1 and not target.exists()
+    return result.stderr
+
+
+def _manifest_not_a_list(c: Ctx) -> str:
+    c.push_v1()
+    meta = hubver.get_version(c.repo, "v1", endpoint=c.url, token=c.token).metadata
+    meta["files"] = {"adapter_model.safetensors": "not a list"}
+    c.commit("hubver.json", json.dumps(meta).encode())
+    c.retag()
+    return c.fails("checkout", "v1", "--to", c.tmp / "co")
+
+
+def _broken_index(c: Ctx) -> str:
+    from huggingface_hub import hf_hub_download
+
+    c.push_v1()
+    text = Path(hf_hub_download(c.repo, ".hubver/versions.jsonl", revision="main", token=c.token)).read_text()
+    c.commit(".hubver/versions.jsonl", (text + "{not json\n[1, 2]\n").encode())
+    out = c.succeeds("list")
+    assert "v1" in out
+    return out
+
+
+def _oversized_put(c: Ctx) -> str:
+    data = os.urandom(4096)
+    path = c.upload_url(data)
+
+    def chunks():
+        yield data
+        yield b"more than announced"
+
+    # No Content-Length: http.client sends the generator chunked, so only the hub's count can stop it.
+    status, headers, _ = raw_request(c.url, "PUT", path, body=chunks())
+    return f"{status}: {headers.get('x-error-message', '')}".replace(
+        hashlib.sha256(data).hexdigest(), "<oid>"
+    )
+
+
+def _declared_oversized_put(c: Ctx) -> str:
+    data = os.urandom(4096)
+    path = c.upload_url(data)
+    return c.raw("PUT", path, data + b"x" * 100)
+
+
+def _short_put(c: Ctx) -> str:
+    data = os.urandom(4096)
+    return c.raw("PUT", c.upload_url(data), data[:-1]).replace(hashlib.sha256(data).hexdigest(), "<oid>")
+
+
+def _tampered_url(c: Ctx) -> str:
+    data = os.urandom(4096)
+    path = c.upload_url(data)
+    sig = path.rsplit("sig=", 1)[1]
+    return c.raw("PUT", path.replace(sig, sig[::-1]), data)
+
+
+def _commit_lines(*lines: dict) -> bytes:
+    header = {"key": "header", "value": {"summary": "hostile"}}
+    return "\n".join(json.dumps(line) for line in (header, *lines)).encode()
+
+
+def _raw_commit(body: bytes | Callable[[Ctx], bytes]) -> Callable[[Ctx], str]:
+    def run(c: Ctx) -> str:
+        c.api.create_repo(c.repo, exist_ok=True)
+        data = body(c) if callable(body) else body
+        seen = c.raw("POST", f"/api/models/{c.repo}/commit/main", data, c.auth)
+        assert c.api.list_repo_files(c.repo) == [".gitattributes"]  # nothing was committed
+        return seen
+
+    return run
+
+
+def _raw_post(path: str, body: bytes, headers: dict | None = None) -> Callable[[Ctx], str]:
+    def run(c: Ctx) -> str:
+        c.api.create_repo(c.repo, exist_ok=True)
+        return c.raw("POST", path.format(repo=c.repo), body, {**c.auth, **(headers or {})})
+
+    return run
+
+
+def _card(front_matter: str) -> Callable[[Ctx], str]:
+    def run(c: Ctx) -> str:
+        c.api.create_repo(c.repo, exist_ok=True)
+        line = {
+            "key": "file",
+            "value": {"path": "README.md", "content": base64.b64encode(front_matter.encode()).decode()},
+        }
+        assert c.raw("POST", f"/api/models/{c.repo}/commit/main", _commit_lines(line), c.auth).startswith(
+            "200"
+        )
+        status, _, body = raw_request(c.url, "GET", f"/api/models/{c.repo}", headers=c.auth)
+        card = json.loads(body)["cardData"]
+        return f"{status}: cardData {json.dumps(card, sort_keys=True)[:80]}"
+
+    return run
+
+
+LAUGHS = (
+    "---\na0: &a0 [x,x,x,x,x,x,x,x,x,x]\n"
+    + "".join(f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9))
+    + "---\n"
+)
+
+
+@dataclass(frozen=True)
+class Hostile:
+    input: str
+    where: str
+    sees: str
+    run: Callable[[Ctx], str]
+    marks: tuple = ()
+
+
+TABLE = [
+    # -- version ids
+    Hostile("`--version v1..2`", "`hubver push`", "Invalid version id 'v1..2': it contains '..' or '//', or ends with '/', '.' or '.lock'.",
+            lambda c: c.fails("push", c.adapters[4], "--version", "v1..2")),
+    Hostile("`--version deadbeef` (looks like a commit id)", "`hubver push`", "Invalid version id 'deadbeef': it looks like a commit id.",
+            lambda c: c.fails("push", c.adapters[4], "--version", "deadbeef")),
+    Hostile("`--version main`", "`hubver push`", "Invalid version id 'main': it is the name of a branch.",
+            lambda c: c.fails("push", c.adapters[4], "--version", "main")),
+    Hostile("`--version '../../etc'`", "`hubver push`", "Invalid version id '../../etc': use letters, digits and . _ - + / only, starting with a letter or digit.",
+            lambda c: c.fails("push", c.adapters[4], "--version", "../../etc")),
+    Hostile("`--version 'v 1'`", "`hubver push`", "Invalid version id 'v 1': use letters, digits and . _ - + / only",
+            lambda c: c.fails("push", c.adapters[4], "--version", "v 1")),
+    Hostile("a 129-character version id", "`hubver push`", "it is longer than 128 characters.",
+            lambda c: c.fails("push", c.adapters[4], "--version", "v" * 129)),
+    Hostile("the same `--version best` twice", "`hubver push`", "; versions are never overwritten.",
+            _dup),
+    Hostile("`../../etc/passwd` as the version", "`hubver checkout`", "Version ../../etc/passwd not found in",
+            lambda c: (c.push_v1(), c.fails("checkout", "../../etc/passwd", "--to", c.tmp / "co"))[1]),
+    # -- what is on the hub
+    Hostile("`hubver.json` that is not JSON", "`hubver show`", "is not valid JSON: Expecting value (line 1, column 13).",
+            _hub_file("hubver.json", b'{"version": ', ("show", "v1"))),
+    Hostile("`hubver.json` that is a JSON list", "`hubver show`", "is not a JSON object.",
+            _hub_file("hubver.json", b"[1, 2]", ("show", "v1"))),
+    Hostile("`hubver.json` that is not UTF-8", "`hubver show`", "is not UTF-8 text.",
+            _hub_file("hubver.json", b'{"v": "\xff\xfe"}', ("show", "v1"))),
+    Hostile("`hubver.json` of 33 MiB (committed with the raw client)", "`hubver show`", "bytes: too large to be hubver metadata.",
+            _huge_metadata),
+    Hostile("`hubver.json` whose `files` is not a list", "`hubver checkout`", "hubver.json of version v1",
+            _manifest_not_a_list),
+    Hostile("`hubver.json` listing `../../refs/v1`", "`hubver checkout`", "is outside the checkout",
+            _manifest_traversal),
+    Hostile("garbage lines in `.hubver/versions.jsonl`", "`hubver list`", "Warning: .hubver/versions.jsonl line 2 is not valid JSON (Expecting property name enclosed in double quotes); that entry is skipped.",
+            _broken_index),
+    # -- local JSON files
+    Hostile("`adapter_config.json` that is not JSON", "`hubver push`", "adapter_config.json is not valid JSON: Expecting value (line 1, column 7).",
+            _local(_write("adapter_config.json", '{"r": oops}'))),
+    Hostile("`adapter_config.json` that is a JSON list", "`hubver push`", "adapter_config.json should hold a JSON object, not list.",
+            _local(_write("adapter_config.json", "[]"))),
+    Hostile("`adapter_config.json` whose `base_model_name_or_path` is a number", "`hubver push`", "base_model_name_or_path",
+            _local(_write("adapter_config.json", '{"peft_type": "LORA", "base_model_name_or_path": 42}'))),
+    Hostile("`trainer_state.json` that is not JSON", "`hubver push`", "trainer_state.json is not valid JSON: Expecting value (line 1, column 18).",
+            _local(_write("trainer_state.json", '{"log_history": [')) ),
+    Hostile("`trainer_state.json` that is a JSON string", "`hubver push`", "trainer_state.json should hold a JSON object, not str.",
+            _local(_write("trainer_state.json", '"state"'))),
+    Hostile("a metrics file that is not JSON", "`hubver push --metrics-file`", "metrics.json is not valid JSON: Expecting property name enclosed in double quotes (line 1, column 2).",
+            _metrics(b"{eval_loss: 1}")),
+    Hostile("a metrics file that is not UTF-8", "`hubver push --metrics-file`", "metrics.json is not UTF-8 text.",
+            _metrics(b'{"eval_loss": "\xff"}')),
+    Hostile("a metrics file that is a JSON list", "`hubver push --metrics-file`", "metrics.json should hold a JSON object, not list.",
+            _metrics(b"[0.5]")),
+    Hostile("a metrics file that does not exist", "`hubver push --metrics-file`", "metrics.json: No such file or directory.",
+            _metrics(None)),
+    Hostile("`adapter_model.safetensors` that is not safetensors", "`hubver push`", "adapter_model.safetensors is not a safetensors file (too short).",
+            _local(_write("adapter_model.safetensors", b"\x00" * 3))),
+    # -- the artifact directory
+    Hostile("a symlink to a file outside the directory", "`hubver push`", "; hubver only publishes files inside the directory.",
+            _symlink_outside),
+    Hostile("a symlink to a directory outside", "`hubver push`", "; hubver only publishes files inside the directory.",
+            _dir_symlink_outside),
+    Hostile("a symlink to a file inside the directory", "`hubver push`", "Published v1 (alias.txt: the content of notes/real.txt)",
+            _symlink_inside),
+    Hostile("a broken symlink", "`hubver push`", "gone.txt is a broken symlink.",
+            _broken_symlink),
+    Hostile("a symlink loop", "`hubver push`", "a.txt is a broken symlink.",
+            _symlink_loop),
+    Hostile("a file name that is not UTF-8 (`caf\\xe9.txt`)", "`hubver push`", "has a file name that is not valid UTF-8; the Hub cannot store it.",
+            _non_utf8_name),
+    Hostile("file names `...` and `..hidden`", "`hubver push`", "Published v1 (files '...' and '..hidden' kept as they are)",
+            _dot_names),
+    Hostile("a file name with a backslash", "`hubver push`", "The file name 'a\\\\b.txt' in",
+            _local(_write("a\\b.txt", "x"))),
+    Hostile("a file name with a newline", "`hubver push`", "contains a backslash or a control character.",
+            _local(_write("a\nb.txt", "x"))),
+    Hostile("a `.gitmodules` file", "`hubver push`", "Committing failed: HTTP 400 from",
+            _local(_write(".gitmodules", '[submodule "x"]\n\tpath = x\n\turl = ../../x\n'))),
+    Hostile("a named pipe (FIFO)", "`hubver push`", "pipe is not a regular file.",
+            _fifo),
+    Hostile("an unreadable file (`chmod 000`)", "`hubver push`", "adapter_model.safetensors: permission denied.",
+            _unreadable),
+    Hostile("an empty directory (only empty subdirectories)", "`hubver push`", "has no files to publish.",
+            _empty),
+    Hostile("only `training_args.bin` and `optimizer.pt`", "`hubver push`", "has nothing to publish besides optimizer.pt.",
+            _only_training_state),
+    # -- tokens and access
+    Hostile("an invalid token", "`hubver push`", "The token was refused by http",
+            _invalid_token),
+    Hostile("a revoked (expired) token", "`hubver list`", "(Listing tags and branches).",
+            _revoked_token),
+    Hostile("no token", "`hubver push`", "needs a token, and none was found for http",
+            lambda c: c.fails("push", c.adapters[4], token=None)),
+    Hostile("another user's private repo", "`hubver list`", "if it is private, use a token that can read it.",
+            _private_list),
+    Hostile("another user's private repo", "`hubver push`", "this token has no write access to",
+            _private_push),
+    Hostile("a private repo, without a token", "`hubver checkout`", "not found on http",
+            _private_anonymous_checkout),
+    # -- the hub's HTTP API, sent raw
+    Hostile("an upload URL with an altered signature", "`PUT` signed upload URL", "403: Upload refused: the upload URL's signature is invalid (was it altered?).",
+            _tampered_url),
+    Hostile("a body larger than the announced `size` (chunked)", "`PUT` signed upload URL", "413: The upload of <oid> is larger than its announced size of 4096 bytes.",
+            _oversized_put),
+    Hostile("`Content-Length` larger than the announced `size`", "`PUT` signed upload URL", "413: The body (4196 bytes) is larger than the announced 4096 bytes.",
+            _declared_oversized_put),
+    Hostile("a body shorter than the announced `size`", "`PUT` signed upload URL", "400: The upload of <oid> has 4095 bytes, but 4096 were announced.",
+            _short_put),
+    Hostile("a JSON body over 16 MiB", "`POST /api/repos/create`", "413: The request body is larger than 16777216 bytes.",
+            _raw_post("/api/repos/create", b'{"name": "' + b"x" * (16 * MiB) + b'"}')),
+    Hostile("a commit line over 8 MiB", "`POST /api/models/{id}/commit/main`", "413: A commit line is larger than 8388608 bytes; upload large files through LFS.",
+            _raw_commit(_commit_lines({"key": "file", "value": {"path": "a.txt", "content": "A" * (9 * MiB)}}))),
+    Hostile("JSON nested 100 000 deep", "`POST /api/repos/create`", "400: The request body is not valid JSON (or it is nested too deeply).",
+            _raw_post("/api/repos/create", b"[" * 100_000 + b"]" * 100_000)),
+    Hostile("`\"transfers\": 5` in an LFS batch", "`POST /{id}.git/info/lfs/objects/batch`", "400: 'transfers' must be a list of strings.",
+            _raw_post("/{repo}.git/info/lfs/objects/batch", b'{"objects": [{"oid": "' + b"a" * 64 + b'", "size": 1}], "transfers": 5}')),
+    Hostile("`\"size\": true` in an LFS batch", "`POST /{id}.git/info/lfs/objects/batch`", "400: Invalid size for object",
+            _raw_post("/{repo}.git/info/lfs/objects/batch", b'{"objects": [{"oid": "' + b"a" * 64 + b'", "size": true}]}')),
+    Hostile("a lone surrogate (`\"\\ud800\"`) in a tag name", "`POST /api/models/{id}/tag/main`", "400: Invalid tag name 'v\\ud800': it is not valid UTF-8.",
+            _raw_post("/api/models/{repo}/tag/main", b'{"tag": "v\\ud800"}')),
+    Hostile("a NUL in a commit message", "`POST /api/models/{id}/commit/main`", "400: The commit message contains a NUL character.",
+            _raw_commit(json.dumps({"key": "header", "value": {"summary": "a\x00b"}}).encode())),
+    Hostile("a file path `.GIT/config`", "`POST /api/models/{id}/commit/main`", "400: Invalid file path '.GIT/config': it names a '.git' directory or a '.gitmodules' file",
+            _raw_commit(_commit_lines({"key": "file", "value": {"path": ".GIT/config", "content": "eA=="}}))),
+    Hostile("a file path `git~1/hooks/x` (an NTFS short name of .git)", "`POST /api/models/{id}/commit/main`", "400: Invalid file path 'git~1/hooks/x': it names a '.git' directory",
+            _raw_commit(_commit_lines({"key": "file", "value": {"path": "git~1/hooks/x", "content": "eA=="}}))),
+    Hostile("model card metadata `tags: 5`, `date: 2024-01-01`", "`GET /api/models/{id}`", '200: cardData {"date": "2024-01-01", "tags": 5}',
+            _card("---\ntags: 5\ndate: 2024-01-01\n---\n")),
+    Hostile("model card metadata with nested YAML aliases (a 'billion laughs')", "`GET /api/models/{id}`", "200: cardData {}",
+            _card(LAUGHS)),
+    Hostile("model card metadata nested 3 000 deep", "`POST /api/validate-yaml`", "400: Invalid YAML in the model card metadata",
+            lambda c: _validate_yaml(c, "---\nx: " + "[" * 3000 + "\n---\n")),
+    Hostile("model card metadata of 12 MiB, sent without a token", "`POST /api/validate-yaml`", "400: The model card metadata is larger than 256 KiB.",
+            lambda c: _validate_yaml(c, "---\n" + "x: y\n" * 2_500_000 + "---\n")),
+]  # fmt: skip
+
+
+def _validate_yaml(c: Ctx, content: str) -> str:
+    status, _, body = raw_request(
+        c.url, "POST", "/api/validate-yaml", body=json.dumps({"content": content}).encode()
+    )
+    return f"{status}: " + "; ".join(e["message"] for e in json.loads(body)["errors"])
+
+
+@pytest.fixture
+def ctx(hub, hub_token, repo_id, tmp_path, adapters, cli) -> Ctx:
+    return Ctx(hub, hub_token, repo_id, tmp_path, adapters, cli)
+
+
+@pytest.mark.parametrize(
+    "row", [pytest.param(row, id=f"{i:02d}", marks=row.marks) for i, row in enumerate(TABLE, 1)]
+)
+def test_hostile_input(ctx, row):
+    seen = row.run(ctx)
+    assert row.sees in seen, seen
+
+
+def markdown_table() -> str:
+    lines = ["| input | where | what the user sees |", "|---|---|---|"]
+    for row in TABLE:
+        lines.append(f"| {row.input} | {row.where} | {_cell(row.sees)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """A CLI error as `Error: …part of the message…`; hub answers (`STATUS: message`) and successes as they are."""
+    text = text.replace("|", "\\|")
+    if text.startswith(("Published", "Warning")) or text[:3].isdigit():
+        return f"`{text}`"
+    return f"`Error: …{text}{'' if text.endswith('.') else '…'}`"
+
+
+def test_the_docs_table_is_this_table():
+    text = DOC.read_text(encoding="utf-8")
+    start = text.index("| input | where | what the user sees |")
+    end = text.find("\n\n", start)
+    assert text[start : end if end >= 0 else None].strip() + "\n" == markdown_table(), (
+        "docs/hostile-inputs.md is out of date: regenerate its table with "
+        "`python -c 'import sys; sys.path[:0] = [\"tests\"]; import test_hostile_inputs as t; print(t.markdown_table())'`"
+    )
