@@ -24,6 +24,7 @@ from .web import (
     BigFileResponse,
     Route,
     bytes_response,
+    error_response,
     flag,
     iso,
     loads_json,
@@ -60,7 +61,7 @@ class FileEndpoints(Endpoints):
         start, limit = self._page(request, self.config.page_size)
 
         def build() -> tuple[list[dict], bool]:
-            out = []
+            out: list[dict] = []
             more = False
             for i, c in enumerate(repo.log(repo.resolve(rev))):
                 if i < start:
@@ -161,7 +162,7 @@ class FileEndpoints(Endpoints):
         sha, entry = await run_in_threadpool(lookup)
         if entry is None:
             e = EntryNotFound(f"{path} does not exist at revision {rev}.")
-            return self.error(e, {"X-Repo-Commit": sha})
+            return error_response(e, {"X-Repo-Commit": sha})
         headers = {
             "X-Repo-Commit": sha,
             "Content-Disposition": f"inline; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1])}",

@@ -86,9 +86,9 @@ class UploadEndpoints(Endpoints):
                 if not isinstance(f, dict) or not isinstance(f.get("path"), str):
                     raise BadRequest("Each file needs a 'path'.")
                 path = names.check_path(f["path"])
-                size = f.get("size")
-                if not is_size(size):
+                if not is_size(f.get("size")):
                     raise BadRequest(f"Invalid size for {path}.")
+                size: int = f["size"]
                 try:
                     sample = base64.b64decode(f.get("sample") or "", validate=True)
                 except (binascii.Error, ValueError, TypeError):  # TypeError: not a string
@@ -343,7 +343,7 @@ class UploadEndpoints(Endpoints):
         )
 
     def _regular_op(self, repo: Repo, value: dict) -> Op:
-        path = names.check_path(value.get("path") if isinstance(value.get("path"), str) else "")
+        path = names.check_path(_text(value.get("path")))
         content = value.get("content", "")
         if not isinstance(content, str):
             raise BadRequest(f"The content of {path} must be a string.")
@@ -364,7 +364,7 @@ class UploadEndpoints(Endpoints):
         return Op("add", path, repo.write_blob(data))
 
     def _lfs_op(self, repo: Repo, value: dict) -> Op:
-        path = names.check_path(value.get("path") if isinstance(value.get("path"), str) else "")
+        path = names.check_path(_text(value.get("path")))
         if value.get("algo", "sha256") != "sha256":
             raise BadRequest("Only sha256 LFS objects are supported.")
         oid = names.check_oid(value.get("oid"))
@@ -376,3 +376,7 @@ class UploadEndpoints(Endpoints):
                 "upload it through the LFS batch API before committing."
             )
         return Op("add", path, repo.lfs_pointer_blob(oid, size), lfs=(oid, size))
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""

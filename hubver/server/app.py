@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from . import names
 from .api_files import FileEndpoints
@@ -30,7 +30,7 @@ from .repos import RepoStore
 from .web import (
     MiB,
     Route,
-    header_safe,
+    error_response,
 )
 
 log = logging.getLogger("hubver.hub")
@@ -82,20 +82,13 @@ class HubApp(RepoEndpoints, FileEndpoints, UploadEndpoints):
         try:
             response = await self.dispatch(request)
         except HubHTTPError as e:
-            response = self.error(e)
+            response = error_response(e)
         except Exception:
             log.exception("internal error on %s %s", scope["method"], scope["path"])
-            response = self.error(HubHTTPError("Internal server error.", status=500, code="InternalError"))
+            response = error_response(
+                HubHTTPError("Internal server error.", status=500, code="InternalError")
+            )
         await response(scope, receive, send)
-
-    @staticmethod
-    def error(e: HubHTTPError, headers: dict[str, str] | None = None) -> Response:
-        h = {"X-Error-Message": header_safe(e.message)}
-        if e.code:
-            h["X-Error-Code"] = e.code
-        h.update(e.headers)
-        h.update(headers or {})
-        return JSONResponse({"error": e.message}, status_code=e.status, headers=h)
 
     async def dispatch(self, request: Request) -> Response:
         raw = request.scope.get("raw_path") or request.scope["path"].encode()
@@ -137,7 +130,7 @@ class HubApp(RepoEndpoints, FileEndpoints, UploadEndpoints):
         route = self._route(segs[0], segs[1], segs[2], segs[3:])
         rest = route.rest
         action = rest[0] if rest else ""
-        arg = rest[1] if len(rest) > 1 else None
+        arg = rest[1] if len(rest) > 1 else ""
         if method == "GET" and not rest:
             return await self.repo_info(request, route, None)
         if method == "GET" and action == "revision" and len(rest) == 2:

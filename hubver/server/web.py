@@ -9,11 +9,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
-from .errors import (
-    BadRequest,
-)
+from .errors import BadRequest, HubHTTPError
 
 log = logging.getLogger("hubver.hub")
 
@@ -98,3 +96,13 @@ def maybe_head(request: Request, data: bytes, headers: dict[str, str], status: i
     if request.method == "HEAD":
         return Response(status_code=status, headers={**headers, "Content-Length": str(len(data))})
     return Response(data, status_code=status, headers=headers, media_type="application/octet-stream")
+
+
+def error_response(e: HubHTTPError, headers: dict[str, str] | None = None) -> Response:
+    """The JSON error answer, with the `X-Error-Code`/`X-Error-Message` the HF client maps."""
+    h = {"X-Error-Message": header_safe(e.message)}
+    if e.code:
+        h["X-Error-Code"] = e.code
+    h.update(e.headers)
+    h.update(headers or {})
+    return JSONResponse({"error": e.message}, status_code=e.status, headers=h)
