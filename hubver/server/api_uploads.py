@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -244,18 +245,28 @@ class UploadEndpoints(Endpoints):
             raise PayloadTooLarge(f"The body ({declared} bytes) is larger than the announced {size} bytes.")
         upload = repo.lfs.new_upload(oid or "0" * 64, size)
         buf = bytearray()
+        # Hashing and writing one block in a worker thread overlaps receiving the next one
+        # (both release the GIL), so the transfer is not paid twice.
+        pending: asyncio.Future | None = None
         try:
             async for chunk in request.stream():
                 buf += chunk
-                if len(buf) >= 8 * MiB:
+                if len(buf) >= 4 * MiB:
+                    if pending is not None:
+                        await pending
                     data, buf = buf, bytearray()
-                    await run_in_threadpool(upload.write, data)
+                    pending = asyncio.ensure_future(run_in_threadpool(upload.write, data))
+            if pending is not None:
+                await pending
+                pending = None
             if buf:
                 await run_in_threadpool(upload.write, buf)
             if part is None:
                 return await run_in_threadpool(upload.commit)
             return await run_in_threadpool(upload.commit_part, *part)
         except BaseException:
+            if pending is not None:  # let the worker finish with the file before it is removed
+                await asyncio.gather(pending, return_exceptions=True)
             upload.abort()
             raise
 

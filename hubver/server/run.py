@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import threading
@@ -88,12 +87,11 @@ def start_in_thread(
     app = HubApp(config)
     sock = sock or bind(host, port)
     server = _uvicorn_server(app, log_level)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            asyncio.run(server.serve(sockets=[sock]))
+            server.run(sockets=[sock])  # uvicorn leaves signals alone outside the main thread
         except BaseException as e:  # surfaced to the starter below
             failure.append(e)
 
