@@ -8,6 +8,7 @@ bounded time, and turns the client's HTTP and network errors into hubver's own e
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import time
@@ -25,7 +26,7 @@ from .errors import (
     HubverError,
     RepoNotFound,
 )
-from .settings import HF_ENDPOINT_DEFAULT, Settings, local_hub_dir
+from .settings import HF_ENDPOINT_DEFAULT, Settings
 
 T = TypeVar("T")
 MAX_SMALL_FILE = 32 << 20  # hubver.json, the index, alias records: refuse anything larger
@@ -69,7 +70,7 @@ class Hub:
     """huggingface_hub's `HfApi`, for one endpoint, with hubver's errors and retries."""
 
     def __init__(self, endpoint: str, token: str | None = None) -> None:
-        from huggingface_hub import HfApi, constants
+        from huggingface_hub import constants
 
         self.endpoint = endpoint.rstrip("/")
         self.token = token
@@ -77,9 +78,27 @@ class Hub:
         if not _is_huggingface_co(self.endpoint):
             # Other hubs (the embedded one included) serve plain LFS; Xet uploads would fail.
             constants.HF_HUB_DISABLE_XET = True
-        self.api = HfApi(
-            endpoint=self.endpoint, token=token, library_name="hubver", library_version=__version__
+            # With telemetry on, huggingface_hub's first request headers fetch an "agent
+            # harnesses" list from the global endpoint (huggingface.co): a private or offline
+            # hub's user must not contact a third host, nor wait for it.
+            constants.HF_HUB_DISABLE_TELEMETRY = True
+
+    @functools.cached_property
+    def api(self) -> Any:
+        """The `HfApi` client, imported on first use: listing versions does not need it."""
+        from huggingface_hub import HfApi
+
+        return HfApi(
+            endpoint=self.endpoint, token=self.token, library_name="hubver", library_version=__version__
         )
+
+    def _get(self, url: str) -> Any:
+        """A streamed GET with the client's session, headers and error mapping (the caller reads it)."""
+        from huggingface_hub.utils import build_hf_headers, get_session
+
+        headers = build_hf_headers(token=self.token, library_name="hubver", library_version=__version__)
+        # huggingface.co may redirect a large file to its CDN; httpx drops the token cross-origin.
+        return get_session().stream("GET", url, headers=headers, timeout=60, follow_redirects=True)
 
     # -- error translation and retries --------------------------------------------------------
 
@@ -208,11 +227,20 @@ class Hub:
     # -- reading ----------------------------------------------------------------------------
 
     def refs(self, repo: str) -> Refs:
-        info = self.call("Listing tags and branches", lambda: self.api.list_repo_refs(repo), repo=repo)
-        return Refs(
-            branches={b.name: b.target_commit for b in info.branches},
-            tags={t.name: t.target_commit for t in info.tags},
-        )
+        """Branches and tags (name -> commit), in one request."""
+        from huggingface_hub.utils import hf_raise_for_status
+
+        def fetch() -> Refs:
+            with self._get(f"{self.endpoint}/api/models/{repo}/refs") as r:
+                r.read()
+                hf_raise_for_status(r)
+                data = r.json()
+            return Refs(
+                branches={b["name"]: b["targetCommit"] for b in data.get("branches", [])},
+                tags={t["name"]: t["targetCommit"] for t in data.get("tags", [])},
+            )
+
+        return self.call("Listing tags and branches", fetch, repo=repo)
 
     def files(self, repo: str, revision: str) -> tuple[str, dict[str, RemoteFile]]:
         """Commit sha of `revision` and the files at it (one request)."""
@@ -231,15 +259,15 @@ class Hub:
 
     def read_file(self, repo: str, path: str, revision: str) -> tuple[bytes | None, str | None]:
         """A small file's bytes at `revision` (None if absent) and the commit it was read at."""
-        from huggingface_hub import get_session, hf_hub_url
-        from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
+        from urllib.parse import quote
 
-        url = hf_hub_url(repo, path, revision=revision, endpoint=self.endpoint)
+        from huggingface_hub.utils import hf_raise_for_status
+
+        # As huggingface_hub builds it: the revision quoted whole, the path keeping its slashes.
+        url = f"{self.endpoint}/{repo}/resolve/{quote(revision, safe='')}/{quote(path)}"
 
         def fetch() -> tuple[bytes | None, str | None]:
-            headers = build_hf_headers(token=self.token, library_name="hubver", library_version=__version__)
-            # huggingface.co may redirect a large file to its CDN; httpx drops the token cross-origin.
-            with get_session().stream("GET", url, headers=headers, timeout=60, follow_redirects=True) as r:
+            with self._get(url) as r:
                 commit = r.headers.get("X-Repo-Commit")
                 if r.status_code == 404 and r.headers.get("X-Error-Code") == "EntryNotFound":
                     return None, commit
@@ -401,7 +429,7 @@ def open_hub(settings: Settings) -> Iterator[Hub]:
         return
     from .server import HubConfig, start_in_thread
 
-    data_dir = local_hub_dir({"HUBVER_HOME": str(settings.home)})
+    data_dir = settings.home / "hub"
     running = start_in_thread(HubConfig(data_dir=data_dir))
     try:
         token = settings.token or (data_dir / "admin.token").read_text().strip()

@@ -15,9 +15,8 @@ from typing import Any
 from . import index
 from .errors import HubverError
 from .hub import Hub
-from .publish import _TITLE, load_remote_metadata
 from .settings import Settings
-from .versions import session
+from .versions import load_remote_metadata, session
 
 
 @dataclass
@@ -37,7 +36,7 @@ class VerifyReport:
 def _published_commits(hub: Hub, repo: str, branch: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for c in hub.commits(repo, branch):
-        m = _TITLE.match(c.title or "")
+        m = index.COMMIT_TITLE.match(c.title or "")
         if m and m.group(1) not in found:
             found[m.group(1)] = c.commit_id
     return found

@@ -12,11 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import random
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +23,15 @@ from .artifact import Artifact, manifest_digest, scan
 from .ci import github_context
 from .errors import ConflictError, HubError, HubverError, VersionIdError
 from .hub import Conflict, Hub, RemoteFile, RepoNotFound, TransientError, open_hub
-from .jsonio import dumps, parse_json
+from .jsonio import dumps
 from .metadata import base_model_of, build
 from .provenance import code_provenance, current_user, environment
 from .redact import known_secrets, scrub
 from .settings import Settings, resolve_settings
 from .training import dataset_facts, from_trainer_state, load_metrics_file
+from .versions import load_remote_metadata
 
 MAX_ATTEMPTS = 12
-_TITLE = re.compile(r"^hubver (\S+)(?::|$)")
 
 
 @dataclass
@@ -177,7 +175,7 @@ def repair_tags(hub: Hub, repo: str, branch: str, state: BranchState) -> list[st
         return []
     commits_by_version: dict[str, str] = {}
     for c in hub.commits(repo, branch):
-        m = _TITLE.match(c.title or "")
+        m = index.COMMIT_TITLE.match(c.title or "")
         if m and m.group(1) in missing and m.group(1) not in commits_by_version:
             commits_by_version[m.group(1)] = c.commit_id
         if len(commits_by_version) == len(missing):
@@ -527,28 +525,3 @@ def _artifact_readme(artifact: Artifact) -> str | None:
         except (OSError, UnicodeDecodeError):
             return None
     return None
-
-
-def load_remote_metadata(hub: Hub, repo: str, version: str, commit: str) -> dict[str, Any]:
-    """hubver.json of a version; MetadataError naming the version and file if missing or broken."""
-    from .errors import MetadataError
-
-    raw, _ = hub.read_file(repo, index.METADATA_PATH, commit)
-    if raw is None:
-        raise MetadataError(
-            f"Version {version} of {repo} has no {index.METADATA_PATH} (commit {commit[:12]}).",
-            "It was not published by hubver, or the file was removed.",
-        )
-    meta = parse_json(raw, f"{index.METADATA_PATH} of version {version} in {repo}")
-    if not isinstance(meta, dict):
-        raise MetadataError(f"{index.METADATA_PATH} of version {version} in {repo} is not a JSON object.")
-    return meta
-
-
-def parse_timestamp(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -75,9 +75,14 @@ class Settings:
     endpoint: str  # a URL, or "local" for the embedded hub
     token: str | None = field(repr=False, default=None)
     branch: str = "main"
-    home: Path = field(default_factory=hubver_home)
+    home_env: str | None = None  # $HUBVER_HOME when the settings were read; see `home`
     config_file: Path | None = None
     config: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def home(self) -> Path:
+        """hubver's data dir; resolved only when needed (platformdirs costs a start-up import)."""
+        return hubver_home({"HUBVER_HOME": self.home_env} if self.home_env else {})
 
     @property
     def is_local(self) -> bool:
@@ -130,7 +135,7 @@ def resolve_settings(
         endpoint=endpoint_value,
         token=pick(token, ("HUBVER_TOKEN",), "__never__", None),
         branch=str(pick(branch, ("HUBVER_BRANCH",), "branch", "main")),
-        home=hubver_home(env),
+        home_env=env.get("HUBVER_HOME"),
         config_file=config_file,
         config=config,
     )

@@ -16,7 +16,6 @@ from . import index, versionids
 from .errors import HubverError, MetadataError, VersionNotFound
 from .hub import Hub, Refs, open_hub
 from .jsonio import parse_json
-from .publish import load_remote_metadata
 from .settings import Settings, resolve_settings
 from .tensors import lora_ranks, rank_summary
 
@@ -343,3 +342,17 @@ def diff(
         ),
         dataset=_changed(ma.get("dataset"), mb.get("dataset")),
     )
+
+
+def load_remote_metadata(hub: Hub, repo: str, version: str, commit: str) -> dict[str, Any]:
+    """hubver.json of a version; MetadataError naming the version and file if missing or broken."""
+    raw, _ = hub.read_file(repo, index.METADATA_PATH, commit)
+    if raw is None:
+        raise MetadataError(
+            f"Version {version} of {repo} has no {index.METADATA_PATH} (commit {commit[:12]}).",
+            "It was not published by hubver, or the file was removed.",
+        )
+    meta = parse_json(raw, f"{index.METADATA_PATH} of version {version} in {repo}")
+    if not isinstance(meta, dict):
+        raise MetadataError(f"{index.METADATA_PATH} of version {version} in {repo} is not a JSON object.")
+    return meta
