@@ -9,6 +9,7 @@ and renamed into place. A failure leaves no half-written target.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -17,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import index
-from .artifact import sha256_file
-from .errors import CheckoutError, IntegrityError, MetadataError
+from .errors import CheckoutError, HubverError, IntegrityError, MetadataError
 from .hub import Hub
 from .jsonio import load_json
 from .settings import Settings
@@ -72,7 +72,10 @@ def checkout(
         target = Path(to).expanduser() if to else default_target(r, version)
         _check_target(target, force)
         commit = resolve_ref(h.refs(r), r, version)
-        snapshot = h.snapshot(r, version, cache_dir=Path(cache_dir) if cache_dir else None, quiet=quiet)
+        cache = Path(cache_dir) if cache_dir else None
+        snapshot = _cached_snapshot(r, version, commit, cache) or h.snapshot(
+            r, version, cache_dir=cache, quiet=quiet
+        )
     if snapshot.name != commit:
         raise IntegrityError(
             f"{version} of {r} moved while it was being downloaded ({commit[:12]} -> {snapshot.name[:12]}).",
@@ -96,9 +99,8 @@ def checkout(
                 raise IntegrityError(f"{path} is in the manifest of {version} but not in its commit.")
             dest = staging / path
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dest)
+            actual = _copy_hashing(src, dest)
             if digest is not None:
-                actual = sha256_file(dest)
                 if actual != digest:
                     raise IntegrityError(
                         f"{path} of {version} does not match its manifest (sha256 {actual[:12]}, expected {digest[:12]}).",
@@ -114,6 +116,37 @@ def checkout(
     return CheckoutResult(
         r, version, commit, str(target), sorted([*expected, *extra]), verified, str(snapshot)
     )
+
+
+def _cached_snapshot(repo: str, version: str, commit: str, cache_dir: Path | None) -> Path | None:
+    """The version's snapshot in the HF cache if it is complete there: no request, no download.
+
+    Complete means the tag already resolves to `commit` in the cache and every file of the
+    manifest is present; the copies are sha256-checked against the manifest anyway.
+    """
+    from huggingface_hub import constants
+
+    root = Path(cache_dir or constants.HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}"
+    snapshot = root / "snapshots" / commit
+    try:
+        if (root / "refs" / version).read_text().strip() != commit:
+            return None
+        manifest = _manifest(snapshot / index.METADATA_PATH, repo, version)
+    except (OSError, HubverError):
+        return None
+    if manifest is None or not all((snapshot / p).is_file() for p in manifest):
+        return None
+    return snapshot
+
+
+def _copy_hashing(src: Path, dest: Path, chunk: int = 4 << 20) -> str:
+    """Copy `src` to `dest` and return the sha256 of what was written: one pass over the bytes."""
+    h = hashlib.sha256()
+    with src.open("rb") as fin, dest.open("wb") as fout:
+        while block := fin.read(chunk):
+            h.update(block)
+            fout.write(block)
+    return h.hexdigest()
 
 
 def _manifest(meta_path: Path, repo: str, version: str) -> dict[str, str | None] | None:
