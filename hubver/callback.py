@@ -3,9 +3,10 @@
     trainer = SFTTrainer(..., callbacks=[HubverCallback(repo="me/my-adapter", push="epoch")])
 
 The model is saved to a temporary directory on the training thread (a consistent
-snapshot), then published from a background thread, so a slow hub does not slow the
-training steps. A failed upload is logged with the version it concerned and does not
-stop training (unless `strict=True`). A push is one atomic commit, so an interruption
+snapshot), then published by a separate, lower-priority process (`hubver.uploader`): a
+slow hub does not slow the training steps, and neither does the upload's own Python work,
+which in a thread would hold the training loop's GIL. A failed upload is logged with the
+version it concerned and does not stop training (unless `strict=True`). A push is one atomic commit, so an interruption
 never leaves a half-published version. What only the live trainer knows is recorded:
 hyperparameters (`args.to_dict()`, secrets redacted), the loss curve, eval metrics, the
 PEFT config and the data set's size and fingerprint. `training_args.bin` is never read.
@@ -19,7 +20,6 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import queue
 import shutil
 import tempfile
 import threading
@@ -66,7 +66,7 @@ class HubverCallback:
         message: a prefix for each version's message.
         dataset_name: the data set's name (its size and fingerprint are read from the trainer).
         strict: raise at the end of training if any upload failed.
-        background: publish from a background thread (default); False publishes inline.
+        background: publish from a separate process (default); False publishes inline.
         **push_kwargs: anything else ``hubver.push`` takes (``private``, ``template``, ``extra``...).
     """
 
@@ -109,8 +109,10 @@ class HubverCallback:
         self._eval: dict[str, Any] = {}
         self._pending: _Job | None = None
         self._base: str | None = None
-        self._queue: queue.Queue[_Job | None] = queue.Queue()
-        self._worker: threading.Thread | None = None
+        self._uploader: Any = None  # the upload process, started with the first snapshot
+        self._jobs: dict[int, _Job] = {}
+        self._next_id = 0
+        self._lock = threading.Lock()
         self._tmp_root = Path(tempfile.gettempdir()) / f"hubver-callback-{os.getpid()}-{id(self):x}"
         self._push_at_end = push in ("end", "epoch")
         self._last_pushed_step: int | None = None
@@ -235,65 +237,61 @@ class HubverCallback:
     def _publish_pending_at_exit(self) -> None:
         job, self._pending = self._pending, None
         if job is not None:
-            self._publish(job, None)
+            self._publish(job)
 
     def _flush(self) -> None:
         if self._pending is not None:
             job, self._pending = self._pending, None
             self._enqueue(job)
 
+    def _push_kwargs(self, job: _Job) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "bump": self.bump,
+            "message": job.message,
+            "training": job.training,
+            "dataset": self._dataset,
+            "base_model": self._base,
+            "extra": {"trigger": job.trigger, **self._extra},
+            **self.push_kwargs,
+        }
+
     def _enqueue(self, job: _Job) -> None:
         if not self.background:
-            self._publish(job, None)
+            self._publish(job)
             return
-        if self._worker is None or not self._worker.is_alive():
-            self._worker = threading.Thread(target=self._run, name="hubver-uploads", daemon=False)
-            self._worker.start()
-        self._queue.put(job)
+        with self._lock:
+            if self._uploader is None or not self._uploader.alive():
+                from .uploader import UploaderProcess
 
-    def _run(self) -> None:
-        from .hub import open_hub
-
+                self._uploader = UploaderProcess(self.settings, self._on_answer)
+            self._next_id += 1
+            self._jobs[self._next_id] = job
         try:
-            with open_hub(self.settings) as hub:
-                while True:
-                    try:
-                        job = self._queue.get(timeout=0.5)
-                    except queue.Empty:
-                        if not threading.main_thread().is_alive():
-                            return  # the trainer's process is exiting: nothing more will come
-                        continue
-                    if job is None:
-                        return
-                    try:
-                        self._publish(job, hub)
-                    finally:
-                        self._queue.task_done()
-        except Exception as e:  # the hub could not even be opened: every queued job fails
-            while not self._queue.empty():
-                job = self._queue.get_nowait()
-                if job is not None:
-                    self._fail(job, e)
-                self._queue.task_done()
+            self._uploader.submit(self._next_id, job.directory, self._push_kwargs(job))
+        except (OSError, TypeError, ValueError) as e:  # a dead child, or metadata that is not JSON
+            self._jobs.pop(self._next_id, None)
+            self._fail(job, e)
 
-    def _publish(self, job: _Job, hub) -> None:
+    def _on_answer(self, answer: dict[str, Any]) -> None:
+        """An answer of the upload process (called from its reader thread)."""
+        from .publish import PushResult
+
+        with self._lock:
+            job = self._jobs.pop(int(answer.get("id") or 0), None)
+        if job is None:
+            return
+        if answer.get("ok"):
+            self.results.append(PushResult.from_dict(answer["result"]))
+        else:
+            self._fail(job, HubverError(str(answer.get("error"))))
+
+    def _publish(self, job: _Job) -> None:
+        """Publish in this process (background=False)."""
         from .publish import push
 
         try:
-            result = push(
-                job.directory,
-                settings=self.settings,
-                hub=hub,
-                scheme=self.scheme,
-                bump=self.bump,
-                message=job.message,
-                training=job.training,
-                dataset=self._dataset,
-                base_model=self._base,
-                extra={"trigger": job.trigger, **self._extra},
-                **self.push_kwargs,
-            )
-            self.results.append(result)
+            self.results.append(push(job.directory, settings=self.settings, **self._push_kwargs(job)))
         except Exception as e:  # reported at the end; training goes on
             self._fail(job, e)
         finally:
@@ -312,10 +310,13 @@ class HubverCallback:
 
     def wait(self) -> None:
         """Block until every queued upload has finished (called by on_train_end)."""
-        if self._worker is not None and self._worker.is_alive():
-            self._queue.join()
-            self._queue.put(None)
-            self._worker.join()
+        self._flush()
+        uploader, self._uploader = self._uploader, None
+        if uploader is not None:
+            code = uploader.close()
+            for job in list(self._jobs.values()):  # never answered: the upload process died
+                self._fail(job, HubverError(f"the upload process stopped unexpectedly (exit code {code})"))
+            self._jobs.clear()
         shutil.rmtree(self._tmp_root, ignore_errors=True)
 
 

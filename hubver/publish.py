@@ -14,7 +14,7 @@ import hashlib
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,15 @@ class PushResult:
         out["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
         out["metrics"] = self.metadata.get("metrics", {})
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PushResult:
+        """The inverse of `to_dict` (metadata keeps only the metrics)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["skipped"] = [(s["path"], s["reason"]) for s in data.get("skipped", [])]
+        values["metadata"] = {"metrics": data.get("metrics", {})}
+        return cls(**values)
 
 
 @dataclass
