@@ -7,6 +7,7 @@ existing card is kept, and so are front-matter keys hubver does not set.
 
 from __future__ import annotations
 
+import functools
 import re
 from importlib import resources
 from pathlib import Path
@@ -96,6 +97,20 @@ def front_matter(meta: dict[str, Any], existing: dict[str, Any], repo: str) -> d
 
 
 def _template(template: Path | None):
+    if template is None:
+        return _compiled(None, 0)
+    template = Path(template)
+    if not template.is_file():
+        raise ConfigError(
+            f"Template {template} not found.", "Pass the path of a Jinja2 file with --template."
+        )
+    # Keyed on the mtime too, so a long-running process (the callback's) sees an edited template.
+    return _compiled(str(template.resolve()), template.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(template: str | None, _mtime_ns: int):
+    """The compiled template: compiling takes ~60 ms, more than the rest of a push's own work."""
     import jinja2
 
     env_kwargs: dict[str, Any] = {
@@ -105,13 +120,8 @@ def _template(template: Path | None):
         "lstrip_blocks": True,
     }
     if template is not None:
-        template = Path(template)
-        if not template.is_file():
-            raise ConfigError(
-                f"Template {template} not found.", "Pass the path of a Jinja2 file with --template."
-            )
-        loader: jinja2.BaseLoader = jinja2.FileSystemLoader(str(template.parent))
-        name = template.name
+        loader: jinja2.BaseLoader = jinja2.FileSystemLoader(str(Path(template).parent))
+        name = Path(template).name
     else:
         text = resources.files("hubver.model_card_templates").joinpath(DEFAULT_TEMPLATE).read_text("utf-8")
         loader = jinja2.DictLoader({DEFAULT_TEMPLATE: text})

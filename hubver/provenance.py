@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -66,13 +67,20 @@ def code_provenance(path: Path | None = None) -> dict[str, Any] | None:
 
 
 def package_versions() -> dict[str, str]:
-    versions = {}
+    return dict(_package_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _package_versions() -> tuple[tuple[str, str], ...]:
+    # importlib.metadata scans every dist-info on each call (~20 ms for these nine); what is
+    # installed does not change under a running process (the callback's pushes reuse it).
+    versions = []
     for name in PACKAGES:
         try:
-            versions[name] = importlib.metadata.version(name)
+            versions.append((name, importlib.metadata.version(name)))
         except importlib.metadata.PackageNotFoundError:
             continue
-    return versions
+    return tuple(versions)
 
 
 def accelerator() -> dict[str, Any]:

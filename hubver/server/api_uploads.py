@@ -224,7 +224,13 @@ class UploadEndpoints(Endpoints):
             expected = min(chunk, size - (number - 1) * chunk)
             if expected <= 0:
                 raise BadRequest("Part number out of range.")
-            await self._receive(request, repo, expected, None, part=(upload_id, number))
+            writer = repo.lfs.open_part(upload_id, number, (number - 1) * chunk, expected)
+            try:
+                await self._stream_to(request, writer, expected)
+                await run_in_threadpool(writer.commit)
+            except BaseException:
+                writer.abort()
+                raise
             return Response(status_code=200, headers={"ETag": f'"{upload_id}-{number}-{expected}"'})
         if repo.lfs.has(oid, size):
             await self._drain(request)
@@ -236,17 +242,16 @@ class UploadEndpoints(Endpoints):
         async for _ in request.stream():
             pass
 
-    async def _receive(
-        self, request: Request, repo: Repo, size: int, oid: str | None, *, part: tuple[str, int] | None = None
-    ) -> Path:
-        """Stream the body to disk: with `oid`, verify and store it as that object, else keep it as `part`."""
+    async def _stream_to(self, request: Request, sink: Any, size: int) -> None:
+        """Stream the body into `sink.write` in 4 MiB blocks, in a worker thread.
+
+        Hashing and writing one block overlaps receiving the next (both release the GIL), so
+        the transfer is not paid twice.
+        """
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > size:
             raise PayloadTooLarge(f"The body ({declared} bytes) is larger than the announced {size} bytes.")
-        upload = repo.lfs.new_upload(oid or "0" * 64, size)
         buf = bytearray()
-        # Hashing and writing one block in a worker thread overlaps receiving the next one
-        # (both release the GIL), so the transfer is not paid twice.
         pending: asyncio.Future | None = None
         try:
             async for chunk in request.stream():
@@ -255,18 +260,23 @@ class UploadEndpoints(Endpoints):
                     if pending is not None:
                         await pending
                     data, buf = buf, bytearray()
-                    pending = asyncio.ensure_future(run_in_threadpool(upload.write, data))
+                    pending = asyncio.ensure_future(run_in_threadpool(sink.write, data))
             if pending is not None:
                 await pending
                 pending = None
             if buf:
-                await run_in_threadpool(upload.write, buf)
-            if part is None:
-                return await run_in_threadpool(upload.commit)
-            return await run_in_threadpool(upload.commit_part, *part)
-        except BaseException:
-            if pending is not None:  # let the worker finish with the file before it is removed
+                await run_in_threadpool(sink.write, buf)
+        finally:
+            if pending is not None:  # let the worker finish with the file before the caller cleans up
                 await asyncio.gather(pending, return_exceptions=True)
+
+    async def _receive(self, request: Request, repo: Repo, size: int, oid: str) -> Path:
+        """Stream the body to disk, verify it against `oid` and store it as that object."""
+        upload = repo.lfs.new_upload(oid, size)
+        try:
+            await self._stream_to(request, upload, size)
+            return await run_in_threadpool(upload.commit)
+        except BaseException:
             upload.abort()
             raise
 

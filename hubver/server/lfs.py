@@ -20,8 +20,10 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from .errors import BadRequest, PayloadTooLarge
 
@@ -45,6 +47,11 @@ class LfsStore:
     def __init__(self, git_dir: Path) -> None:
         self.root = git_dir / "lfs" / "objects"
         self.tmp = git_dir / "lfs" / "tmp"
+        # upload id -> (next part number, sha256 of the parts before it). Clients send parts in
+        # order, so the object's hash is complete when its last part lands: completing a
+        # multipart upload then neither re-reads nor copies the object.
+        self._running: dict[str, tuple[int, Any]] = {}
+        self._running_lock = threading.Lock()
 
     def path(self, oid: str) -> Path:
         return self.root / oid[:2] / oid[2:4] / oid
@@ -67,26 +74,47 @@ class LfsStore:
     def part_dir(self, upload_id: str) -> Path:
         return self.tmp / f"parts-{upload_id}"
 
-    def part_path(self, upload_id: str, number: int) -> Path:
-        return self.part_dir(upload_id) / f"{number:06d}"
+    def open_part(self, upload_id: str, number: int, offset: int, size: int) -> PartWriter:
+        """A writer for one part: each part goes straight to its offset in the upload's object file."""
+        self.part_dir(upload_id).mkdir(parents=True, exist_ok=True)
+        with self._running_lock:
+            next_part, running = self._running.get(upload_id, (1, None))
+        # A copy: a part that fails half-way must not leave its bytes in the running hash.
+        hasher = (running or hashlib.sha256()).copy() if number == next_part else None
+        return PartWriter(self, upload_id, number, offset, size, hasher)
+
+    def _part_done(self, upload_id: str, number: int, hasher: Any) -> None:
+        with self._running_lock:
+            next_part, _ = self._running.get(upload_id, (1, None))
+            if hasher is not None and number == next_part:
+                self._running[upload_id] = (number + 1, hasher)
 
     def assemble(self, oid: str, size: int, upload_id: str, count: int) -> None:
-        """Concatenate parts 1..count into the object, verifying it; parts are removed either way."""
+        """Verify the object that parts 1..count wrote, and store it; the parts are removed either way."""
         d = self.part_dir(upload_id)
         try:
-            upload = self.new_upload(oid, size)
-            try:
-                for n in range(1, count + 1):
-                    part = self.part_path(upload_id, n)
-                    if not part.is_file():
-                        raise BadRequest(f"Part {n} of object {oid} was never uploaded.")
-                    with part.open("rb") as f:
-                        while chunk := f.read(4 << 20):
-                            upload.write(chunk)
-                upload.commit()
-            except BaseException:
-                upload.abort()
-                raise
+            with self._running_lock:
+                next_part, hasher = self._running.pop(upload_id, (1, None))
+            for n in range(1, count + 1):
+                if not (d / f"{n:06d}.done").is_file():
+                    raise BadRequest(f"Part {n} of object {oid} was never uploaded.")
+            data = d / "object"
+            if data.stat().st_size != size:
+                raise BadRequest(f"The parts of {oid} hold {data.stat().st_size} bytes, not {size}.")
+            if hasher is None or next_part != count + 1:  # parts out of order: hash the whole
+                hasher = hashlib.sha256()
+                with data.open("rb") as f:
+                    while chunk := f.read(4 << 20):
+                        hasher.update(chunk)
+            if hasher.hexdigest() != oid:
+                raise BadRequest(
+                    f"The uploaded parts do not match their oid: expected sha256 {oid}, "
+                    f"got {hasher.hexdigest()}. The object was not stored."
+                )
+            final = self.path(oid)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(data, 0o444)
+            os.replace(data, final)
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
@@ -171,14 +199,46 @@ class Upload:
             )
         return self._move(self.store.path(self.oid))
 
-    def commit_part(self, upload_id: str, number: int) -> Path:
-        """Keep a fully received part (its hash is checked once all parts are assembled)."""
-        if self.received != self.size:
-            raise BadRequest(f"The part has {self.received} bytes, but {self.size} were expected.")
-        return self._move(self.store.part_path(upload_id, number))
-
     def abort(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._tmp)
         with contextlib.suppress(Exception):
             self._file.close()
+
+
+class PartWriter:
+    """One part of a multipart upload, written in place at its offset in the upload's object file.
+
+    The file lives in the upload's part directory, which `sweep()` removes once abandoned.
+    """
+
+    def __init__(self, store: LfsStore, upload_id: str, number: int, offset: int, size: int, hasher: Any):
+        self.store, self.upload_id, self.number = store, upload_id, number
+        self.offset, self.size, self.received = offset, size, 0
+        self.hasher = hasher  # None when this part came out of order: assemble() hashes the whole
+        self._fd = os.open(store.part_dir(upload_id) / "object", os.O_WRONLY | os.O_CREAT, 0o600)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self.received + len(data) > self.size:
+            raise PayloadTooLarge(f"The part is larger than its {self.size} bytes.")
+        view = memoryview(data)
+        if self.hasher is not None:
+            self.hasher.update(view)
+        while view:
+            n = os.pwrite(self._fd, view, self.offset + self.received)
+            self.received += n
+            view = view[n:]
+
+    def commit(self) -> None:
+        os.close(self._fd)
+        self._fd = -1
+        if self.received != self.size:
+            raise BadRequest(f"The part has {self.received} bytes, but {self.size} were expected.")
+        (self.store.part_dir(self.upload_id) / f"{self.number:06d}.done").touch()
+        self.store._part_done(self.upload_id, self.number, self.hasher)
+
+    def abort(self) -> None:
+        if self._fd >= 0:  # never close twice: the number may already belong to another file
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
