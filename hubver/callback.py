@@ -215,6 +215,10 @@ class HubverCallback:
         model = kwargs.get("model")
         if model is None:
             raise HubverError("HubverCallback got no model from the Trainer.")
+        directory.mkdir(parents=True)
+        # PEFT renders its empty model card from a Jinja template on every save (13-30 ms on the
+        # training thread); hubver writes its own card, so PEFT only gets one to update.
+        (directory / "README.md").write_text("---\n{}\n---\n")
         model.save_pretrained(directory)
         processor = kwargs.get("processing_class") or kwargs.get("tokenizer")
         if processor is not None and hasattr(processor, "save_pretrained"):

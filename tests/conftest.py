@@ -33,19 +33,25 @@ _ENV = {
     "TOKENIZERS_PARALLELISM": "false",
     "HUBVER_HOME": str(_SESSION_DIR / "hubver-home"),
 }
-os.environ.update(_ENV)
-# On a CI runner GITHUB_* describe the runner's own job; hubver would record them in every push.
-for _var in [v for v in os.environ if v.startswith("GITHUB_")]:
-    os.environ.pop(_var)
-for _var in (
+_CLEARED = (
     "HF_TOKEN",
     "HUGGING_FACE_HUB_TOKEN",
     "HUBVER_TOKEN",
     "HUBVER_REPO",
     "HUBVER_ENDPOINT",
     "HF_HUB_OFFLINE",
-):
-    os.environ.pop(_var, None)
+)
+
+
+def _cleared(environ) -> list[str]:
+    """What a test must not inherit: tokens, hubver settings and, on a CI runner, its GITHUB_*
+    variables, which describe the runner's own job (hubver would record them in every push)."""
+    return [v for v in environ if v in _CLEARED or v.startswith("GITHUB_")]
+
+
+os.environ.update(_ENV)
+for _var in _cleared(os.environ):
+    os.environ.pop(_var)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -91,16 +97,7 @@ def repo_id() -> str:
 @pytest.fixture(autouse=True)
 def _isolate(monkeypatch, tmp_path):
     """Each test starts from the harness environment, in its own working directory."""
-    for var in (
-        "HF_TOKEN",
-        "HUGGING_FACE_HUB_TOKEN",
-        "HUBVER_TOKEN",
-        "HUBVER_REPO",
-        "HUBVER_ENDPOINT",
-        "HF_HUB_OFFLINE",
-    ):
-        monkeypatch.delenv(var, raising=False)
-    for var in [v for v in os.environ if v.startswith("GITHUB_")]:
+    for var in _cleared(os.environ):
         monkeypatch.delenv(var)
     for key, value in _ENV.items():
         monkeypatch.setenv(key, value)
