@@ -331,7 +331,7 @@ class _Model:
         self.source = source
 
     def save_pretrained(self, directory) -> None:
-        shutil.copytree(self.source, directory)
+        shutil.copytree(self.source, directory, dirs_exist_ok=True)  # like save_pretrained
 
 
 def _args(**extra):
