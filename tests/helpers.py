@@ -118,3 +118,33 @@ def same_weights(a: dict, b: dict) -> bool:
     import torch
 
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def push_in_parallel(dirs: list[Path], repo_id: str, url: str, token: str) -> list[dict]:
+    """Start one `hubver push --json` process per directory at once; their results, in order.
+
+    Each push gets the directory's name as its message, so a test can tell them apart.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    hubver = str(Path(sys.executable).with_name("hubver"))
+    env = {**os.environ, "HF_TOKEN": token}
+    procs = [
+        subprocess.Popen(
+            [hubver, "push", str(d), "--repo", repo_id, "--endpoint", url, "--json", "-m", d.name],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for d in dirs
+    ]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        results.append(json.loads(out))
+    return results

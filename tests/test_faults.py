@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import git_dir
+from helpers import git_dir, push_in_parallel
 from huggingface_hub import HfApi, hf_hub_download
 
 import hubver
@@ -181,22 +181,7 @@ def _wait_for(predicate: Callable[[], bool], timeout: float, what: str, step: fl
 def test_eight_processes_race_to_create_and_push_one_repo(cli, hub, hub_token, adapters, repo_id, tmp_path):
     """Eight `hubver push` processes, a repo that does not exist yet: eight versions, none lost."""
     dirs = _distinct_adapters(adapters[8], tmp_path, 8)
-    env = {**os.environ, "HF_TOKEN": hub_token}
-    procs = [
-        subprocess.Popen(
-            [HUBVER, "push", str(d), "--repo", repo_id, "--endpoint", hub.url, "--json", "-m", d.name],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for d in dirs
-    ]
-    results = {}
-    for p, d in zip(procs, dirs, strict=True):
-        out, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err
-        results[d] = json.loads(out)
+    results = dict(zip(dirs, push_in_parallel(dirs, repo_id, hub.url, hub_token), strict=True))
     assert sorted(r["version"] for r in results.values()) == [f"v{i}" for i in range(1, 9)]
     assert all(r["created"] for r in results.values())
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import push_in_parallel
 
 import hubver
 
@@ -30,22 +28,7 @@ def _distinct_artifacts(base: Path, tmp_path: Path, n: int) -> list[Path]:
 def test_four_processes_pushing_at_once(hub, hub_token, adapters, repo_id, tmp_path):
     hubver.push(adapters[4], repo_id, endpoint=hub.url, token=hub_token)  # the repo exists: all race on main
     dirs = _distinct_artifacts(adapters[8], tmp_path, 4)
-    env = {**os.environ, "HF_TOKEN": hub_token}
-    procs = [
-        subprocess.Popen(
-            [HUBVER, "push", str(d), "--repo", repo_id, "--endpoint", hub.url, "--json", "-m", d.name],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for d in dirs
-    ]
-    results = []
-    for p in procs:
-        out, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err
-        results.append(json.loads(out))
+    results = push_in_parallel(dirs, repo_id, hub.url, hub_token)
     versions = sorted(r["version"] for r in results)
     assert versions == ["v2", "v3", "v4", "v5"]
     assert all(r["created"] for r in results)
