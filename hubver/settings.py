@@ -111,13 +111,13 @@ def resolve_settings(
     env = dict(os.environ if env is None else env)
     config_file, config = find_config(cwd)
 
-    def pick(flag: Any, env_names: tuple[str, ...], key: str, default: Any) -> Any:
+    def pick(flag: Any, env_names: tuple[str, ...], key: str | None, default: Any) -> Any:
         if flag not in (None, ""):
             return flag
         for name in env_names:
             if env.get(name):
                 return env[name]
-        value = config.get(key)
+        value = config.get(key) if key else None
         return default if value in (None, "") else value
 
     if local and endpoint not in (None, "", LOCAL):
@@ -133,7 +133,8 @@ def resolve_settings(
     return Settings(
         repo=validate_repo(str(repo_value)) if repo_value else None,
         endpoint=endpoint_value,
-        token=pick(token, ("HUBVER_TOKEN",), "__never__", None),
+        # Never from a config file: those get committed. None lets huggingface_hub find HF_TOKEN.
+        token=pick(token, ("HUBVER_TOKEN",), None, None),
         branch=str(pick(branch, ("HUBVER_BRANCH",), "branch", "main")),
         home_env=env.get("HUBVER_HOME"),
         config_file=config_file,
