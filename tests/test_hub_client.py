@@ -307,3 +307,28 @@ def test_small_responses_are_not_delayed(api, repo_id):
         api.list_repo_refs(repo_id)
         timings.append(time.perf_counter() - start)
     assert statistics.median(timings) < 0.02, timings
+
+
+def test_create_pr_opens_a_pull_request_ref(api, repo_id, tmp_path):
+    """create_commit(create_pr=True): the commit lands on refs/pr/N, the branch does not move."""
+    from huggingface_hub import CommitOperationAdd, hf_hub_download
+
+    api.create_repo(repo_id)
+    main_before = api.list_repo_refs(repo_id).branches[0].target_commit
+    info = api.create_commit(
+        repo_id,
+        [CommitOperationAdd("proposal.txt", b"please merge")],
+        commit_message="a proposal",
+        create_pr=True,
+    )
+    assert info.pr_url.endswith("/discussions/1") and info.pr_revision == "refs/pr/1"
+    refs = api.list_repo_refs(repo_id, include_pull_requests=True)
+    assert refs.branches[0].target_commit == main_before
+    assert [(p.ref, p.target_commit) for p in refs.pull_requests] == [("refs/pr/1", info.oid)]
+    got = hf_hub_download(repo_id, "proposal.txt", revision="refs/pr/1", cache_dir=tmp_path)
+    assert Path(got).read_bytes() == b"please merge"
+    assert not api.file_exists(repo_id, "proposal.txt")  # main is untouched
+    second = api.create_commit(
+        repo_id, [CommitOperationAdd("other.txt", b"x")], commit_message="another", create_pr=True
+    )
+    assert second.pr_revision == "refs/pr/2"

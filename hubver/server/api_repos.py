@@ -197,7 +197,10 @@ class RepoEndpoints(Endpoints):
                 "converts": [],
             }
             if flag(request.query_params.get("include_prs")):
-                out["pullRequests"] = []
+                out["pullRequests"] = [
+                    {"name": n, "ref": n, "targetCommit": sha}
+                    for n, sha in sorted(repo.pull_requests().items())
+                ]
             return out
 
         return JSONResponse(await run_in_threadpool(build))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import logging
 import math
 import secrets
@@ -72,8 +73,6 @@ class UploadEndpoints(Endpoints):
     async def preupload(self, request: Request, route: Route, rev: str) -> Response:
         repo, _ = self.repo_for_write(request, route)
         names.check_revision(rev)
-        if flag(request.query_params.get("create_pr")):
-            raise BadRequest("Pull requests are not supported by the embedded hub; commit to a branch.")
         body = await self.read_json(request)
         files = body.get("files") if isinstance(body, dict) else None
         if not isinstance(files, list):
@@ -283,8 +282,7 @@ class UploadEndpoints(Endpoints):
     async def commit(self, request: Request, route: Route, rev: str) -> Response:
         repo, user = self.repo_for_write(request, route)
         names.check_revision(rev)
-        if flag(request.query_params.get("create_pr")):
-            raise BadRequest("Pull requests are not supported by the embedded hub; commit to a branch.")
+        pull_request = flag(request.query_params.get("create_pr"))
         if names.is_commit_id(rev) or repo.refs.get(f"refs/heads/{rev}") is None:
             if repo.refs.get(f"refs/tags/{rev}") is not None or names.is_commit_id(rev):
                 raise BadRequest(f"Commits go to a branch; {rev!r} is not one.")
@@ -348,18 +346,27 @@ class UploadEndpoints(Endpoints):
         message = check_text(
             str(summary) + (f"\n\n{description}" if description else ""), "The commit message"
         )
-        sha = await run_in_threadpool(
-            repo.commit_ops, rev, ops, parent=parent, author=user.name, message=message
+        sha, number = await run_in_threadpool(
+            functools.partial(
+                repo.commit_ops,
+                rev,
+                ops,
+                parent=parent,
+                author=user.name,
+                message=message,
+                pull_request=pull_request,
+            )
         )
-        prefix = self.url_prefix(route)
+        repo_url = f"{self.base_url(request)}/{self.url_prefix(route)}{route.repo_id}"
         return JSONResponse(
             {
                 "success": True,
                 "commitOid": sha,
-                "commitUrl": f"{self.base_url(request)}/{prefix}{route.repo_id}/commit/{sha}",
+                "commitUrl": f"{repo_url}/commit/{sha}",
                 "commitMessage": message,
                 "hookOutput": "",
-                "pullRequestUrl": None,
+                # The commit is reachable as revision refs/pr/N; there are no discussions here.
+                "pullRequestUrl": f"{repo_url}/discussions/{number}" if number else None,
             }
         )
 

@@ -141,11 +141,16 @@ class Repo:
                     if self.objects.header(rev)[0] == "commit":
                         return rev
             raise RevisionNotFound(f"Invalid rev id: {rev}")
-        for ref in (f"refs/heads/{rev}", f"refs/tags/{rev}"):
+        candidates = [rev] if rev.startswith("refs/pr/") else [f"refs/heads/{rev}", f"refs/tags/{rev}"]
+        for ref in candidates:
             sha = self.refs.get(ref)
             if sha is not None:
                 return self.peel(sha)
         raise RevisionNotFound(f"Invalid rev id: {rev}")
+
+    def pull_requests(self) -> dict[str, str]:
+        """`refs/pr/N` -> commit, for the pull requests that commits with create_pr opened."""
+        return self.refs.list("refs/pr/")
 
     def branches(self) -> dict[str, str]:
         return {k.removeprefix("refs/heads/"): v for k, v in self.refs.list("refs/heads/").items()}
@@ -244,8 +249,13 @@ class Repo:
         parent: str | None,
         author: str,
         message: str,
-    ) -> str:
-        """Apply `ops` on top of `branch` as one commit and move the branch; returns the sha."""
+        pull_request: bool = False,
+    ) -> tuple[str, int | None]:
+        """Apply `ops` on top of `branch` as one commit: (its sha, the pull request it opened).
+
+        The branch moves to the commit, or with `pull_request` a new `refs/pr/N` points at it
+        and the branch stays where it is.
+        """
         ref = f"refs/heads/{branch}"
         with self.refs.lock():
             head = self.refs.get(ref)
@@ -267,8 +277,12 @@ class Repo:
             tree = self.write_tree(files)
             sig = git.signature(author, f"{author}@users.noreply.hubver")
             sha = self.objects.write("commit", git.encode_commit(tree, [head], sig, sig, message))
-            self.refs.update(ref, sha, head)
-        return sha
+            if not pull_request:
+                self.refs.update(ref, sha, head)
+                return sha, None
+            number = 1 + max((int(n.rsplit("/", 1)[1]) for n in self.pull_requests()), default=0)
+            self.refs.update(f"refs/pr/{number}", sha, None, create_only=True)
+        return sha, number
 
     def _apply(self, files: dict[str, tuple[str, str]], op: Op) -> None:
         if op.kind == "add":
