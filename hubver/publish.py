@@ -72,7 +72,7 @@ class PushResult:
 
 @dataclass
 class BranchState:
-    """What a push needs to know about the target branch, read in three requests."""
+    """What a push needs to know about the target branch: refs, files, index and card (4 requests)."""
 
     head: str | None
     files: dict[str, RemoteFile]
