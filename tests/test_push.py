@@ -292,3 +292,17 @@ def test_corrupt_adapter_config_names_file_and_line(hub, hub_token, adapters, re
     with pytest.raises(MetadataError) as e:
         _push(hub, hub_token, art, repo_id)
     assert "adapter_config.json" in e.value.message and "line 3" in e.value.message
+
+
+def test_versions_on_another_branch(hub, hub_token, api, adapters, repo_id):
+    """--branch: a new branch starts from main; version ids stay unique across branches."""
+    _push(hub, hub_token, adapters[4], repo_id)
+    exp = _push(hub, hub_token, adapters[8], repo_id, branch="experiments", message="on a branch")
+    assert exp.version == "v2" and exp.branch == "experiments"
+    refs = api.list_repo_refs(repo_id)
+    heads = {b.name: b.target_commit for b in refs.branches}
+    assert heads["experiments"] == exp.commit and heads["main"] != exp.commit
+    on_branch = hubver.list_versions(repo_id, branch="experiments", endpoint=hub.url, token=hub_token)
+    assert [v.version for v in on_branch] == ["v1", "v2"]  # its history includes main's v1
+    assert [v.version for v in hubver.list_versions(repo_id, endpoint=hub.url, token=hub_token)] == ["v1"]
+    assert _push(hub, hub_token, adapters[8], repo_id).version == "v3"  # v2 is taken on the other branch
