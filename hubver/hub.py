@@ -375,9 +375,6 @@ class Hub:
             repo=repo,
         )
 
-    def delete_tag(self, repo: str, tag: str) -> None:
-        self.call(f"Deleting tag {tag}", lambda: self.api.delete_tag(repo, tag=tag), repo=repo)
-
 
 class _Transient(Exception):
     def __init__(self, cause: BaseException, retry_after: float | None) -> None:
