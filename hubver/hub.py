@@ -59,6 +59,44 @@ class Refs:
     tags: dict[str, str]
 
 
+def http_timeout() -> float:
+    """Seconds a request may wait to connect, or between bytes of its answer ($HUBVER_HTTP_TIMEOUT).
+
+    huggingface_hub's own client waits forever: a hub that accepts a connection and then
+    stops answering would hang a push (and a training run's end) for good.
+    """
+    try:
+        value = float(os.environ.get("HUBVER_HTTP_TIMEOUT", "120"))
+    except ValueError:
+        return 120.0
+    return value if value > 0 else 120.0
+
+
+_TIMEOUTS_SET = False
+
+
+def _use_timeouts() -> None:
+    """Give huggingface_hub's HTTP client connect, read and write timeouts (once per process)."""
+    global _TIMEOUTS_SET
+    if _TIMEOUTS_SET:
+        return
+    import httpx2
+    from huggingface_hub import set_client_factory
+    from huggingface_hub.utils._http import hf_request_event_hook
+
+    limit = http_timeout()
+
+    def factory() -> httpx2.Client:
+        return httpx2.Client(
+            event_hooks={"request": [hf_request_event_hook]},
+            follow_redirects=True,
+            timeout=httpx2.Timeout(limit, connect=min(limit, 15.0)),
+        )
+
+    set_client_factory(factory)
+    _TIMEOUTS_SET = True
+
+
 def _retry_budget() -> float:
     try:
         return float(os.environ.get("HUBVER_RETRY_SECONDS", "30"))
@@ -88,6 +126,7 @@ class Hub:
         """The `HfApi` client, imported on first use: listing versions does not need it."""
         from huggingface_hub import HfApi
 
+        _use_timeouts()
         return HfApi(
             endpoint=self.endpoint, token=self.token, library_name="hubver", library_version=__version__
         )
@@ -96,9 +135,12 @@ class Hub:
         """A streamed GET with the client's session, headers and error mapping (the caller reads it)."""
         from huggingface_hub.utils import build_hf_headers, get_session
 
+        _use_timeouts()
         headers = build_hf_headers(token=self.token, library_name="hubver", library_version=__version__)
         # huggingface.co may redirect a large file to its CDN; httpx drops the token cross-origin.
-        return get_session().stream("GET", url, headers=headers, timeout=60, follow_redirects=True)
+        return get_session().stream(
+            "GET", url, headers=headers, timeout=http_timeout(), follow_redirects=True
+        )
 
     # -- error translation and retries --------------------------------------------------------
 

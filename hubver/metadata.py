@@ -3,7 +3,7 @@
 Schema (version 1), every key always present (null when unknown):
   schema_version, version, created_at, created_by, message, kind,
   base_model {name, revision, source}, peft {...adapter_config fields}, lora_ranks {module: r},
-  training {epoch, global_step, hyperparameters, log_history}, metrics {name: value},
+  training {epoch, global_step, hyperparameters, log_history[, distributed, run, metric_steps, last_eval]}, metrics {name: value},
   dataset {name, revision, num_samples, fingerprint}, code {commit, branch, dirty, diff_sha256, remote},
   ci {...}, environment {python, platform, packages, accelerator}, files [{path, size, sha256}],
   digest, parent {version, commit}, extra {}
@@ -21,6 +21,7 @@ from .redact import scrub_data
 from .tensors import lora_ranks, read_header
 
 SCHEMA_VERSION = 1
+TRAINING_EXTRAS = ("distributed", "run", "metric_steps", "last_eval")
 PEFT_KEYS = (
     "peft_type",
     "r",
@@ -115,6 +116,9 @@ def build(
             "global_step": training.get("global_step"),
             "hyperparameters": training.get("hyperparameters") or {},
             "log_history": training.get("log_history") or [],
+            # Recorded by HubverCallback: the processes and batch sizes, which run and from
+            # which checkpoint, and the step each metric was measured at.
+            **{k: training[k] for k in TRAINING_EXTRAS if training.get(k) is not None},
         },
         "metrics": metrics,
         "dataset": dataset,

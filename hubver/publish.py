@@ -258,6 +258,7 @@ def push(
     training: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     dry_run: bool = False,
+    push_id: str | None = None,
     settings: Settings | None = None,
     hub: Hub | None = None,
 ) -> PushResult:
@@ -266,6 +267,8 @@ def push(
     Returns a `PushResult` (version id, commit, URL). If the content equals the latest
     version, or this CI run already published, the existing version is returned with
     `created=False`. Raises a `HubverError` subclass with a hint on any bad input.
+    `push_id` names this push for good: pushing again with the same id after a lost answer
+    (or a kill between commit and tag) reports the version it made instead of a second one.
 
     >>> hubver.push("out/", "me/my-adapter", message="r=8, 3 epochs")  # doctest: +SKIP
     """
@@ -310,6 +313,8 @@ def push(
         environment=environment(),
         secrets=secrets,
     )
+    if push_id:
+        req.push_id = push_id
     if hub is not None:
         return _push(hub, req)
     with open_hub(settings) as opened:

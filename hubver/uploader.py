@@ -1,15 +1,22 @@
-"""The process that publishes `HubverCallback`'s snapshots while training goes on.
+"""The process that publishes `HubverCallback`'s outbox while training goes on.
 
 A thread in the training process would share its GIL: every push (HTTP client, hashing,
 card rendering) would stall the training loop, which is Python too. So the callback starts
-this module once as a child process (`python -m hubver.uploader`), at lower CPU priority,
-and talks to it over pipes, one JSON object per line:
+this module as a child process (`python -m hubver.uploader OUTBOX`) at lower CPU priority.
+It publishes the outbox's entries in order (`hubver.pending.drain`) and talks to the
+trainer over pipes, one JSON object per line:
 
-- parent -> child: first the settings, then one job per snapshot to publish;
-- child -> parent: one answer per job, `{"id", "ok", "result" | "error"}`.
+- parent -> child: first the settings (the token travels here, never on disk), then a line
+  whenever a new snapshot is in the outbox; closing stdin means "no more snapshots";
+- child -> parent: one line per entry published or failed (`hubver.pending.Outcome`).
 
-Ctrl-C is meant for training: the child ignores SIGINT and finishes the jobs it was given;
-it exits when its input closes, which is also what happens when the trainer dies.
+It runs in a session of its own with SIGINT ignored from before its first instruction (the
+parent sets the disposition, which exec keeps): Ctrl-C in the training terminal, or a signal
+to the trainer's process group, does not stop the uploads already handed over. When its
+input closes (training ended, or the trainer died) it publishes what is left and exits;
+passing failures (hub unreachable, 429, 5xx) are retried until `HUBVER_OUTBOX_PATIENCE`
+seconds (default one hour) without progress, and then left in the outbox for the next run
+or `hubver push --pending`.
 """
 
 from __future__ import annotations
@@ -18,16 +25,16 @@ import contextlib
 import dataclasses
 import json
 import os
-import shutil
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import HubverError
 from .settings import Settings
 
 
@@ -43,10 +50,16 @@ def settings_from_json(data: dict[str, Any]) -> Settings:
     return Settings(**data)
 
 
-class UploaderProcess:
-    """The parent's side: submit jobs, get each answer through `on_answer` (from a reader thread)."""
+def _ignore_sigint() -> None:  # runs in the child between fork and exec
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    def __init__(self, settings: Settings, on_answer: Callable[[dict[str, Any]], None]) -> None:
+
+class UploaderProcess:
+    """The parent's side: wake the child for each new entry, get each outcome through `on_outcome`."""
+
+    def __init__(
+        self, outbox: Path, settings: Settings, on_outcome: Callable[[dict[str, Any]], None]
+    ) -> None:
         import hubver
 
         env = dict(os.environ)
@@ -54,14 +67,16 @@ class UploaderProcess:
         source_root = str(Path(hubver.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hubver.uploader"],
+            [sys.executable, "-m", "hubver.uploader", str(outbox)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
             text=True,
             bufsize=1,
+            start_new_session=True,
+            preexec_fn=_ignore_sigint,
         )
-        self._on_answer = on_answer
+        self._on_outcome = on_outcome
         self._lock = threading.Lock()
         self._send({"settings": settings_to_json(settings)})
         self._reader = threading.Thread(target=self._read, name="hubver-uploader-reader", daemon=True)
@@ -73,62 +88,115 @@ class UploaderProcess:
             self.proc.stdin.write(json.dumps(message) + "\n")
             self.proc.stdin.flush()
 
-    def submit(self, job_id: int, directory: Path, push_kwargs: dict[str, Any]) -> None:
-        self._send({"id": job_id, "directory": str(directory), "push": push_kwargs})
+    def wake(self) -> None:
+        """A new entry is in the outbox."""
+        self._send({"wake": True})
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             with contextlib.suppress(ValueError):
-                self._on_answer(json.loads(line))
+                self._on_outcome(json.loads(line))
 
-    def close(self) -> int:
-        """No more jobs: wait for the child to finish the ones it has; returns its exit code."""
+    def close(self, timeout: float | None = None) -> int | None:
+        """No more entries: wait up to `timeout` s for the child to publish what it has.
+
+        Returns its exit code, or None if it was still at work and has been stopped (what it
+        had not published stays in the outbox).
+        """
         with self._lock, contextlib.suppress(BrokenPipeError, OSError):
             assert self.proc.stdin is not None
             self.proc.stdin.close()
-        self._reader.join()
-        return self.proc.wait()
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = None
+        self._reader.join(5)
+        return code
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(10)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
 
 def _answer(message: dict[str, Any]) -> None:
-    with contextlib.suppress(BrokenPipeError, OSError):  # the trainer may be gone: keep working
+    with contextlib.suppress(BrokenPipeError, OSError, ValueError):  # the trainer may be gone
         sys.stdout.write(json.dumps(message, default=str) + "\n")
         sys.stdout.flush()
 
 
+class _Input:
+    """The parent's lines, read without blocking the publishing loop."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def poll(self, timeout: float) -> None:
+        if self.closed:
+            time.sleep(timeout)
+            return
+        ready, _, _ = select.select([sys.stdin], [], [], timeout)
+        if ready and not sys.stdin.readline():
+            self.closed = True
+
+
+def _patience() -> float:
+    try:
+        return float(os.environ.get("HUBVER_OUTBOX_PATIENCE", "3600"))
+    except ValueError:
+        return 3600.0
+
+
 def main() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # already ignored since exec; said again for clarity
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)  # training comes first
-    from .hub import open_hub
-    from .publish import push
+    from .outbox import Outbox
+    from .pending import drain
 
     first = sys.stdin.readline()
     if not first:
         return
     settings = settings_from_json(json.loads(first)["settings"])
-    try:
-        with open_hub(settings) as hub:
-            for line in sys.stdin:
-                job = json.loads(line)
-                try:
-                    result = push(job["directory"], settings=settings, hub=hub, **job["push"])
-                    _answer({"id": job["id"], "ok": True, "result": result.to_dict()})
-                except Exception as e:
-                    message = e.message if isinstance(e, HubverError) else f"{type(e).__name__}: {e}"
-                    _answer({"id": job["id"], "ok": False, "error": message})
-                finally:
-                    shutil.rmtree(job["directory"], ignore_errors=True)
-    except Exception as e:  # the hub could not be opened: every job fails with that reason
-        message = e.message if isinstance(e, HubverError) else f"{type(e).__name__}: {e}"
-        for line in sys.stdin:
-            job = json.loads(line)
-            shutil.rmtree(job["directory"], ignore_errors=True)
-            _answer({"id": job["id"], "ok": False, "error": message})
+    outbox = Outbox(sys.argv[1])
+    parent = _Input()
+    patience = _patience()
+    last_progress = time.monotonic()
+
+    def keep_trying(delay: float) -> bool:
+        if not parent.closed:  # the trainer decides how long to wait (wait_timeout)
+            parent.poll(0)
+            return True
+        return time.monotonic() + delay - last_progress < patience
+
+    def wait_for_owner() -> bool:  # the trainer still writes the oldest entry
+        parent.poll(0.2)
+        return not parent.closed
+
+    def on_outcome(outcome: Any) -> None:
+        nonlocal last_progress
+        if outcome.ok:
+            last_progress = time.monotonic()
+        _answer(outcome.to_dict())
+
+    with outbox.drain_lock(wait=float("inf")):
+        while True:
+            drain(
+                outbox,
+                token=settings.token,  # each entry says where it goes; the token comes from here
+                wait_for_owner=wait_for_owner,
+                keep_trying=keep_trying,
+                on_outcome=on_outcome,
+            )
+            if parent.closed:
+                return
+            parent.poll(1.0)  # until the next snapshot (or the end of training)
 
 
 if __name__ == "__main__":

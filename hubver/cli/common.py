@@ -37,6 +37,12 @@ def repo_options(func: Callable) -> Callable:
         settings = resolve_settings(repo=repo, endpoint=endpoint, local=local, token=token, branch=branch)
         ctx = click.get_current_context()
         ctx.meta["hubver.secrets"] = {token} if token else set()
+        ctx.meta["hubver.flags"] = {
+            "repo": repo,
+            "endpoint": endpoint,
+            "local": local or None,
+            "branch": branch,
+        }
         return func(settings=settings, as_json=as_json, **kwargs)
 
     return wrapper

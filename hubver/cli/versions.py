@@ -46,9 +46,19 @@ from .common import emit_json, fmt, repo_options, table, warn
     "--exclude", "excludes", multiple=True, metavar="GLOB", help="Leave out matching files (repeatable)."
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be uploaded and the card; change nothing.")
+@click.option(
+    "--pending",
+    is_flag=True,
+    help="Publish the snapshots HubverCallback left in DIRECTORY's outbox (a killed or timed-out run), oldest first.",
+)
+@click.option(
+    "--retry-failed", is_flag=True, help="With --pending: also retry the snapshots the hub refused."
+)
 def push(settings, as_json, directory, version_id, scheme, bump, message, private, metrics, metrics_file, params,
-         dataset, num_samples, base_model, template, excludes, dry_run):  # fmt: skip
+         dataset, num_samples, base_model, template, excludes, dry_run, pending, retry_failed):  # fmt: skip
     """Publish DIRECTORY (default: .) as a new version."""
+    if pending or retry_failed:
+        return _push_pending(settings, as_json, directory, retry_failed, dry_run)
     from ..ci import in_github_actions, step_outputs, summary_markdown, write_outputs, write_summary
     from ..publish import push as do_push
     from ..redact import known_secrets
@@ -108,6 +118,73 @@ def push(settings, as_json, directory, version_id, scheme, bump, message, privat
     )
     click.echo(f"  url: {result.url}")
     click.echo(f'  load: from_pretrained("{result.repo}", revision="{result.version}")')
+
+
+def _push_pending(settings, as_json, directory, retry_failed, dry_run):
+    from ..errors import HubverError
+    from ..outbox import Outbox, outbox_for
+    from ..pending import drain
+
+    outbox = Outbox(outbox_for(directory))
+    if retry_failed:
+        outbox.retry_failed()
+    entries = outbox.entries()
+    if dry_run or not entries:
+        rows = [
+            {"entry": e.name, "description": e.describe(), "repo": (e.job() or {}).get("repo")}
+            for e in entries
+        ]
+        if as_json:
+            emit_json(
+                {"outbox": str(outbox.root), "pending": rows, "failed": [p.name for p in outbox.failed()]}
+            )
+        elif not entries:
+            click.echo(f"Nothing pending in {outbox.root}.")
+        else:
+            click.echo(f"Would publish, in this order, from {outbox.root}:")
+            for row in rows:
+                click.echo(f"  {row['description']} -> {row['repo']}")
+        for path in outbox.failed() if not as_json else []:
+            warn(f"{path.name} was refused by the hub; `--retry-failed` tries it again")
+        return
+    # Each snapshot goes where its run was publishing unless a flag says otherwise (a hub that
+    # moved); the token is this command's (--token, HF_TOKEN).
+    flags = click.get_current_context().meta.get("hubver.flags") or {}
+    with outbox.drain_lock(wait=30.0):
+        outcomes = drain(
+            outbox,
+            token=settings.token,
+            overrides=flags,
+            on_outcome=lambda o: None if as_json else _print_outcome(o),
+        )
+    left, failed = outbox.entries(), outbox.failed()
+    if as_json:
+        emit_json(
+            {
+                "outbox": str(outbox.root),
+                "outcomes": [o.to_dict() for o in outcomes],
+                "pending": [e.describe() for e in left],
+                "failed": [p.name for p in failed],
+            }
+        )
+    if left or failed or any(not o.ok for o in outcomes):
+        raise HubverError(
+            f"{len(left)} snapshot(s) still pending and {len(failed)} refused in {outbox.root}.",
+            "Fix what the errors above say, then run `hubver push --pending` again"
+            + (" with --retry-failed." if failed else "."),
+        )
+
+
+def _print_outcome(outcome) -> None:
+    if outcome.ok:
+        r = outcome.result
+        what = "Published" if r.created else "Already published"
+        click.echo(
+            f"{what} {r.version} of {r.repo} from the {outcome.description} (commit {(r.commit or '')[:12]})."
+        )
+    else:
+        state = "kept for another try" if outcome.kept else "set aside in failed/"
+        warn(f"the {outcome.description} was not published ({state}): {outcome.error}")
 
 
 @click.command("list")
