@@ -24,6 +24,7 @@ from .errors import (
     HubError,
     HubUnreachable,
     HubverError,
+    MetadataError,
     RepoNotFound,
 )
 from .settings import HF_ENDPOINT_DEFAULT, Settings
@@ -245,17 +246,33 @@ class Hub:
     def files(self, repo: str, revision: str) -> tuple[str, dict[str, RemoteFile]]:
         """Commit sha of `revision` and the files at it (one request)."""
 
-        def fetch():
-            return self.api.model_info(repo, revision=revision, files_metadata=True)
+        from urllib.parse import quote
+
+        from huggingface_hub.utils import hf_raise_for_status
+
+        # Read as JSON rather than through `HfApi.model_info`: its `ModelInfo` parses the card's
+        # front matter too, and crashes on a card anyone may edit on the Hub (`tags: 5`).
+        url = f"{self.endpoint}/api/models/{repo}/revision/{quote(revision, safe='')}?blobs=true"
+
+        def fetch() -> Any:
+            with self._get(url) as r:
+                r.read()
+                hf_raise_for_status(r)
+                return r.json()
 
         info = self.call(f"Reading {revision}", fetch, repo=repo)
-        files = {
-            s.rfilename: RemoteFile(
-                s.rfilename, s.size or 0, s.blob_id or "", s.lfs.sha256 if s.lfs else None
+        files = {}
+        for s in info.get("siblings") or [] if isinstance(info, dict) else []:
+            if not isinstance(s, dict) or not isinstance(s.get("rfilename"), str):
+                continue
+            lfs = s.get("lfs") if isinstance(s.get("lfs"), dict) else None
+            files[s["rfilename"]] = RemoteFile(
+                s["rfilename"], s.get("size") or 0, s.get("blobId") or "", lfs.get("sha256") if lfs else None
             )
-            for s in info.siblings or []
-        }
-        return info.sha, files
+        sha = info.get("sha") if isinstance(info, dict) else None
+        if not isinstance(sha, str):
+            raise HubError(f"Reading {revision} of {repo} on {self.endpoint}: the answer names no commit.")
+        return sha, files
 
     def read_file(self, repo: str, path: str, revision: str) -> tuple[bytes | None, str | None]:
         """A small file's bytes at `revision` (None if absent) and the commit it was read at."""
@@ -298,8 +315,16 @@ class Hub:
     def safetensors_tensors(self, repo: str, path: str, revision: str) -> dict[str, list[int]]:
         """Tensor name -> shape, from the remote header alone (HTTP range requests)."""
 
+        from huggingface_hub.errors import SafetensorsParsingError
+
         def fetch():
-            return self.api.parse_safetensors_file_metadata(repo, path, revision=revision)
+            try:
+                return self.api.parse_safetensors_file_metadata(repo, path, revision=revision)
+            except (SafetensorsParsingError, ValueError, TypeError, KeyError, RecursionError) as e:
+                # huggingface_hub's parser meets whatever bytes were published under that name.
+                raise MetadataError(
+                    f"{path} at {revision} in {repo} has no readable safetensors header ({_short(e)})."
+                ) from None
 
         meta = self.call(f"Reading the header of {path}", fetch, repo=repo)
         return {name: list(info.shape) for name, info in meta.tensors.items()}
