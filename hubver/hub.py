@@ -22,6 +22,7 @@ from .errors import (
     AuthError,
     ConflictError,
     HubError,
+    HubStorageFull,
     HubUnreachable,
     HubverError,
     MetadataError,
@@ -150,6 +151,18 @@ class Hub:
             raise self._http_error(what, e, repo) from None
         except httpx2.TransportError as e:
             raise _Transient(e, None) from None
+        except RuntimeError as e:
+            # create_commit wraps a failed LFS upload: "Error while uploading 'x' to the Hub." The
+            # HTTP error it was raised from says what happened.
+            cause = e.__cause__
+            if isinstance(cause, HfHubHTTPError):
+                status = cause.response.status_code if cause.response is not None else None
+                if status in TRANSIENT:
+                    raise _Transient(cause, _retry_after(cause)) from None
+                raise self._http_error(what, cause, repo) from None
+            if isinstance(cause, httpx2.TransportError):
+                raise _Transient(cause, None) from None
+            raise
         except ValueError as e:
             if "Invalid metadata in README.md" not in str(e):
                 raise
@@ -213,6 +226,12 @@ class Hub:
             return AuthError(
                 f"{what} was refused: this token has no write access to {where}. {server}".strip(),
                 "Use a token with write access to that namespace (--token or HF_TOKEN).",
+            )
+        if status == 507:
+            return HubStorageFull(
+                f"{what} failed: the Hub at {self.endpoint} has no disk space left (HTTP 507); "
+                "nothing was published.",
+                "Free space on the hub's disk (or ask its administrator to), then run the command again.",
             )
         if status in (409, 412):
             return Conflict(f"{what}: {server or 'the repository changed meanwhile'}")

@@ -81,8 +81,24 @@ def add_user(name: str, admin: bool, orgs: tuple[str, ...], data_dir: Path | Non
     from ..server.names import check_name
 
     check_name(name, "user name")
-    store = TokenStore(_data_dir(data_dir))
-    token = store.create_user(name, admin=admin, orgs=tuple(orgs))
+    directory = _data_dir(data_dir)
+    try:
+        store = TokenStore(directory)
+        token = store.create_user(name, admin=admin, orgs=tuple(orgs))
+    except OSError as e:
+        from ..errors import ConfigError
+        from ..server.errors import is_disk_full
+
+        if is_disk_full(e):
+            raise ConfigError(
+                f"Cannot add user {name}: the disk of the hub's data directory {directory} is full; "
+                "no user was added (tokens.json is unchanged).",
+                "Free space on that disk, then run the command again.",
+            ) from None
+        raise ConfigError(
+            f"Cannot add user {name} in the hub's data directory {directory}: {e.strerror}.",
+            "Check that the directory exists and is writable (--data-dir).",
+        ) from None
     if as_json:
         emit_json({"name": name, "admin": admin, "orgs": list(orgs), "token": token})
     else:

@@ -22,9 +22,12 @@ from .api_repos import RepoEndpoints
 from .api_uploads import XET_MESSAGE, XET_PATH, UploadEndpoints
 from .auth import Signer, TokenStore
 from .errors import (
+    DISK_FULL_MESSAGE,
     BadRequest,
     HubHTTPError,
+    InsufficientStorage,
     NotFound,
+    is_disk_full,
 )
 from .repos import RepoStore
 from .web import (
@@ -83,11 +86,19 @@ class HubApp(RepoEndpoints, FileEndpoints, UploadEndpoints):
             response = await self.dispatch(request)
         except HubHTTPError as e:
             response = error_response(e)
-        except Exception:
-            log.exception("internal error on %s %s", scope["method"], scope["path"])
-            response = error_response(
-                HubHTTPError("Internal server error.", status=500, code="InternalError")
-            )
+        except Exception as e:
+            if not is_disk_full(e):
+                log.exception("internal error on %s %s", scope["method"], scope["path"])
+                response = error_response(
+                    HubHTTPError("Internal server error.", status=500, code="InternalError")
+                )
+            else:
+                # Writers stage in temp files and rename, so a full disk leaves nothing half-written;
+                # reads go on. 507, not 500: clients must not retry until space is freed.
+                log.error("disk full on %s %s: %s", scope["method"], scope["path"], e)
+                response = error_response(
+                    InsufficientStorage(DISK_FULL_MESSAGE.format(what=f"{scope['method']} {scope['path']}"))
+                )
         await response(scope, receive, send)
 
     async def dispatch(self, request: Request) -> Response:
