@@ -824,8 +824,10 @@ TABLE = [
             _card(LAUGHS)),
     Hostile("model card metadata nested 3 000 deep", "`POST /api/validate-yaml`", "400: Invalid YAML in the model card metadata",
             lambda c: _validate_yaml(c, "---\nx: " + "[" * 3000 + "\n---\n")),
-    Hostile("model card metadata of 12 MiB, sent without a token", "`POST /api/validate-yaml`", "400: The model card metadata is larger than 256 KiB.",
-            lambda c: _validate_yaml(c, "---\n" + "x: y\n" * 2_500_000 + "---\n")),
+    Hostile("model card metadata of 600 KiB, sent without a token", "`POST /api/validate-yaml`", "400: The model card metadata is larger than 256 KiB.",
+            lambda c: _validate_yaml(c, "---\n" + "x: y\n" * 120_000 + "---\n")),
+    Hostile("a body of 12 MiB, sent without a token", "`POST /api/validate-yaml`", "413: The request body is larger than 1048576 bytes.",
+            lambda c: c.raw("POST", "/api/validate-yaml", json.dumps({"content": "---\n" + "x: y\n" * 2_500_000 + "---\n"}).encode())),
 ]  # fmt: skip
 
 

@@ -55,6 +55,16 @@ class HubConfig:
     max_commit_body: int = 256 * MiB
     page_size: int = 50
     tree_page_size: int = 1000
+    # What a hostile or broken client may hold (enforced per connection by protocol.py).
+    max_header_bytes: int = 64 * 1024  # request line plus all headers; 431 beyond
+    header_timeout: float = 10.0  # to send the request line and headers; 408 after
+    body_idle_timeout: float = 30.0  # a request body with no byte for this long is cut off
+    keep_alive_timeout: float = 30.0
+    max_connections: int = 256  # open connections; 503 + Retry-After beyond (and the fd limit)
+    max_anonymous_body: int = 1 * MiB  # body of a request without a token or signed URL
+    # The address clients reach the hub at, for the URLs it hands out (signed uploads, repo
+    # URLs); default the address it is bound to. Never taken from the request's Host header.
+    public_url: str | None = None
 
 
 class HubApp(RepoEndpoints, FileEndpoints, UploadEndpoints):
