@@ -170,6 +170,22 @@ def _mapping(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _history_row(entry: dict[str, Any]) -> dict[str, Any]:
+    """An index entry as the card's history table shows it, whatever types someone else wrote."""
+
+    def text(value: object) -> str | None:
+        return value if isinstance(value, str) else None
+
+    message = text(entry.get("message"))
+    return {
+        **entry,
+        "version": str(entry.get("version")),
+        "created_at": text(entry.get("created_at")),
+        "message": " ".join(message.split()) if message else None,  # one table row
+        "metrics": _mapping(entry.get("metrics")),
+    }
+
+
 def metric_rows(metrics: dict[str, Any], previous: dict[str, Any] | None) -> list[dict[str, Any]]:
     rows = []
     for name, value in sorted(_mapping(metrics).items()):
@@ -208,7 +224,7 @@ def render(
         "hyperparameter_count": len((meta.get("training") or {}).get("hyperparameters") or {}),
         "metrics": metric_rows(meta.get("metrics") or {}, _mapping(previous).get("metrics")),
         "previous_version": (previous or {}).get("version"),
-        "history": list(reversed(history)),
+        "history": [_history_row(e) for e in reversed(history)],
         "history_metrics": history_metrics,
         "code": meta.get("code") or {},
         "ci": meta.get("ci") or {},

@@ -571,6 +571,22 @@ def _nan_in_hub_index(c: Ctx) -> str:
     return "Shown: `list --json` and the next push's index are strict JSON (NaN became null)"
 
 
+def _typed_index(c: Ctx) -> str:
+    """Index lines written by someone else with the wrong types: list, show and the next push work."""
+    from huggingface_hub import hf_hub_download
+
+    c.push_v1()
+    text = Path(hf_hub_download(c.repo, ".hubver/versions.jsonl", revision="main", token=c.token)).read_text()
+    entry = json.loads(text)
+    entry.update(metrics=[1, 2], message=5, created_at=20240101, created_by=["x"], kind={}, problems="p")
+    c.commit(".hubver/versions.jsonl", (json.dumps(entry) + "\n").encode())
+    assert "v1" in c.succeeds("list")
+    c.succeeds("push", c.adapters[8], "-m", "line one\u2028line two\x85three")
+    listed = c.succeeds("list", "--json")
+    assert [v["version"] for v in json.loads(listed)] == ["v1", "v2"]
+    return "Shown: `hubver list` and the next push work; a message with U+2028/U+0085 stays one index line"
+
+
 def _metrics_strict(c: Ctx) -> str:
     """A value that is not finite never reaches hubver.json, the index or the card."""
     seen = c.fails("push", c.adapters[4], "--metric", "x=1e999")
@@ -721,6 +737,8 @@ TABLE = [
             _hub_card("tags: mytag")),
     Hostile("a card edited on the Hub to `tags: {a: 1}`, `datasets: [1]`", "the next `hubver push`", "Published v2 (card tags: hubver, peft, lora)",
             _hub_card("tags: {a: 1}\ndatasets: [1]")),
+    Hostile("index lines with wrong types (`metrics: [1, 2]`, `message: 5`), a message with U+2028", "`hubver list`, the next push", "Shown: `hubver list` and the next push work; a message with U+2028/U+0085 stays one index line",
+            _typed_index),
     # -- strict JSON
     Hostile("`--metric x=nan`", "`hubver push`", "Invalid metric 'x=nan': 'nan' is not a finite number.",
             lambda c: c.fails("push", c.adapters[4], "--metric", "x=nan")),
