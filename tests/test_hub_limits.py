@@ -180,14 +180,24 @@ def test_upload_urls_ignore_the_host_header(hub, hub_token, api, repo_id):
 
 
 @contextlib.contextmanager
-def hub_process(tmp_path: Path, *extra: str) -> Iterator[tuple[str, subprocess.Popen]]:
+def hub_process(
+    tmp_path: Path, *extra: str, nofile: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    import resource
+
     env = {**os.environ, "HUBVER_HUB_TOKEN": TOKEN}
+
+    def limit_fds() -> None:
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
     proc = subprocess.Popen(
         [str(HUBVER), "hub", "serve", "--port", "0", "--data-dir", str(tmp_path / "hub"), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
         text=True,
+        preexec_fn=limit_fds,
     )
     try:
         assert proc.stdout is not None
@@ -285,3 +295,22 @@ def test_serve_hands_out_upload_urls_on_the_public_url(tmp_path):
         assert status == 200, data
         href = json.loads(data)["objects"][0]["actions"]["upload"]["href"]
         assert href.startswith("https://hub.example.org/lfs-upload/"), href
+
+
+def test_with_few_file_descriptors_extra_clients_get_503_not_a_reset(tmp_path):
+    """With 64 descriptors, 40 idle connections used to leave the next client reset."""
+    with hub_process(tmp_path, nofile=64) as (url, proc):
+        served_quickly(url)
+        idle = [connect(url) for _ in range(40)]
+        try:
+            time.sleep(0.3)
+            with connect(url) as s:
+                response = read_response(s)
+            assert status_of(response) == 503, response[:300]
+            assert b"The hub is serving its maximum of 10 connections" in response
+        finally:
+            for s in idle:
+                s.close()
+        time.sleep(0.3)
+        served_quickly(url)
+        assert proc.poll() is None
