@@ -43,6 +43,10 @@ MODEL_WEIGHTS = (
     "flax_model.msgpack",
 )
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+# What the Hub refuses in a commit, checked before anything is uploaded.
+MAX_PATH_BYTES = 1024
+# hubver's own paths in the repo: a file there would clash with the version index.
+RESERVED_ROOT_NAMES = {".hubver"}
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,8 @@ def _skip_reason(rel: str, name: str, excludes: tuple[str, ...]) -> str | None:
     for pattern in excludes:
         if fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(name, pattern):
             return f"excluded by {pattern!r}"
+    if name == ".git":
+        return "a git link file (of a submodule or worktree), not part of the model"
     if "/" in rel:
         return None
     if name in SKIP_FILES:
@@ -126,10 +132,26 @@ def _check_name(rel: str, root: Path) -> None:
             f"{root / rel!r} has a file name that is not valid UTF-8; the Hub cannot store it.",
             "Rename the file.",
         ) from None
-    if "\\" in rel or any(ord(c) < 0x20 for c in rel):
+    if "\\" in rel or any(ord(c) < 0x20 or ord(c) == 0x7F for c in rel):
         raise ArtifactError(
             f"The file name {rel!r} in {root} contains a backslash or a control character.",
             "Rename the file.",
+        )
+
+
+def _check_hub_name(rel: str, root: Path) -> None:
+    """What the Hub would refuse in a commit, found before anything is uploaded."""
+    size = len(rel.encode("utf-8"))
+    if size > MAX_PATH_BYTES:
+        raise ArtifactError(
+            f"The path {rel[:60]!r}... in {root} is {size} bytes long; the Hub stores paths of at most "
+            f"{MAX_PATH_BYTES} bytes.",
+            "Rename the file or its folders, or leave it out with --exclude.",
+        )
+    if rel.split("/")[-1].lower().rstrip(". ") in (".git", ".gitmodules"):
+        raise ArtifactError(
+            f"{root / rel} is named like git's own files ('.git' or '.gitmodules'); the Hub refuses them.",
+            f"Rename it, or leave it out with --exclude {rel.split('/')[-1]!r}.",
         )
 
 
@@ -159,6 +181,7 @@ def scan(root: Path | str, *, excludes: tuple[str, ...] = (), hash_files: bool =
             if d in SKIP_DIRS or (not rel_dir and any(fnmatch.fnmatch(d, p) for p in SKIP_DIR_PATTERNS)):
                 skipped.append((rel + "/", "training checkpoints and tool folders are not published"))
                 continue
+            _check_hub_name(rel, root)
             if (here / d).is_symlink():
                 _resolve_link(here / d, real_root, rel)
                 skipped.append((rel + "/", "a symlink to a directory (its files are not followed)"))
@@ -173,6 +196,13 @@ def scan(root: Path | str, *, excludes: tuple[str, ...] = (), hash_files: bool =
             if reason:
                 skipped.append((rel, reason))
                 continue
+            _check_hub_name(rel, root)
+            if rel in RESERVED_ROOT_NAMES:
+                raise ArtifactError(
+                    f"{full} is a file named {rel!r}; hubver keeps its version index in the folder "
+                    f"{rel}/ of the repository.",
+                    f"Rename it, or leave it out with --exclude {rel}.",
+                )
             target = _resolve_link(full, real_root, rel) if full.is_symlink() else full
             try:
                 st = target.stat()
@@ -223,6 +253,9 @@ def _classify(root: Path, files: list[ArtifactFile], skipped: list[tuple[str, st
         art.trainer_state = load_json(root / "trainer_state.json")
     if "adapter_config.json" in top:
         art.adapter_config = load_json(root / "adapter_config.json")
+        from .metadata import check_adapter_config
+
+        check_adapter_config(art.adapter_config, str(root / "adapter_config.json"))
         if not any(w in top for w in ADAPTER_WEIGHTS):
             raise ArtifactError(
                 f"{root} has adapter_config.json but no adapter weights (adapter_model.safetensors).",

@@ -8,6 +8,7 @@ existing card is kept, and so are front-matter keys hubver does not set.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from importlib import resources
 from pathlib import Path
@@ -26,8 +27,20 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _BOILERPLATE = ("[More Information Needed]", "<!-- Provide a quick summary of what the model is/does. -->")
 
 
-def is_hub_id(name: str | None) -> bool:
-    return bool(name) and bool(_HUB_ID.match(name or "")) and not Path(name or "").is_absolute()
+def is_hub_id(name: object) -> bool:
+    """True for `namespace/name`; False for anything else, whatever its type (cards are edited by hand)."""
+    return (
+        isinstance(name, str) and len(name) <= 200 and bool(_HUB_ID.match(name)) and not name.startswith("/")
+    )
+
+
+def _names(value: object) -> list[str]:
+    """A front-matter list of names as the Hub reads it: `tags: mytag` is one tag, `tags: 5` none."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
 
 
 def split_card(text: str | None) -> tuple[dict[str, Any], str, str]:
@@ -42,8 +55,8 @@ def split_card(text: str | None) -> tuple[dict[str, Any], str, str]:
             try:
                 loaded = yaml.safe_load(text[3:end])
                 meta = loaded if isinstance(loaded, dict) else {}
-            except yaml.YAMLError:
-                meta = {}
+            except (yaml.YAMLError, RecursionError, ValueError):
+                meta = {}  # someone else's broken front matter: hubver writes its own
             body = text[end + 4 :].lstrip("\n")
     if any(marker in body for marker in _BOILERPLATE) and START not in body:
         return {}, "", ""  # an empty template's front matter is as generated as its body
@@ -56,8 +69,10 @@ def split_card(text: str | None) -> tuple[dict[str, Any], str, str]:
 
 def front_matter(meta: dict[str, Any], existing: dict[str, Any], repo: str) -> dict[str, Any]:
     fm = dict(existing)
-    if not is_hub_id(fm.get("base_model")):
-        fm.pop("base_model", None)  # a local path is not something the Hub can link
+    if not is_hub_id(fm.get("base_model")) and not (
+        isinstance(fm.get("base_model"), list) and fm["base_model"] and all(map(is_hub_id, fm["base_model"]))
+    ):
+        fm.pop("base_model", None)  # a local path (or a number) is not something the Hub can link
     base = (meta.get("base_model") or {}).get("name")
     if is_hub_id(base):
         fm["base_model"] = base
@@ -67,17 +82,25 @@ def front_matter(meta: dict[str, Any], existing: dict[str, Any], repo: str) -> d
             fm["base_model_relation"] = "adapter"
     else:
         fm.setdefault("library_name", "transformers")
-    tags = [t for t in fm.get("tags") or [] if isinstance(t, str) and not t.startswith("base_model:")]
+    tags = [t for t in _names(fm.get("tags")) if not t.startswith("base_model:")]
     for tag in ["hubver", *(["peft", "lora"] if meta.get("kind") == "adapter" else [])]:
         if tag not in tags:
             tags.append(tag)
     fm["tags"] = tags
     dataset = meta.get("dataset") or {}
+    if "datasets" in fm:
+        fm["datasets"] = _names(fm["datasets"])
     if is_hub_id(dataset.get("name")):
-        fm["datasets"] = sorted({*(fm.get("datasets") or []), dataset["name"]})
+        fm["datasets"] = sorted({*fm.get("datasets", []), dataset["name"]})
+    if not fm.get("datasets"):
+        fm.pop("datasets", None)
     if meta.get("license"):
         fm["license"] = meta["license"]
-    metrics = {k: v for k, v in (meta.get("metrics") or {}).items() if isinstance(v, (int, float))}
+    metrics = {
+        k: v
+        for k, v in (meta.get("metrics") or {}).items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    }
     fm.pop("model-index", None)
     if metrics:
         ds_name = dataset.get("name") or "unspecified"
@@ -142,10 +165,31 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _mapping(value: object) -> dict[str, Any]:
+    """`value` if it is a JSON object, else empty: index entries written by others may hold anything."""
+    return value if isinstance(value, dict) else {}
+
+
+def _history_row(entry: dict[str, Any]) -> dict[str, Any]:
+    """An index entry as the card's history table shows it, whatever types someone else wrote."""
+
+    def text(value: object) -> str | None:
+        return value if isinstance(value, str) else None
+
+    message = text(entry.get("message"))
+    return {
+        **entry,
+        "version": str(entry.get("version")),
+        "created_at": text(entry.get("created_at")),
+        "message": " ".join(message.split()) if message else None,  # one table row
+        "metrics": _mapping(entry.get("metrics")),
+    }
+
+
 def metric_rows(metrics: dict[str, Any], previous: dict[str, Any] | None) -> list[dict[str, Any]]:
     rows = []
-    for name, value in sorted(metrics.items()):
-        prev = (previous or {}).get(name)
+    for name, value in sorted(_mapping(metrics).items()):
+        prev = _mapping(previous).get(name)
         delta = None
         if isinstance(value, (int, float)) and isinstance(prev, (int, float)):
             delta = value - prev
@@ -167,7 +211,7 @@ def render(
     import jinja2
 
     existing_meta, before, after = split_card(existing)
-    history_metrics = key_metric_names({k for e in history for k in (e.get("metrics") or {})})
+    history_metrics = key_metric_names({str(k) for e in history for k in _mapping(e.get("metrics"))})
     context = {
         "meta": meta,
         "repo": repo,
@@ -178,9 +222,9 @@ def render(
         "lora_ranks": meta.get("lora_ranks") or {},
         "hyperparameters": key_hyperparameters((meta.get("training") or {}).get("hyperparameters") or {}),
         "hyperparameter_count": len((meta.get("training") or {}).get("hyperparameters") or {}),
-        "metrics": metric_rows(meta.get("metrics") or {}, (previous or {}).get("metrics")),
+        "metrics": metric_rows(meta.get("metrics") or {}, _mapping(previous).get("metrics")),
         "previous_version": (previous or {}).get("version"),
-        "history": list(reversed(history)),
+        "history": [_history_row(e) for e in reversed(history)],
         "history_metrics": history_metrics,
         "code": meta.get("code") or {},
         "ci": meta.get("ci") or {},

@@ -55,6 +55,10 @@ class HubError(HubverError):
     """The Hub refused or failed a request in a way not covered above."""
 
 
+class HubStorageFull(HubError):
+    """The Hub answered 507: its disk is full. Not retried: only freeing space helps."""
+
+
 class ConflictError(HubverError):
     """Someone else changed the repository at the same time and retries ran out."""
 

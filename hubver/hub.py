@@ -22,8 +22,10 @@ from .errors import (
     AuthError,
     ConflictError,
     HubError,
+    HubStorageFull,
     HubUnreachable,
     HubverError,
+    MetadataError,
     RepoNotFound,
 )
 from .settings import HF_ENDPOINT_DEFAULT, Settings
@@ -191,6 +193,18 @@ class Hub:
             raise self._http_error(what, e, repo) from None
         except httpx2.TransportError as e:
             raise _Transient(e, None) from None
+        except RuntimeError as e:
+            # create_commit wraps a failed LFS upload: "Error while uploading 'x' to the Hub." The
+            # HTTP error it was raised from says what happened.
+            cause = e.__cause__
+            if isinstance(cause, HfHubHTTPError):
+                status = cause.response.status_code if cause.response is not None else None
+                if status in TRANSIENT:
+                    raise _Transient(cause, _retry_after(cause)) from None
+                raise self._http_error(what, cause, repo) from None
+            if isinstance(cause, httpx2.TransportError):
+                raise _Transient(cause, None) from None
+            raise
         except ValueError as e:
             if "Invalid metadata in README.md" not in str(e):
                 raise
@@ -255,6 +269,12 @@ class Hub:
                 f"{what} was refused: this token has no write access to {where}. {server}".strip(),
                 "Use a token with write access to that namespace (--token or HF_TOKEN).",
             )
+        if status == 507:
+            return HubStorageFull(
+                f"{what} failed: the Hub at {self.endpoint} has no disk space left (HTTP 507); "
+                "nothing was published.",
+                "Free space on the hub's disk (or ask its administrator to), then run the command again.",
+            )
         if status in (409, 412):
             return Conflict(f"{what}: {server or 'the repository changed meanwhile'}")
         return HubError(f"{what} failed: HTTP {status} from {where}. {server}".strip())
@@ -287,17 +307,33 @@ class Hub:
     def files(self, repo: str, revision: str) -> tuple[str, dict[str, RemoteFile]]:
         """Commit sha of `revision` and the files at it (one request)."""
 
-        def fetch():
-            return self.api.model_info(repo, revision=revision, files_metadata=True)
+        from urllib.parse import quote
+
+        from huggingface_hub.utils import hf_raise_for_status
+
+        # Read as JSON rather than through `HfApi.model_info`: its `ModelInfo` parses the card's
+        # front matter too, and crashes on a card anyone may edit on the Hub (`tags: 5`).
+        url = f"{self.endpoint}/api/models/{repo}/revision/{quote(revision, safe='')}?blobs=true"
+
+        def fetch() -> Any:
+            with self._get(url) as r:
+                r.read()
+                hf_raise_for_status(r)
+                return r.json()
 
         info = self.call(f"Reading {revision}", fetch, repo=repo)
-        files = {
-            s.rfilename: RemoteFile(
-                s.rfilename, s.size or 0, s.blob_id or "", s.lfs.sha256 if s.lfs else None
+        files = {}
+        for s in info.get("siblings") or [] if isinstance(info, dict) else []:
+            if not isinstance(s, dict) or not isinstance(s.get("rfilename"), str):
+                continue
+            lfs = s.get("lfs") if isinstance(s.get("lfs"), dict) else None
+            files[s["rfilename"]] = RemoteFile(
+                s["rfilename"], s.get("size") or 0, s.get("blobId") or "", lfs.get("sha256") if lfs else None
             )
-            for s in info.siblings or []
-        }
-        return info.sha, files
+        sha = info.get("sha") if isinstance(info, dict) else None
+        if not isinstance(sha, str):
+            raise HubError(f"Reading {revision} of {repo} on {self.endpoint}: the answer names no commit.")
+        return sha, files
 
     def read_file(self, repo: str, path: str, revision: str) -> tuple[bytes | None, str | None]:
         """A small file's bytes at `revision` (None if absent) and the commit it was read at."""
@@ -340,8 +376,16 @@ class Hub:
     def safetensors_tensors(self, repo: str, path: str, revision: str) -> dict[str, list[int]]:
         """Tensor name -> shape, from the remote header alone (HTTP range requests)."""
 
+        from huggingface_hub.errors import SafetensorsParsingError
+
         def fetch():
-            return self.api.parse_safetensors_file_metadata(repo, path, revision=revision)
+            try:
+                return self.api.parse_safetensors_file_metadata(repo, path, revision=revision)
+            except (SafetensorsParsingError, ValueError, TypeError, KeyError, RecursionError) as e:
+                # huggingface_hub's parser meets whatever bytes were published under that name.
+                raise MetadataError(
+                    f"{path} at {revision} in {repo} has no readable safetensors header ({_short(e)})."
+                ) from None
 
         meta = self.call(f"Reading the header of {path}", fetch, repo=repo)
         return {name: list(info.shape) for name, info in meta.tensors.items()}

@@ -27,7 +27,8 @@ def parse(data: bytes | None) -> tuple[list[dict[str, Any]], list[str]]:
     problems: list[str] = []
     if not data:
         return entries, problems
-    for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+    # "\n" only: splitlines() also splits at U+0085 and U+2028, which a message may hold raw.
+    for n, line in enumerate(data.decode("utf-8", "replace").split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from .errors import MetadataError
 
+# No file hubver reads nests deeper than ~6 levels; 64 leaves room and keeps every recursive
+# walk (scrubbing, rendering, printing) far from Python's recursion limit.
+MAX_DEPTH = 64
+
 
 def parse_json(text: str | bytes, source: str) -> Any:
-    """Parse JSON from `source` (a path, or e.g. 'hubver.json of v3'); MetadataError if broken."""
+    """Parse JSON from `source` (a path, or e.g. 'hubver.json of v3'); MetadataError if broken.
+
+    Python's NaN/Infinity extensions are accepted here (the Trainer writes them); readers see
+    them as floats and everything hubver writes turns them into null (see `dumps`).
+    """
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as e:
         raise MetadataError(
             f"{source} is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno}).",
@@ -20,6 +29,50 @@ def parse_json(text: str | bytes, source: str) -> Any:
         ) from None
     except UnicodeDecodeError:
         raise MetadataError(f"{source} is not UTF-8 text.", "Fix or regenerate that file.") from None
+    except RecursionError:  # '[[[[...' some thousand deep overflows the decoder's stack
+        raise _too_deep(source) from None
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise MetadataError(f"{source} is not valid JSON: {e}.", "Fix or regenerate that file.") from None
+    if depth(data) > MAX_DEPTH:
+        raise _too_deep(source)
+    return data
+
+
+def _too_deep(source: str) -> MetadataError:
+    return MetadataError(
+        f"{source} is nested more than {MAX_DEPTH} levels deep; no model or metrics file is.",
+        "Fix or regenerate that file.",
+    )
+
+
+def depth(data: Any) -> int:
+    """How deeply lists and objects nest in `data` (iterative: safe on any input)."""
+    deepest = 0
+    stack = [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, (list, tuple)):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            return level
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def finite(data: Any) -> Any:
+    """`data` with every NaN and infinity replaced by None: what strict JSON (RFC 8259) can hold."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(v) for v in data]
+    return data
 
 
 def load_json(path: Path, *, expect: type | None = dict) -> Any:
@@ -40,5 +93,13 @@ def load_json(path: Path, *, expect: type | None = dict) -> Any:
 
 
 def dumps(data: Any) -> str:
-    """The canonical form hubver writes: sorted keys, two-space indent, trailing newline."""
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    """The canonical form hubver writes: strict JSON, sorted keys, two-space indent, trailing newline.
+
+    A non-finite float left in `data` (a hyperparameter the framework wrote as NaN) becomes
+    null: jq, JavaScript and Go refuse bare `NaN`. Metrics given explicitly never get here
+    non-finite: `training.check_metrics` refuses them.
+    """
+    return (
+        json.dumps(finite(data), indent=2, sort_keys=True, ensure_ascii=False, default=str, allow_nan=False)
+        + "\n"
+    )

@@ -38,20 +38,49 @@ PEFT_KEYS = (
 )
 
 
+# peft reads these as a module name (a regex) or a list of names; anything else breaks loading.
+_NAME_LISTS = ("target_modules", "modules_to_save", "exclude_modules")
+MAX_BASE_NAME = 1024  # a hub id is at most 96 characters, a local path at most PATH_MAX
+
+
 def peft_summary(adapter_config: dict[str, Any] | None) -> dict[str, Any] | None:
     if not adapter_config:
         return None
     summary = {k: adapter_config[k] for k in PEFT_KEYS if k in adapter_config}
-    if isinstance(summary.get("target_modules"), (list, set, tuple)):
+    if isinstance(summary.get("target_modules"), list):
         summary["target_modules"] = sorted(summary["target_modules"])
     return summary
 
 
+def check_adapter_config(config: dict[str, Any], source: str) -> None:
+    """Refuse what peft itself could not load, before it is published; MetadataError names the key."""
+    for key in _NAME_LISTS:
+        value = config.get(key)
+        if value is None or isinstance(value, str):
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise MetadataError(
+                f"{source}: {key} should be a module name or a list of module names (strings), "
+                f"not {str(value)[:80]}.",
+                'Fix or regenerate that file, e.g. "target_modules": ["q_proj", "v_proj"].',
+            )
+    name = config.get("base_model_name_or_path")
+    if isinstance(name, str) and len(name) > MAX_BASE_NAME:
+        raise MetadataError(
+            f"{source}: base_model_name_or_path is {len(name)} characters long; "
+            f"a model id or path has at most {MAX_BASE_NAME}.",
+            "Fix it, or name the base with --base-model ID.",
+        )
+
+
 def local_lora_ranks(artifact: Artifact) -> dict[str, int]:
+    """LoRA ranks from the adapter weights; every safetensors header is read, so a broken one
+    is refused here rather than published (`hubver diff` reads them all from the Hub)."""
     ranks: dict[str, int] = {}
     for f in artifact.weight_files:
+        shapes = read_header(f.local)
         if f.path.startswith("adapter_model"):
-            ranks.update(lora_ranks(read_header(f.local)))
+            ranks.update(lora_ranks(shapes))
     return ranks
 
 

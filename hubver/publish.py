@@ -23,12 +23,12 @@ from .artifact import Artifact, manifest_digest, scan
 from .ci import github_context
 from .errors import ConflictError, HubError, HubverError, VersionIdError
 from .hub import Conflict, Hub, RemoteFile, RepoNotFound, TransientError, open_hub
-from .jsonio import dumps
+from .jsonio import dumps, finite
 from .metadata import base_model_of, build
 from .provenance import code_provenance, current_user, environment
 from .redact import known_secrets, scrub
 from .settings import Settings, resolve_settings
-from .training import dataset_facts, from_trainer_state, load_metrics_file
+from .training import check_metrics, dataset_facts, finite_metrics, from_trainer_state, load_metrics_file
 from .versions import load_remote_metadata
 
 MAX_ATTEMPTS = 12
@@ -138,13 +138,13 @@ def _training_inputs(
         merged_training.update(ts)
     if training:
         t = dict(training)
-        merged_metrics.update(t.pop("metrics", None) or {})
+        merged_metrics.update(finite_metrics(t.pop("metrics", None) or {}))
         hyper = {**merged_training.get("hyperparameters", {}), **(t.pop("hyperparameters", None) or {})}
         merged_training.update({k: v for k, v in t.items() if v is not None})
         merged_training["hyperparameters"] = hyper
     if metrics_file:
         merged_metrics.update(load_metrics_file(metrics_file))
-    merged_metrics.update(metrics or {})
+    merged_metrics.update(check_metrics(metrics or {}, "--metric"))
     if params:
         merged_training["hyperparameters"] = {**merged_training.get("hyperparameters", {}), **params}
     return merged_training, merged_metrics
@@ -160,7 +160,7 @@ def _resolve_base(
         base = {"name": name, "revision": rev or None, "source": "--base-model"}
     if base is None:
         return None, None
-    if card.is_hub_id(base["name"]) and not Path(base["name"]).exists() and not base.get("revision"):
+    if card.is_hub_id(base["name"]) and not _is_local_path(base["name"]) and not base.get("revision"):
         try:
             sha, _ = hub.files(base["name"], "main")
             base["revision"] = sha
@@ -175,6 +175,13 @@ def _resolve_base(
         if any(cfg.get(k) != v for k, v in wanted.items()):
             rewritten = (dumps({**cfg, **wanted})).encode()
     return base, rewritten
+
+
+def _is_local_path(name: str) -> bool:
+    try:
+        return Path(name).exists()
+    except (OSError, ValueError):  # ENAMETOOLONG, a NUL: not a path on this machine
+        return False
 
 
 def repair_tags(hub: Hub, repo: str, branch: str, state: BranchState) -> list[str]:
@@ -219,8 +226,15 @@ def _existing_version(
 
 
 def _pick_version(state: BranchState, version: str | None, scheme: str, bump: str | None, repo: str) -> str:
+    """The id of the new version: checked against every ref of the repo before anything is uploaded."""
     used = {e["version"] for e in state.entries} | set(state.tags)
     if version:
+        if version not in used and (clash := versionids.ref_clash(version, state.tags, state.branches)):
+            raise VersionIdError(
+                f"Invalid version id {version!r} for {repo}: {clash}.",
+                f"Pick another id with --version, or omit it to get the next one "
+                f"({_free_id(used, state, 'counter', None)}).",
+            )
         if version in used:
             existing = state.entry(version)
             when = f", published {existing.get('created_at')}" if existing else ""
@@ -231,7 +245,17 @@ def _pick_version(state: BranchState, version: str | None, scheme: str, bump: st
                 f"Pick another id with --version, or omit it to get the next one ({versionids.next_id(used, 'counter')}).",
             )
         return version
-    return versionids.next_id(used, scheme, bump=bump)
+    return _free_id(used, state, scheme, bump)
+
+
+def _free_id(used: set[str], state: BranchState, scheme: str, bump: str | None) -> str:
+    """The next id of `scheme` that clashes with no tag or branch (an alias named v3 is skipped)."""
+    taken = set(used)
+    while True:
+        candidate = versionids.next_id(taken, scheme, bump=bump)
+        if not versionids.ref_clash(candidate, state.tags, state.branches):
+            return candidate
+        taken.add(candidate)
 
 
 def push(
@@ -511,7 +535,8 @@ def _operations(
     ops += [
         CommitOperationAdd(path_in_repo=index.METADATA_PATH, path_or_fileobj=dumps(meta).encode()),
         CommitOperationAdd(path_in_repo=index.CARD_PATH, path_or_fileobj=readme.encode()),
-        CommitOperationAdd(path_in_repo=index.INDEX_PATH, path_or_fileobj=index.render(entries)),
+        # Lines written by others may hold NaN (Python's json reads it): the index stays strict JSON.
+        CommitOperationAdd(path_in_repo=index.INDEX_PATH, path_or_fileobj=index.render(finite(entries))),
     ]
     previous = state.entries[-1] if state.entries else None
     result.previous_metrics = previous.get("metrics") if previous else None

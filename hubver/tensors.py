@@ -2,41 +2,68 @@
 
 from __future__ import annotations
 
-import json
 import struct
 from pathlib import Path
+from typing import Any
 
 from .errors import MetadataError
+from .jsonio import parse_json
 
 MAX_HEADER = 100 << 20
+_HINT = "Save the weights again (save_pretrained / safetensors.torch.save_file), or remove the file."
 
 
 def read_header(path: Path) -> dict[str, list[int]]:
-    """Tensor name -> shape from a local .safetensors file (reads only its header)."""
+    """Tensor name -> shape from a local .safetensors file (reads only its header).
+
+    Raises MetadataError naming the file (and the tensor) when the header is not what the
+    safetensors format allows: a JSON object of {dtype, shape: [non-negative ints], data_offsets}.
+    """
     try:
         with path.open("rb") as f:
             raw_len = f.read(8)
             if len(raw_len) != 8:
-                raise MetadataError(f"{path} is not a safetensors file (too short).")
+                raise MetadataError(f"{path} is not a safetensors file (too short).", _HINT)
             (length,) = struct.unpack("<Q", raw_len)
             if length > MAX_HEADER:
-                raise MetadataError(f"{path} is not a safetensors file (header of {length} bytes).")
-            header = json.loads(f.read(length))
-    except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise MetadataError(f"Cannot read the safetensors header of {path}: {e}.") from None
+                raise MetadataError(f"{path} is not a safetensors file (header of {length} bytes).", _HINT)
+            raw = f.read(length)
+    except OSError as e:
+        raise MetadataError(f"Cannot read the safetensors header of {path}: {e.strerror}.") from None
+    header = parse_json(raw, f"The safetensors header of {path}")
     if not isinstance(header, dict):
-        raise MetadataError(f"{path} has a malformed safetensors header.")
-    return {
-        k: list(v.get("shape", [])) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)
-    }
+        raise MetadataError(f"{path} has a malformed safetensors header (not a JSON object).", _HINT)
+    shapes = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(info, dict):
+            raise MetadataError(
+                f"{path}: the safetensors header entry of tensor {name!r} is not an object.", _HINT
+            )
+        shapes[name] = _shape(path, name, info.get("shape", []))
+    return shapes
+
+
+def _shape(path: Path, name: str, shape: Any) -> list[int]:
+    # JSON allows NaN, 1e999, 2.5 and strings where safetensors wants dimensions.
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    ):
+        raise MetadataError(
+            f"{path}: tensor {name!r} has the shape {str(shape)[:80]}; a shape is a list of "
+            "non-negative integers.",
+            _HINT,
+        )
+    return shape
 
 
 def lora_ranks(shapes: dict[str, list[int]]) -> dict[str, int]:
     """Module (named as in the base model) -> LoRA rank, from `lora_A` weights of shape (r, in_features)."""
     ranks = {}
     for name, shape in shapes.items():
-        if ".lora_A." in name and shape:
-            ranks[name.split(".lora_A.")[0].removeprefix("base_model.model.")] = int(shape[0])
+        if ".lora_A." in name and shape and isinstance(shape[0], int) and not isinstance(shape[0], bool):
+            ranks[name.split(".lora_A.")[0].removeprefix("base_model.model.")] = shape[0]
     return dict(sorted(ranks.items()))
 
 

@@ -146,8 +146,33 @@ def from_trainer_state(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_NON_FINITE_HINT = (
+    "JSON (RFC 8259) has no NaN or infinity, and jq, JavaScript and Go refuse them: "
+    'leave the metric out, or record it as a string (e.g. "diverged").'
+)
+
+
+def check_metrics(metrics: dict[str, Any], source: str) -> dict[str, Any]:
+    """`metrics` if every value is finite; MetadataError naming the first NaN or infinity."""
+    for name, value in metrics.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise MetadataError(
+                f"{source}: the metric {name!r} is {value}, not a finite number.", _NON_FINITE_HINT
+            )
+    return metrics
+
+
+def finite_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """`metrics` without NaN and infinities: what a framework logged (a diverged step) is dropped."""
+    return {k: v for k, v in metrics.items() if not (isinstance(v, float) and not math.isfinite(v))}
+
+
 def load_metrics_file(path: Path) -> dict[str, Any]:
-    """A JSON object of metrics; nested objects are flattened as `outer/inner`."""
+    """A JSON object of metrics; nested objects are flattened as `outer/inner`.
+
+    Raises MetadataError for a NaN or infinite value (Python's json writes them as bare
+    `NaN`/`Infinity`), naming the key: hubver writes strict JSON only.
+    """
     data = load_json(Path(path))
     flat: dict[str, Any] = {}
 
@@ -155,6 +180,10 @@ def load_metrics_file(path: Path) -> dict[str, Any]:
         if isinstance(value, dict):
             for k, v in value.items():
                 walk(f"{prefix}/{k}" if prefix else str(k), v)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise MetadataError(
+                f"{path}: the metric {prefix!r} is {value}, not a finite number.", _NON_FINITE_HINT
+            )
         elif _number(value) is not None or isinstance(value, str):
             flat[prefix] = value
 
@@ -174,12 +203,18 @@ def parse_pairs(pairs: tuple[str, ...] | list[str], what: str, *, numeric: bool)
             )
         value: Any = raw.strip()
         try:
-            value = int(value) if re.fullmatch(r"[-+]?\d+", value) else float(value)
+            value = int(value) if re.fullmatch(r"[-+]?\d{1,4000}", value) else float(value)
         except ValueError:
             if numeric:
                 raise MetadataError(
                     f"Invalid {what} {pair!r}: {raw!r} is not a number.", f"For example: --{what} {name}=0.42"
                 ) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            if numeric:
+                raise MetadataError(
+                    f"Invalid {what} {pair!r}: {raw.strip()!r} is not a finite number.", _NON_FINITE_HINT
+                )
+            value = raw.strip()  # a hyperparameter "inf" stays the text the user typed
         out[name] = value
     return out
 

@@ -42,6 +42,8 @@ def validate(version_id: str, *, reserved: Iterable[str] = ("main",)) -> str:
         problem = "it contains '..' or '//', or ends with '/', '.' or '.lock'"
     elif any(part.startswith(".") or part.endswith(".lock") for part in version_id.split("/")):
         problem = "a '/'-separated part starts with '.' or ends with '.lock'"
+    elif version_id == "refs" or version_id.startswith("refs/"):
+        problem = "it starts with 'refs/', git's own namespace (refs/pr/1 is a pull request)"
     elif _COMMIT_LIKE.match(version_id):
         problem = "it looks like a commit id"
     elif version_id in set(reserved) or version_id == "HEAD":
@@ -49,6 +51,23 @@ def validate(version_id: str, *, reserved: Iterable[str] = ("main",)) -> str:
     if problem:
         raise VersionIdError(f"Invalid version id {version_id!r}: {problem}.", _HINT)
     return version_id
+
+
+def ref_clash(version_id: str, tags: Iterable[str], branches: Iterable[str]) -> str | None:
+    """Why `version_id` cannot become a tag beside these refs, or None.
+
+    git keeps refs as paths: the tag v1/x cannot exist beside v1 (nor v1 beside v1/x), and a
+    tag named like a branch (an alias) makes every revision lookup ambiguous.
+    """
+    for kind, names in (("branch", branches), ("tag", tags)):
+        for name in names:
+            if name == version_id:
+                return f"it is the name of a {kind}{' (an alias)' if kind == 'branch' else ''}"
+            if version_id.startswith(name + "/"):
+                return f"the {kind} {name} exists, and git cannot keep {version_id} beside it"
+            if name.startswith(version_id + "/"):
+                return f"the {kind} {name} exists, and git cannot keep {version_id} beside it"
+    return None
 
 
 def sort_key(version_id: str) -> tuple:

@@ -122,23 +122,45 @@ def read_listing(hub: Hub, repo: str, branch: str) -> Listing:
     versions = []
     for e in entries:
         v = e["version"]
+        # Index lines are written by anyone with write access: keep only values of the right type.
         info = VersionInfo(
             version=v,
             commit=refs.tags.get(v),
-            created_at=e.get("created_at"),
-            created_by=e.get("created_by"),
-            message=e.get("message"),
-            metrics=e.get("metrics") or {},
+            created_at=_text(e.get("created_at")),
+            created_by=_text(e.get("created_by")),
+            message=_text(e.get("message")),
+            metrics=_obj(e.get("metrics")),
             aliases=by_version.get(v, []),
-            kind=e.get("kind"),
-            base_model=e.get("base_model"),
+            kind=_text(e.get("kind")),
+            base_model=_text(e.get("base_model")),
             lora_rank=e.get("lora_rank"),
-            problems=list(e.get("problems", [])),
+            problems=[str(p) for p in e.get("problems", []) if isinstance(p, str)]
+            if isinstance(e.get("problems"), list)
+            else [],
         )
         if info.commit is None:
             info.problems.append(f"tag {v} is missing: run `hubver verify {v} --repair --repo {repo}`")
         versions.append(info)
     return Listing(repo, branch, head, versions, aliases, problems, refs)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _files(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """path -> manifest entry of a hubver.json, skipping entries that are not {path: str, ...}."""
+    files = meta.get("files")
+    entries = (
+        [f for f in files if isinstance(f, dict) and isinstance(f.get("path"), str)]
+        if isinstance(files, list)
+        else []
+    )
+    return {f["path"]: f for f in entries}
 
 
 def _entries_from_tags(hub: Hub, repo: str, refs: Refs) -> tuple[list[dict[str, Any]], list[str]]:
@@ -268,6 +290,7 @@ class VersionDiff:
     files_changed: list[dict[str, Any]]
     code: dict[str, tuple[Any, Any]]
     dataset: dict[str, tuple[Any, Any]]
+    problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -278,13 +301,21 @@ def _changed(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, tu
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 
-def remote_lora_ranks(hub: Hub, repo: str, commit: str, meta: dict[str, Any]) -> dict[str, int]:
-    """LoRA ranks read from the version's weight headers on the Hub (range requests, no download)."""
+def remote_lora_ranks(
+    hub: Hub, repo: str, commit: str, meta: dict[str, Any], problems: list[str] | None = None
+) -> dict[str, int]:
+    """LoRA ranks read from the version's weight headers on the Hub (range requests, no download).
+
+    A header that cannot be read (garbage published by someone else) is left out, and said in `problems`.
+    """
     ranks: dict[str, int] = {}
-    for f in meta.get("files") or []:
-        path = f.get("path", "")
+    for path in _files(meta):
         if path.endswith(".safetensors") and path.rsplit("/", 1)[-1].startswith("adapter_model"):
-            ranks.update(lora_ranks(hub.safetensors_tensors(repo, path, commit)))
+            try:
+                ranks.update(lora_ranks(hub.safetensors_tensors(repo, path, commit)))
+            except HubverError as e:
+                if problems is not None:
+                    problems.append(f"{path} at {commit[:12]}: {e.message} Its LoRA ranks are not compared.")
     return ranks
 
 
@@ -305,13 +336,17 @@ def diff(
         ca, cb = resolve_ref(refs, r, a), resolve_ref(refs, r, b)
         with ThreadPoolExecutor(max_workers=2) as pool:
             ma, mb = pool.map(lambda vc: load_remote_metadata(h, r, *vc), [(a, ca), (b, cb)])
-            ra, rb = pool.map(lambda cm: remote_lora_ranks(h, r, *cm), [(ca, ma), (cb, mb)])
-    files_a = {f["path"]: f for f in ma.get("files") or []}
-    files_b = {f["path"]: f for f in mb.get("files") or []}
+            problems: list[str] = []
+            ra, rb = pool.map(
+                lambda cm: remote_lora_ranks(h, r, cm[0], cm[1], problems), [(ca, ma), (cb, mb)]
+            )
+    files_a, files_b = _files(ma), _files(mb)
     metrics = {}
-    for name in sorted(set(ma.get("metrics") or {}) | set(mb.get("metrics") or {})):
-        va, vb = (ma.get("metrics") or {}).get(name), (mb.get("metrics") or {}).get(name)
-        delta = vb - va if isinstance(va, (int, float)) and isinstance(vb, (int, float)) else None
+    metrics_a, metrics_b = _obj(ma.get("metrics")), _obj(mb.get("metrics"))
+    for name in sorted(set(metrics_a) | set(metrics_b)):
+        va, vb = metrics_a.get(name), metrics_b.get(name)
+        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (va, vb))
+        delta = vb - va if numbers else None  # type: ignore[operator]
         metrics[name] = (va, vb, delta)
     code_keys = ("commit", "branch", "dirty", "remote")
     return VersionDiff(
@@ -320,12 +355,12 @@ def diff(
         b=b,
         commits=(ca, cb),
         kind=(ma.get("kind"), mb.get("kind")),
-        base_model=((ma.get("base_model") or {}).get("name"), (mb.get("base_model") or {}).get("name")),
+        base_model=(_obj(ma.get("base_model")).get("name"), _obj(mb.get("base_model")).get("name")),
         hyperparameters=_changed(
-            (ma.get("training") or {}).get("hyperparameters"),
-            (mb.get("training") or {}).get("hyperparameters"),
+            _obj(_obj(ma.get("training")).get("hyperparameters")),
+            _obj(_obj(mb.get("training")).get("hyperparameters")),
         ),
-        peft=_changed(ma.get("peft"), mb.get("peft")),
+        peft=_changed(_obj(ma.get("peft")), _obj(mb.get("peft"))),
         lora_rank=(rank_summary(ra), rank_summary(rb)),
         lora_ranks={m: (ra.get(m), rb.get(m)) for m in sorted(set(ra) | set(rb)) if ra.get(m) != rb.get(m)},
         metrics=metrics,
@@ -337,10 +372,11 @@ def diff(
             if files_a[p].get("sha256") != files_b[p].get("sha256")
         ],
         code=_changed(
-            {k: (ma.get("code") or {}).get(k) for k in code_keys},
-            {k: (mb.get("code") or {}).get(k) for k in code_keys},
+            {k: _obj(ma.get("code")).get(k) for k in code_keys},
+            {k: _obj(mb.get("code")).get(k) for k in code_keys},
         ),
-        dataset=_changed(ma.get("dataset"), mb.get("dataset")),
+        dataset=_changed(_obj(ma.get("dataset")), _obj(mb.get("dataset"))),
+        problems=problems,
     )
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import raw_request
+from helpers import raw_request, recorded_requests
 from huggingface_hub import CommitOperationAdd, HfApi, get_session
 
 import hubver
@@ -143,6 +143,7 @@ def _local(change: Callable[[Path], object]) -> Callable[[Ctx], str]:
 
 def _write(name: str, data: bytes | str) -> Callable[[Path], object]:
     def change(d: Path) -> None:
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
         (d / name).write_bytes(data if isinstance(data, bytes) else data.encode())
 
     return change
@@ -445,6 +446,188 @@ def _card(front_matter: str) -> Callable[[Ctx], str]:
     return run
 
 
+# -- malformed inputs that used to crash (issue #12) -------------------------------------------------
+
+
+def _safetensors(header: bytes) -> bytes:
+    return len(header).to_bytes(8, "little") + header
+
+
+def _spoiled_header(header: bytes, name: str = "adapter_model.safetensors") -> Callable[[Path], object]:
+    def change(d: Path) -> None:
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        (d / name).write_bytes(_safetensors(header))
+
+    return change
+
+
+def _adapter_config(**changes: object) -> Callable[[Path], object]:
+    def change(d: Path) -> None:
+        config = json.loads((d / "adapter_config.json").read_text())
+        (d / "adapter_config.json").write_text(json.dumps({**config, **changes}))
+
+    return change
+
+
+def _nothing_published(c: Ctx) -> None:
+    refs = c.api.list_repo_refs(c.repo) if c.api.repo_exists(c.repo) else None
+    assert refs is None or not refs.tags, refs
+
+
+def _local_clean(change: Callable[[Path], object]) -> Callable[[Ctx], str]:
+    """`_local`, and the push must not have created a version (nor uploaded a file)."""
+
+    def run(c: Ctx) -> str:
+        seen = _local(change)(c)
+        _nothing_published(c)
+        return seen
+
+    return run
+
+
+def _card_fm(c: Ctx, revision: str = "main") -> dict:
+    from huggingface_hub import hf_hub_download
+
+    from hubver.card import split_card
+
+    text = Path(hf_hub_download(c.repo, "README.md", revision=revision, token=c.token)).read_text()
+    return split_card(text)[0]
+
+
+def _local_readme(front_matter: str) -> Callable[[Ctx], str]:
+    def run(c: Ctx) -> str:
+        art = c.art()
+        (art / "README.md").write_text(f"---\n{front_matter}\n---\nMy notes.\n")
+        c.succeeds("push", art)
+        fm = _card_fm(c, "v1")
+        return f"Published v1 (card tags: {', '.join(fm['tags'])}; base_model: {fm.get('base_model')})"
+
+    return run
+
+
+def _hub_card(front_matter: str) -> Callable[[Ctx], str]:
+    def run(c: Ctx) -> str:
+        c.push_v1()
+        c.commit("README.md", f"---\n{front_matter}\n---\nEdited on the Hub.\n".encode())
+        c.succeeds("push", c.adapters[8])
+        fm = _card_fm(c, "v2")
+        return f"Published v2 (card tags: {', '.join(fm['tags'])})"
+
+    return run
+
+
+def _hub_metadata(change: Callable[[dict], object], *command: str) -> Callable[[Ctx], str]:
+    """hubver.json of v1 changed on the Hub; `command` must still work, and what it printed is returned."""
+
+    def run(c: Ctx) -> str:
+        c.push_v1()
+        meta = hubver.get_version(c.repo, "v1", endpoint=c.url, token=c.token).metadata
+        change(meta)
+        c.commit("hubver.json", json.dumps(meta).encode())
+        c.retag()
+        return "Shown: " + c.succeeds(*command).replace("\n", " | ")
+
+    return run
+
+
+def _garbage_sub_adapter_on_hub(c: Ctx) -> str:
+    """Garbage under sub/adapter_model.safetensors, published by someone else: diff still works."""
+    c.push_v1()
+    hubver.push(c.adapters[8], c.repo, endpoint=c.url, token=c.token)
+    meta = hubver.get_version(c.repo, "v2", endpoint=c.url, token=c.token).metadata
+    garbage = b"\xff" * 64
+    meta["files"].append({"path": "sub/adapter_model.safetensors", "size": 64, "sha256": "0" * 64})
+    c.api.create_commit(
+        c.repo,
+        [
+            CommitOperationAdd("sub/adapter_model.safetensors", garbage),
+            CommitOperationAdd("hubver.json", json.dumps(meta).encode()),
+        ],
+        commit_message="hostile",
+    )
+    c.retag("v2")
+    result = c.cli_runner("diff", "v1", "v2", repo=c.repo, token=c.token)
+    assert result.exit_code == 0, result.stderr
+    assert "LoRA rank (from weights): 4 -> 8" in result.stdout
+    return result.stderr.strip()
+
+
+def _nan_in_hub_index(c: Ctx) -> str:
+    from huggingface_hub import hf_hub_download
+
+    c.push_v1()
+    text = Path(hf_hub_download(c.repo, ".hubver/versions.jsonl", revision="main", token=c.token)).read_text()
+    entry = json.loads(text)
+    entry["metrics"] = {"eval_loss": float("nan"), "acc": float("inf")}
+    c.commit(".hubver/versions.jsonl", (json.dumps(entry) + "\n").encode())  # Python writes bare NaN
+    out = c.succeeds("list", "--json")
+    json.loads(out, parse_constant=lambda name: pytest.fail(f"bare {name} in `list --json`"))
+    hubver.push(c.adapters[8], c.repo, endpoint=c.url, token=c.token)
+    index_text = Path(
+        hf_hub_download(c.repo, ".hubver/versions.jsonl", revision="main", token=c.token)
+    ).read_text()
+    for line in index_text.splitlines():
+        json.loads(line, parse_constant=lambda name: pytest.fail(f"bare {name} in the index"))
+    return "Shown: `list --json` and the next push's index are strict JSON (NaN became null)"
+
+
+def _typed_index(c: Ctx) -> str:
+    """Index lines written by someone else with the wrong types: list, show and the next push work."""
+    from huggingface_hub import hf_hub_download
+
+    c.push_v1()
+    text = Path(hf_hub_download(c.repo, ".hubver/versions.jsonl", revision="main", token=c.token)).read_text()
+    entry = json.loads(text)
+    entry.update(metrics=[1, 2], message=5, created_at=20240101, created_by=["x"], kind={}, problems="p")
+    c.commit(".hubver/versions.jsonl", (json.dumps(entry) + "\n").encode())
+    assert "v1" in c.succeeds("list")
+    c.succeeds("push", c.adapters[8], "-m", "line one\u2028line two\x85three")
+    listed = c.succeeds("list", "--json")
+    assert [v["version"] for v in json.loads(listed)] == ["v1", "v2"]
+    return "Shown: `hubver list` and the next push work; a message with U+2028/U+0085 stays one index line"
+
+
+def _metrics_strict(c: Ctx) -> str:
+    """A value that is not finite never reaches hubver.json, the index or the card."""
+    seen = c.fails("push", c.adapters[4], "--metric", "x=1e999")
+    _nothing_published(c)
+    return seen
+
+
+def _version_beside(existing: str, new: str, make: str = "tag") -> Callable[[Ctx], str]:
+    def run(c: Ctx) -> str:
+        c.push_v1()
+        if make == "alias":
+            c.succeeds("promote", "v1", existing)
+        elif make == "tag" and existing != "v1":
+            c.api.create_tag(c.repo, tag=existing)
+        before = c.api.list_repo_commits(c.repo)
+        seen = c.fails("push", c.adapters[8], "--version", new)
+        assert c.api.list_repo_commits(c.repo) == before  # refused before anything was committed
+        return seen
+
+    return run
+
+
+def _escapes_in_list(c: Ctx) -> str:
+    hubver.push(c.adapters[4], c.repo, endpoint=c.url, token=c.token, message="\x1b]0;owned\x07\x1b[2Jhi")
+    out = c.succeeds("list")
+    assert "\x1b" not in out and "\x07" not in out, repr(out)
+    assert "\\x1b]0;owned\\x07\\x1b[2Jhi" in out
+    return "Shown: the message as \\x1b]0;owned\\x07\\x1b[2Jhi"
+
+
+def _long_path(c: Ctx) -> str:
+    art = c.art()
+    deep = art.joinpath(*["d" * 250] * 5)
+    deep.mkdir(parents=True)
+    (deep / "notes.txt").write_text("too deep for the Hub")
+    with recorded_requests(c.hub.app) as seen:  # type: ignore[attr-defined]
+        out = c.fails("push", art)
+    assert not seen, seen  # refused before the first request
+    return out
+
+
 LAUGHS = (
     "---\na0: &a0 [x,x,x,x,x,x,x,x,x,x]\n"
     + "".join(f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9))
@@ -515,6 +698,75 @@ TABLE = [
             _metrics(None)),
     Hostile("`adapter_model.safetensors` that is not safetensors", "`hubver push`", "adapter_model.safetensors is not a safetensors file (too short).",
             _local(_write("adapter_model.safetensors", b"\x00" * 3))),
+    # -- malformed inputs that used to crash (issue #12)
+    Hostile("a safetensors header with the shape `\"abc\"`", "`hubver push`", "tensor 'w' has the shape abc; a shape is a list of non-negative integers.",
+            _local_clean(_spoiled_header(b'{"w": {"dtype": "F32", "shape": "abc", "data_offsets": [0, 0]}}'))),
+    Hostile("a safetensors header with the shape `[NaN, 3]`", "`hubver push`", "tensor 'w' has the shape [nan, 3]; a shape is a list of non-negative integers.",
+            _local_clean(_spoiled_header(b'{"w": {"dtype": "F32", "shape": [NaN, 3], "data_offsets": [0, 0]}}'))),
+    Hostile("a safetensors header nested 100 000 deep", "`hubver push`", "adapter_model.safetensors is nested more than 64 levels deep; no model or metrics file is.",
+            _local_clean(_spoiled_header(b'{"w": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"))),
+    Hostile("garbage in `sub/adapter_model.safetensors`", "`hubver push`", "sub/adapter_model.safetensors is not a safetensors file (too short).",
+            _local_clean(_write("sub/adapter_model.safetensors", b"\xff"))),
+    Hostile("garbage in `sub/adapter_model.safetensors`, published by someone else", "`hubver diff`", "Warning: sub/adapter_model.safetensors at",
+            _garbage_sub_adapter_on_hub),
+    Hostile("`adapter_config.json` nested 50 000 deep", "`hubver push`", "adapter_config.json is nested more than 64 levels deep; no model or metrics file is.",
+            _local_clean(_write("adapter_config.json", "[" * 50_000 + "]" * 50_000))),
+    Hostile("`trainer_state.json` nested 50 000 deep", "`hubver push`", "trainer_state.json is nested more than 64 levels deep; no model or metrics file is.",
+            _local_clean(_write("trainer_state.json", '{"log_history": ' + "[" * 50_000 + "]" * 50_000 + "}"))),
+    Hostile("`target_modules: [\"q\", 1, null]`", "`hubver push`", "adapter_config.json: target_modules should be a module name or a list of module names (strings), not ['q', 1, None].",
+            _local_clean(_adapter_config(target_modules=["q", 1, None]))),
+    Hostile("`target_modules` a list of objects", "`hubver push`", "adapter_config.json: target_modules should be a module name or a list of module names (strings), not [{'q': 1}].",
+            _local_clean(_adapter_config(target_modules=[{"q": 1}]))),
+    Hostile("`target_modules: 5`", "`hubver push`", "adapter_config.json: target_modules should be a module name or a list of module names (strings), not 5.",
+            _local_clean(_adapter_config(target_modules=5))),
+    Hostile("`target_modules: 5` in a `hubver.json` edited on the Hub", "`hubver show`", "Shown: ",
+            _hub_metadata(lambda m: m["peft"].update(target_modules=5), "show", "v1")),
+    Hostile("a `hubver.json` edited on the Hub to hold wrong types everywhere", "`hubver show`", "Shown: ",
+            _hub_metadata(lambda m: m.update(metrics=[1], training=5, code="x", files=[1, {"path": 2}], peft=[], base_model=3), "show", "v1")),
+    Hostile("a `hubver.json` edited on the Hub to hold wrong types everywhere", "`hubver diff`", "Shown: ",
+            _hub_metadata(lambda m: m.update(metrics=[1], training=5, code="x", files=[1, {"path": 2}], peft=[], dataset=7), "diff", "v1", "v1")),
+    Hostile("a 5 000-character `base_model_name_or_path`", "`hubver push`", "adapter_config.json: base_model_name_or_path is 5000 characters long; a model id or path has at most 1024.",
+            _local_clean(_adapter_config(base_model_name_or_path="b" * 5000))),
+    Hostile("a 300-character `--base-model` (one path component too long for the file system)", "`hubver push`", "Published v1",
+            lambda c: (c.succeeds("push", c.adapters[4], "--base-model", "o/" + "b" * 300), "Published v1")[1]),
+    Hostile("README front matter `tags: 5`, `datasets: 5`, `base_model: [1, 2]`", "`hubver push`", "Published v1 (card tags: hubver, peft, lora; base_model: None)",
+            _local_readme("tags: 5\ndatasets: 5\nbase_model: [1, 2]")),
+    Hostile("a card edited on the Hub to `tags: 5`", "the next `hubver push`", "Published v2 (card tags: hubver, peft, lora)",
+            _hub_card("tags: 5")),
+    Hostile("a card edited on the Hub to `tags: mytag`", "the next `hubver push`", "Published v2 (card tags: mytag, hubver, peft, lora)",
+            _hub_card("tags: mytag")),
+    Hostile("a card edited on the Hub to `tags: {a: 1}`, `datasets: [1]`", "the next `hubver push`", "Published v2 (card tags: hubver, peft, lora)",
+            _hub_card("tags: {a: 1}\ndatasets: [1]")),
+    Hostile("index lines with wrong types (`metrics: [1, 2]`, `message: 5`), a message with U+2028", "`hubver list`, the next push", "Shown: `hubver list` and the next push work; a message with U+2028/U+0085 stays one index line",
+            _typed_index),
+    # -- strict JSON
+    Hostile("`--metric x=nan`", "`hubver push`", "Invalid metric 'x=nan': 'nan' is not a finite number.",
+            lambda c: c.fails("push", c.adapters[4], "--metric", "x=nan")),
+    Hostile("`--metric x=1e999`", "`hubver push`", "Invalid metric 'x=1e999': '1e999' is not a finite number.",
+            _metrics_strict),
+    Hostile("`NaN` in a metrics file", "`hubver push --metrics-file`", "metrics.json: the metric 'eval/loss' is nan, not a finite number.",
+            _metrics(b'{"eval": {"loss": NaN}}')),
+    Hostile("`Infinity` in a metrics file", "`hubver push --metrics-file`", "metrics.json: the metric 'acc' is inf, not a finite number.",
+            _metrics(b'{"acc": Infinity}')),
+    Hostile("bare `NaN`/`Infinity` written into the index by someone else", "`hubver list --json`, the next push", "Shown: `list --json` and the next push's index are strict JSON (NaN became null)",
+            _nan_in_hub_index),
+    # -- version ids against the repo's refs
+    Hostile("`--version v1/x` beside the tag v1", "`hubver push`", "Invalid version id 'v1/x' for",
+            _version_beside("v1", "v1/x")),
+    Hostile("`--version v9` beside a tag v9/rc1", "`hubver push`", ": the tag v9/rc1 exists, and git cannot keep v9 beside it.",
+            _version_beside("v9/rc1", "v9")),
+    Hostile("`--version production` where production is an alias", "`hubver push`", ": it is the name of a branch (an alias).",
+            _version_beside("production", "production", make="alias")),
+    Hostile("`--version refs/pr/1`", "`hubver push`", "Invalid version id 'refs/pr/1': it starts with 'refs/', git's own namespace (refs/pr/1 is a pull request).",
+            lambda c: c.fails("push", c.adapters[4], "--version", "refs/pr/1")),
+    # -- human output
+    Hostile("terminal escapes (`\\x1b]0;...`, `\\x1b[2J`) in a version's message", "`hubver list`", "Shown: the message as \\x1b]0;owned\\x07\\x1b[2Jhi",
+            _escapes_in_list),
+    # -- what the Hub would refuse, found before uploading
+    Hostile("a path over 1 024 bytes", "`hubver push`", "bytes long; the Hub stores paths of at most 1024 bytes.",
+            _long_path),
+    Hostile("a root file named `.hubver`", "`hubver push`", "hubver keeps its version index in the folder .hubver/ of the repository.",
+            _local_clean(_write(".hubver", "mine"))),
     # -- the artifact directory
     Hostile("a symlink to a file outside the directory", "`hubver push`", "; hubver only publishes files inside the directory.",
             _symlink_outside),
@@ -534,8 +786,8 @@ TABLE = [
             _local(_write("a\\b.txt", "x"))),
     Hostile("a file name with a newline", "`hubver push`", "contains a backslash or a control character.",
             _local(_write("a\nb.txt", "x"))),
-    Hostile("a `.gitmodules` file", "`hubver push`", "Committing failed: HTTP 400 from",
-            _local(_write(".gitmodules", '[submodule "x"]\n\tpath = x\n\turl = ../../x\n'))),
+    Hostile("a `.gitmodules` file", "`hubver push`", "is named like git's own files ('.git' or '.gitmodules'); the Hub refuses them.",
+            _local_clean(_write(".gitmodules", '[submodule "x"]\n\tpath = x\n\turl = ../../x\n'))),
     Hostile("a named pipe (FIFO)", "`hubver push`", "pipe is not a regular file.",
             _fifo),
     Hostile("an unreadable file (`chmod 000`)", "`hubver push`", "adapter_model.safetensors: permission denied.",
@@ -590,8 +842,10 @@ TABLE = [
             _card(LAUGHS)),
     Hostile("model card metadata nested 3 000 deep", "`POST /api/validate-yaml`", "400: Invalid YAML in the model card metadata",
             lambda c: _validate_yaml(c, "---\nx: " + "[" * 3000 + "\n---\n")),
-    Hostile("model card metadata of 12 MiB, sent without a token", "`POST /api/validate-yaml`", "400: The model card metadata is larger than 256 KiB.",
-            lambda c: _validate_yaml(c, "---\n" + "x: y\n" * 2_500_000 + "---\n")),
+    Hostile("model card metadata of 600 KiB, sent without a token", "`POST /api/validate-yaml`", "400: The model card metadata is larger than 256 KiB.",
+            lambda c: _validate_yaml(c, "---\n" + "x: y\n" * 120_000 + "---\n")),
+    Hostile("a body of 12 MiB, sent without a token", "`POST /api/validate-yaml`", "413: The request body is larger than 1048576 bytes.",
+            lambda c: c.raw("POST", "/api/validate-yaml", json.dumps({"content": "---\n" + "x: y\n" * 2_500_000 + "---\n"}).encode())),
 ]  # fmt: skip
 
 
@@ -625,7 +879,7 @@ def markdown_table() -> str:
 def _cell(text: str) -> str:
     """A CLI error as `Error: …part of the message…`; hub answers (`STATUS: message`) and successes as they are."""
     text = text.replace("|", "\\|")
-    if text.startswith(("Published", "Warning")) or text[:3].isdigit():
+    if text.startswith(("Published", "Warning", "Shown")) or text[:3].isdigit():
         return f"`{text}`"
     return f"`Error: …{text}{'' if text.endswith('.') else '…'}`"
 

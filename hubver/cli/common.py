@@ -49,11 +49,39 @@ def repo_options(func: Callable) -> Callable:
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str, ensure_ascii=False))
+    """Strict JSON (RFC 8259): a NaN someone wrote into the Hub's files is printed as null."""
+    from ..jsonio import finite
+
+    click.echo(
+        json.dumps(finite(data), indent=2, sort_keys=True, default=str, ensure_ascii=False, allow_nan=False)
+    )
+
+
+def safe(value: Any) -> str:
+    """`value` as text a terminal shows as it is: control characters (ESC, BEL, CR, newlines...)
+    from data written by others are escaped (`\\x1b`), never sent raw."""
+    text = value if isinstance(value, str) else str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def text_list(value: Any) -> list[str]:
+    """A list of names from metadata written by anyone: a string is one name, other types none."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [safe(v) for v in value if isinstance(v, (str, int, float))]
+    return []
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else empty (hubver.json edited on the Hub may hold anything)."""
+    return value if isinstance(value, dict) else {}
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
-    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    cells = [[("" if c is None else safe(c)) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
@@ -65,8 +93,8 @@ def fmt(value: Any) -> str:
         return f"{value:.4g}"
     if value is None:
         return "-"
-    return str(value)
+    return safe(value)
 
 
 def warn(message: str) -> None:
-    click.secho(f"Warning: {message}", fg="yellow", err=True)
+    click.secho(f"Warning: {safe(message)}", fg="yellow", err=True)

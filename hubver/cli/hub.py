@@ -39,7 +39,15 @@ def _data_dir(data_dir: Path | None) -> Path:
     type=click.Choice(["debug", "info", "warning", "error"]),
     help="Server log level.",
 )
-def serve(host: str, port: int, data_dir: Path | None, token: str | None, log_level: str) -> None:
+@click.option(
+    "--public-url",
+    metavar="URL",
+    help="The URL clients reach the hub at (behind a proxy), used in the upload URLs it hands out "
+    "(default: the address it listens on; never the request's Host header).",
+)
+def serve(
+    host: str, port: int, data_dir: Path | None, token: str | None, log_level: str, public_url: str | None
+) -> None:
     """Serve the hub; the first line printed is its base URL."""
     from ..errors import ConfigError
     from ..server import HubApp, HubConfig, bind, serve_forever
@@ -52,7 +60,12 @@ def serve(host: str, port: int, data_dir: Path | None, token: str | None, log_le
         raise ConfigError(
             f"Cannot listen on {host}:{port}: {e.strerror}.", "Pick another --port (0 picks a free one)."
         ) from None
-    app = HubApp(HubConfig(data_dir=directory, admin_token=token))
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"--public-url {public_url!r} is not an http(s) URL.",
+            "For example: --public-url https://hub.example.org",
+        )
+    app = HubApp(HubConfig(data_dir=directory, admin_token=token, public_url=public_url or base_url(sock)))
     click.echo(base_url(sock))
     if app.admin_token_file is not None:
         click.echo(f"admin token: stored in {app.admin_token_file}")
@@ -81,8 +94,24 @@ def add_user(name: str, admin: bool, orgs: tuple[str, ...], data_dir: Path | Non
     from ..server.names import check_name
 
     check_name(name, "user name")
-    store = TokenStore(_data_dir(data_dir))
-    token = store.create_user(name, admin=admin, orgs=tuple(orgs))
+    directory = _data_dir(data_dir)
+    try:
+        store = TokenStore(directory)
+        token = store.create_user(name, admin=admin, orgs=tuple(orgs))
+    except OSError as e:
+        from ..errors import ConfigError
+        from ..server.errors import is_disk_full
+
+        if is_disk_full(e):
+            raise ConfigError(
+                f"Cannot add user {name}: the disk of the hub's data directory {directory} is full; "
+                "no user was added (tokens.json is unchanged).",
+                "Free space on that disk, then run the command again.",
+            ) from None
+        raise ConfigError(
+            f"Cannot add user {name} in the hub's data directory {directory}: {e.strerror}.",
+            "Check that the directory exists and is writable (--data-dir).",
+        ) from None
     if as_json:
         emit_json({"name": name, "admin": admin, "orgs": list(orgs), "token": token})
     else:

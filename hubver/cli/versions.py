@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import emit_json, fmt, repo_options, table, warn
+from .common import emit_json, fmt, obj, repo_options, safe, table, text_list, warn
 
 
 @click.command()
@@ -217,7 +217,7 @@ def list_(settings, as_json, sort, limit):
             v.short_commit or "(no tag)",
             ",".join(v.aliases),
             *[fmt(v.metrics.get(m)) for m in metric_names],
-            (v.message or "").splitlines()[0][:60] if v.message else "",
+            (v.message.splitlines() or [""])[0][:60] if v.message else "",
         ]
         for v in versions
     ]
@@ -241,57 +241,64 @@ def show(settings, as_json, version):
     if as_json:
         emit_json(detail.to_dict())
         return
+    # hubver.json may have been edited on the Hub by anyone: every value is shown whatever its type.
     m = detail.metadata
     info = detail.info
-    click.echo(f"{settings.repo} {info.version}  commit {info.commit}")
+    click.echo(f"{safe(settings.repo)} {safe(info.version)}  commit {info.commit}")
     if info.aliases:
-        click.echo(f"aliases:   {', '.join(info.aliases)}")
-    click.echo(f"created:   {m.get('created_at')} by {m.get('created_by')}")
+        click.echo(f"aliases:   {', '.join(map(safe, info.aliases))}")
+    click.echo(f"created:   {fmt(m.get('created_at'))} by {fmt(m.get('created_by'))}")
     if m.get("message"):
-        click.echo(f"message:   {m['message']}")
-    click.echo(f"kind:      {m.get('kind')}")
-    base = m.get("base_model") or {}
+        click.echo(f"message:   {fmt(m['message'])}")
+    click.echo(f"kind:      {fmt(m.get('kind'))}")
+    base = obj(m.get("base_model"))
     if base:
-        click.echo(f"base:      {base.get('name')} @ {base.get('revision') or 'unrecorded revision'}")
-    peft = m.get("peft") or {}
+        click.echo(
+            f"base:      {fmt(base.get('name'))} @ {fmt(base.get('revision') or 'unrecorded revision')}"
+        )
+    peft = obj(m.get("peft"))
     if peft:
         click.echo(
-            f"peft:      {peft.get('peft_type')} r={peft.get('r')} alpha={peft.get('lora_alpha')} "
-            f"dropout={peft.get('lora_dropout')} targets={','.join(peft.get('target_modules') or [])}"
+            f"peft:      {fmt(peft.get('peft_type'))} r={fmt(peft.get('r'))} alpha={fmt(peft.get('lora_alpha'))} "
+            f"dropout={fmt(peft.get('lora_dropout'))} targets={','.join(text_list(peft.get('target_modules')))}"
         )
-    if m.get("metrics"):
+    metrics = obj(m.get("metrics"))
+    if metrics:
         click.echo("metrics:")
-        for k, v in sorted(m["metrics"].items()):
-            click.echo(f"  {k}: {fmt(v)}")
-    hyper = (m.get("training") or {}).get("hyperparameters") or {}
+        for k, v in sorted(metrics.items()):
+            click.echo(f"  {safe(k)}: {fmt(v)}")
+    hyper = obj(obj(m.get("training")).get("hyperparameters"))
     if hyper:
         shown = key_hyperparameters(hyper)
         click.echo("hyperparameters:")
         for k, v in shown.items():
-            click.echo(f"  {k}: {fmt(v)}")
+            click.echo(f"  {safe(k)}: {fmt(v)}")
         if len(hyper) > len(shown):
             click.echo(
-                f"  ... {len(hyper) - len(shown)} more in hubver.json (`hubver show {version} --json`)"
+                f"  ... {len(hyper) - len(shown)} more in hubver.json (`hubver show {safe(version)} --json`)"
             )
-    code = m.get("code") or {}
-    if code.get("commit"):
+    code = obj(m.get("code"))
+    if isinstance(code.get("commit"), str):
         click.echo(
-            f"code:      {code['commit'][:12]}{' (dirty)' if code.get('dirty') else ''} {code.get('remote') or ''}"
+            f"code:      {safe(code['commit'][:12])}{' (dirty)' if code.get('dirty') else ''} "
+            f"{fmt(code.get('remote') or '')}"
         )
-    ci = m.get("ci") or {}
+    ci = obj(m.get("ci"))
     if ci.get("run_url"):
-        pr = ci.get("pull_request") or {}
+        pr = obj(ci.get("pull_request"))
         click.echo(
-            f"ci:        {ci['run_url']}" + (f"  PR #{pr.get('number')} {pr.get('title')}" if pr else "")
+            f"ci:        {fmt(ci['run_url'])}"
+            + (f"  PR #{fmt(pr.get('number'))} {fmt(pr.get('title'))}" if pr else "")
         )
     click.echo("files:")
-    for f in m.get("files") or []:
-        click.echo(f"  {f['path']}  {f['size']} bytes  sha256:{f['sha256'][:12]}")
+    for f in m.get("files") if isinstance(m.get("files"), list) else []:
+        f = obj(f)
+        click.echo(f"  {fmt(f.get('path'))}  {fmt(f.get('size'))} bytes  sha256:{fmt(f.get('sha256'))[:12]}")
     card = detail.card
     if card:
-        tags = ", ".join(card.get("tags") or [])
+        tags = ", ".join(text_list(card.get("tags")))
         click.echo(
-            f"card:      library={card.get('library_name')} base_model={card.get('base_model')} tags={tags}"
+            f"card:      library={fmt(card.get('library_name'))} base_model={fmt(card.get('base_model'))} tags={tags}"
         )
 
 
@@ -308,13 +315,15 @@ def diff(settings, as_json, a, b):
     if as_json:
         emit_json(d.to_dict())
         return
-    click.echo(f"{d.repo}: {a} ({d.commits[0][:8]}) -> {b} ({d.commits[1][:8]})")
+    click.echo(f"{safe(d.repo)}: {safe(a)} ({d.commits[0][:8]}) -> {safe(b)} ({d.commits[1][:8]})")
     if d.base_model[0] != d.base_model[1]:
-        click.echo(f"base model: {d.base_model[0]} -> {d.base_model[1]}")
+        click.echo(f"base model: {fmt(d.base_model[0])} -> {fmt(d.base_model[1])}")
     if d.lora_rank != (None, None):
-        click.echo(f"LoRA rank (from weights): {d.lora_rank[0]} -> {d.lora_rank[1]}")
+        click.echo(f"LoRA rank (from weights): {fmt(d.lora_rank[0])} -> {fmt(d.lora_rank[1])}")
         for module, (ra, rb) in d.lora_ranks.items():
-            click.echo(f"  {module}: {ra} -> {rb}")
+            click.echo(f"  {safe(module)}: {fmt(ra)} -> {fmt(rb)}")
+    for problem in d.problems:
+        warn(problem)
     hyper = {k: v for k, v in d.hyperparameters.items() if k not in RUN_LOCAL_ARGS}
     sections = [
         ("PEFT config", d.peft),
@@ -326,21 +335,21 @@ def diff(settings, as_json, a, b):
         if changes:
             click.echo(f"{title}:")
             for k, (va, vb) in changes.items():
-                click.echo(f"  {k}: {fmt(va)} -> {fmt(vb)}")
+                click.echo(f"  {safe(k)}: {fmt(va)} -> {fmt(vb)}")
     metrics = {k: v for k, v in d.metrics.items() if not is_noise_metric(k)}
     if metrics:
         click.echo("metrics:")
         for k, (va, vb, delta) in metrics.items():
             change = f" ({delta:+.4g})" if delta is not None else ""
-            click.echo(f"  {k}: {fmt(va)} -> {fmt(vb)}{change}")
+            click.echo(f"  {safe(k)}: {fmt(va)} -> {fmt(vb)}{change}")
     if d.files_added or d.files_removed or d.files_changed:
         click.echo("files:")
         for f in d.files_added:
-            click.echo(f"  + {f['path']} ({f['size']} bytes)")
+            click.echo(f"  + {fmt(f.get('path'))} ({fmt(f.get('size'))} bytes)")
         for f in d.files_removed:
-            click.echo(f"  - {f['path']} ({f['size']} bytes)")
+            click.echo(f"  - {fmt(f.get('path'))} ({fmt(f.get('size'))} bytes)")
         for f in d.files_changed:
-            click.echo(f"  ~ {f['path']} ({f['size_a']} -> {f['size_b']} bytes)")
+            click.echo(f"  ~ {fmt(f['path'])} ({fmt(f['size_a'])} -> {fmt(f['size_b'])} bytes)")
     else:
         click.echo("files: identical")
 

@@ -22,11 +22,14 @@ from starlette.responses import JSONResponse, Response
 from . import names
 from .endpoints import Endpoints
 from .errors import (
+    DISK_FULL_MESSAGE,
     BadRequest,
     Forbidden,
+    InsufficientStorage,
     NotFound,
     PayloadTooLarge,
     RevisionNotFound,
+    is_disk_full,
 )
 from .repos import Op, Repo, gitattr_match
 from .web import (
@@ -250,6 +253,27 @@ class UploadEndpoints(Endpoints):
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > size:
             raise PayloadTooLarge(f"The body ({declared} bytes) is larger than the announced {size} bytes.")
+        try:
+            await self._write_stream(request, sink)
+        except OSError as e:
+            if not is_disk_full(e):
+                raise
+            # Read the rest of the body (bounded by the signed size) and drop it: a client cut off
+            # mid-body sees a dropped connection, and huggingface_hub retries those 5 times.
+            await self._discard_body(request, size)
+            raise InsufficientStorage(DISK_FULL_MESSAGE.format(what="this upload")) from e
+
+    async def _discard_body(self, request: Request, limit: int) -> None:
+        received = 0
+        while received <= limit:
+            message = await request.receive()
+            if message["type"] != "http.request":
+                return
+            received += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    async def _write_stream(self, request: Request, sink: Any) -> None:
         buf = bytearray()
         pending: asyncio.Future | None = None
         try:

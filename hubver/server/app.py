@@ -22,9 +22,12 @@ from .api_repos import RepoEndpoints
 from .api_uploads import XET_MESSAGE, XET_PATH, UploadEndpoints
 from .auth import Signer, TokenStore
 from .errors import (
+    DISK_FULL_MESSAGE,
     BadRequest,
     HubHTTPError,
+    InsufficientStorage,
     NotFound,
+    is_disk_full,
 )
 from .repos import RepoStore
 from .web import (
@@ -52,6 +55,16 @@ class HubConfig:
     max_commit_body: int = 256 * MiB
     page_size: int = 50
     tree_page_size: int = 1000
+    # What a hostile or broken client may hold (enforced per connection by protocol.py).
+    max_header_bytes: int = 64 * 1024  # request line plus all headers; 431 beyond
+    header_timeout: float = 10.0  # to send the request line and headers; 408 after
+    body_idle_timeout: float = 30.0  # a request body with no byte for this long is cut off
+    keep_alive_timeout: float = 30.0
+    max_connections: int = 256  # open connections; 503 + Retry-After beyond (and the fd limit)
+    max_anonymous_body: int = 1 * MiB  # body of a request without a token or signed URL
+    # The address clients reach the hub at, for the URLs it hands out (signed uploads, repo
+    # URLs); default the address it is bound to. Never taken from the request's Host header.
+    public_url: str | None = None
 
 
 class HubApp(RepoEndpoints, FileEndpoints, UploadEndpoints):
@@ -83,11 +96,19 @@ class HubApp(RepoEndpoints, FileEndpoints, UploadEndpoints):
             response = await self.dispatch(request)
         except HubHTTPError as e:
             response = error_response(e)
-        except Exception:
-            log.exception("internal error on %s %s", scope["method"], scope["path"])
-            response = error_response(
-                HubHTTPError("Internal server error.", status=500, code="InternalError")
-            )
+        except Exception as e:
+            if not is_disk_full(e):
+                log.exception("internal error on %s %s", scope["method"], scope["path"])
+                response = error_response(
+                    HubHTTPError("Internal server error.", status=500, code="InternalError")
+                )
+            else:
+                # Writers stage in temp files and rename, so a full disk leaves nothing half-written;
+                # reads go on. 507, not 500: clients must not retry until space is freed.
+                log.error("disk full on %s %s: %s", scope["method"], scope["path"], e)
+                response = error_response(
+                    InsufficientStorage(DISK_FULL_MESSAGE.format(what=f"{scope['method']} {scope['path']}"))
+                )
         await response(scope, receive, send)
 
     async def dispatch(self, request: Request) -> Response:

@@ -73,6 +73,9 @@ class Endpoints:
         return repo, user
 
     async def read_body(self, request: Request, limit: int) -> bytes:
+        """The whole body, at most `limit` bytes (`max_anonymous_body` without a token or signature)."""
+        if not request.headers.get("authorization") and "sig" not in request.query_params:
+            limit = min(limit, self.config.max_anonymous_body)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
@@ -90,7 +93,13 @@ class Endpoints:
         return loads_json(body)
 
     def base_url(self, request: Request) -> str:
-        return str(request.base_url).rstrip("/")
+        # From the configuration, never the Host header: a client must not choose where the
+        # signed upload URLs handed to other clients point.
+        if self.config.public_url:
+            return str(self.config.public_url).rstrip("/")
+        server = request.scope.get("server") or ("127.0.0.1", 80)
+        host = f"[{server[0]}]" if ":" in str(server[0]) else server[0]
+        return f"http://{host}:{server[1]}"
 
     @staticmethod
     def url_prefix(route: Route) -> str:

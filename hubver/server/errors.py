@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class HubHTTPError(Exception):
     """An HTTP error response: status, the `X-Error-Code` the client maps, and a message."""
@@ -74,3 +76,27 @@ class PreconditionFailed(HubHTTPError):
 class PayloadTooLarge(HubHTTPError):
     status = 413
     code = "PayloadTooLarge"
+
+
+class InsufficientStorage(HubHTTPError):
+    """The hub's disk (or quota) is full: nothing of the request was stored."""
+
+    status = 507
+    code = "InsufficientStorage"
+
+
+DISK_FULL_MESSAGE = (
+    "The hub's disk is full: the data of {what} was not stored (nothing of it was kept). "
+    "Free space in the hub's data directory, then retry."
+)
+
+
+def is_disk_full(e: BaseException | None) -> bool:
+    """True if `e`, or an error it was raised from or during, is ENOSPC or EDQUOT."""
+    seen = 0
+    while e is not None and seen < 20:
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        e = e.__cause__ or e.__context__
+        seen += 1
+    return False

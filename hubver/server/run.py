@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import threading
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .app import HubApp, HubConfig
+from .protocol import ConnectionLimits
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -31,15 +33,37 @@ def base_url(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
+def connection_limits(config: HubConfig) -> ConnectionLimits:
+    """The hub's per-connection limits; the connection cap stays below the process's fd limit."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # Each connection holds one descriptor, a request may open a few more (files, git objects).
+    fd_cap = max(8, (soft - 32) // 3) if soft != resource.RLIM_INFINITY else config.max_connections
+    return ConnectionLimits(
+        max_header_bytes=config.max_header_bytes,
+        header_timeout=config.header_timeout,
+        body_idle_timeout=config.body_idle_timeout,
+        max_connections=min(config.max_connections, fd_cap),
+        keep_alive_timeout=config.keep_alive_timeout,
+    )
+
+
 def _uvicorn_server(app: HubApp, log_level: str):
     import uvicorn
 
+    from .protocol import GuardedH11Protocol
+
+    limits = connection_limits(app.config)
     config = uvicorn.Config(
         app,
         log_level=log_level,
         access_log=log_level == "debug",
         lifespan="off",
-        timeout_keep_alive=30,
+        # h11, whatever else is installed: httptools has no header size limit.
+        http=GuardedH11Protocol.with_limits(limits),
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+        timeout_keep_alive=int(limits.keep_alive_timeout),
         # Large request bodies stream through the app; keep uvicorn's own buffers default.
     )
     return uvicorn.Server(config)
@@ -84,8 +108,10 @@ def start_in_thread(
     log_level: str = "warning",
 ) -> RunningHub:
     """Start a hub in a daemon thread and return once it accepts connections."""
-    app = HubApp(config)
     sock = sock or bind(host, port)
+    if config.public_url is None:
+        config = dataclasses.replace(config, public_url=base_url(sock))
+    app = HubApp(config)
     server = _uvicorn_server(app, log_level)
     failure: list[BaseException] = []
 
