@@ -73,8 +73,10 @@ def fsync_tree(root: Path) -> None:
 
 def write_json_durably(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
+    from .jsonio import finite
+
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, allow_nan=False, default=str)
+        json.dump(finite(data), f, allow_nan=False, default=str)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
