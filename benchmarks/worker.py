@@ -131,7 +131,7 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
                 repo=f"{spec['repo']}-{n}", push="epoch", endpoint=spec["endpoint"], token=spec["token"]
             )
             _time_calls(cb, "on_epoch_end", snapshot_times)  # the part that runs on the training thread
-            _time_calls(cb, "_publish", push_times)  # each push, in the callback's upload thread
+            _time_calls(cb, "_snapshot", push_times)  # writing and fsyncing each snapshot to the outbox
             callbacks.append(cb)
         t = time.perf_counter()
         train_lora(
@@ -150,7 +150,7 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
                 "epochs": timer.epochs,
                 "train_total": total,
                 "snapshot_seconds": snapshot_times,
-                "push_seconds": push_times,
+                "snapshot_write_seconds": push_times,
                 "pushed": [r.version for r in cb.results] if cb else [],
                 "failures": [f.error for f in cb.failures] if cb else [],
             }

@@ -85,6 +85,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--local", action="store_true", help="Publish to the embedded hub in $HUBVER_HOME/hub."
     )
     publish.add_argument("--token", help="Hub token (default: $HF_TOKEN or your `hf auth login`).")
+    publish.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=120,
+        help="Seconds to wait for the uploads at the end of training (default: 120); what is left "
+        "stays in the outbox for `hubver push --pending`.",
+    )
     publish.add_argument("--message", "-m", help="What this run changes (default: its LoRA settings).")
     args = parser.parse_args(argv)
     if args.r < 1:
@@ -112,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             token=args.token,
             message=args.message or f"LoRA r={args.r} alpha={args.alpha}, {args.epochs:g} epoch(s)",
             dataset_name="tutorial-sentences",
+            wait_timeout=args.wait_timeout,
         )
         callbacks.append(hubver_cb)
 
@@ -218,7 +226,9 @@ def report(hubver_cb, args: argparse.Namespace, adapter_dir: Path) -> int:
         where = " --local" if args.local else (f" --endpoint {args.endpoint}" if args.endpoint else "")
         print(
             f"The trained adapter is in {adapter_dir}; publish it once the hub is reachable with:\n"
-            f"  hubver push {adapter_dir} --repo {args.repo}{where}",
+            f"  hubver push {adapter_dir} --repo {args.repo}{where}\n"
+            f"or publish the snapshots the run left pending with:\n"
+            f"  hubver push --pending {args.output_dir}{where}",
             file=sys.stderr,
         )
         return 1

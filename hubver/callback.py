@@ -101,6 +101,7 @@ class _Run:
     spooled: list[int] = field(default_factory=list)
     handed: dict[str, _Snapshot] = field(default_factory=dict)  # entry name -> what was handed over
     retrying: set[str] = field(default_factory=set)  # entries whose failure was reported once
+    errors: dict[str, str] = field(default_factory=dict)  # entry name -> its last passing failure
     push_at_end: bool = False
     output_dir: Path | None = None
 
@@ -260,7 +261,7 @@ class HubverCallback:
 
     def on_save(self, args, state, control, **kwargs):
         step = int(state.global_step)
-        checkpoint = Path(args.output_dir) / f"checkpoint-{step}"
+        checkpoint = (self._run.output_dir or Path(".")) / f"checkpoint-{step}"
         if not self._run.main:
             return
         if checkpoint.is_dir():
@@ -285,7 +286,7 @@ class HubverCallback:
             self._seal_pending()
             step = int(state.global_step)
             if run.push_at_end and step not in run.spooled:
-                checkpoint = Path(args.output_dir) / f"checkpoint-{step}"
+                checkpoint = (self._run.output_dir or Path(".")) / f"checkpoint-{step}"
                 self._hand_over(
                     self._snapshot(
                         "end",
@@ -587,11 +588,12 @@ class HubverCallback:
             if outcome.get("kept"):  # retried until wait_timeout; reported then if still pending
                 name = str(outcome.get("entry"))
                 self._run.handed[name] = snap
+                self._run.errors[name] = error
                 if name not in self._run.retrying:
                     self._run.retrying.add(name)
                     log.warning(
-                        "hubver: publishing the %s snapshot at step %d failed; retrying until it "
-                        "works or wait_timeout runs out: %s",
+                        "hubver: publishing the %s snapshot at step %d failed; it stays in the outbox "
+                        "and is retried while the upload process runs (wait_timeout): %s",
                         trigger,
                         step,
                         error,
@@ -636,8 +638,14 @@ class HubverCallback:
         for entry in left:
             snap = handed.get(entry.name)
             if snap is not None:
+                why = self._run.errors.get(entry.name)
                 self.failures.append(
-                    Failure(snap.job["trigger"], snap.job["epoch"], snap.step, "still pending in the outbox")
+                    Failure(
+                        snap.job["trigger"],
+                        snap.job["epoch"],
+                        snap.step,
+                        f"{why} (still pending in the outbox)" if why else "still pending in the outbox",
+                    )
                 )
 
 

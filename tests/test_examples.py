@@ -83,6 +83,8 @@ def test_train_lora_exits_1_when_publishing_fails(tmp_path):
             "tests/unreachable",
             "--endpoint",
             dead,
+            "--wait-timeout",
+            "3",
         ],
         timeout=300,
     )
