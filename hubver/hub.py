@@ -329,6 +329,12 @@ class Hub:
 
     # -- writing ----------------------------------------------------------------------------
 
+    def scrub(self, text: str) -> str:
+        """`text` without the token in use, the environment's secrets or URL credentials."""
+        from .redact import known_secrets, scrub
+
+        return scrub(text, known_secrets([self.token]))
+
     def ensure_repo(self, repo: str, *, private: bool = False) -> None:
         self.call(
             "Creating the repository",
@@ -346,7 +352,12 @@ class Hub:
         description: str = "",
         parent: str | None,
     ) -> str:
-        """One atomic commit on `branch`; `Conflict` if `parent` is no longer its head."""
+        """One atomic commit on `branch`; `Conflict` if `parent` is no longer its head.
+
+        The title and description reach git history, which is never rewritten: they are
+        scrubbed of known secrets and URL credentials here, whoever composed them.
+        """
+        message, description = self.scrub(message), self.scrub(description)
 
         def send():
             return self.api.create_commit(
@@ -362,6 +373,7 @@ class Hub:
         return self.call("Committing", send, repo=repo, retry=False).oid
 
     def create_tag(self, repo: str, tag: str, commit: str, message: str | None = None) -> None:
+        message = self.scrub(message) if message else message
         self.call(
             f"Tagging {tag}",
             lambda: self.api.create_tag(repo, tag=tag, revision=commit, tag_message=message),

@@ -26,7 +26,7 @@ from .hub import Conflict, Hub, RemoteFile, RepoNotFound, TransientError, open_h
 from .jsonio import dumps
 from .metadata import base_model_of, build
 from .provenance import code_provenance, current_user, environment
-from .redact import known_secrets, scrub
+from .redact import known_secrets, scrub, strip_url_credentials
 from .settings import Settings, resolve_settings
 from .training import dataset_facts, from_trainer_state, load_metrics_file
 from .versions import load_remote_metadata
@@ -299,7 +299,7 @@ def push(
         private=private,
         training=train_section,
         metrics=merged_metrics,
-        dataset=dataset if isinstance(dataset, dict) else dataset_facts(dataset, num_samples),
+        dataset=dataset if isinstance(dataset, dict) else _dataset(dataset, num_samples),
         base_model=base_model,
         template=Path(template) if template else None,
         extra=extra,
@@ -314,6 +314,16 @@ def push(
         return _push(hub, req)
     with open_hub(settings) as opened:
         return _push(opened, req)
+
+
+def _dataset(spec: str | None, num_samples: int | None) -> dict[str, Any] | None:
+    """`--dataset`: a URL is recorded as a URL (without its credentials), never split at its `@`."""
+    if spec and "://" in spec:
+        facts: dict[str, Any] = {"name": strip_url_credentials(spec), "revision": None}
+        if num_samples is not None:
+            facts["num_samples"] = num_samples
+        return facts
+    return dataset_facts(spec, num_samples)
 
 
 @dataclass
