@@ -52,6 +52,9 @@ class HubConfig:
     max_commit_body: int = 256 * MiB
     page_size: int = 50
     tree_page_size: int = 1000
+    # Tags of hubver versions cannot be deleted (so not moved), branches holding versions
+    # cannot be deleted (so not rewound). Off only to test that clients detect such tampering.
+    protect_versions: bool = True
 
 
 class HubApp(RepoEndpoints, FileEndpoints, UploadEndpoints):
