@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import random
 import time
@@ -287,6 +288,26 @@ class Hub:
                 return bytes(body), commit
 
         return self.call(f"Reading {path}", fetch, repo=repo)
+
+    def sha256_of(self, repo: str, path: str, revision: str) -> str:
+        """sha256 of a file's bytes as the Hub serves them (streamed: any size)."""
+        from urllib.parse import quote
+
+        from huggingface_hub.utils import hf_raise_for_status
+
+        url = f"{self.endpoint}/{repo}/resolve/{quote(revision, safe='')}/{quote(path)}"
+
+        def fetch() -> str:
+            h = hashlib.sha256()
+            with self._get(url) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    hf_raise_for_status(r)
+                for chunk in r.iter_bytes():
+                    h.update(chunk)
+            return h.hexdigest()
+
+        return self.call(f"Downloading {path}", fetch, repo=repo)
 
     def commits(self, repo: str, revision: str) -> list[Any]:
         return self.call(

@@ -162,40 +162,52 @@ def _recompute(
     return out, problems
 
 
-def chain_problems(entries: list[dict[str, Any]], tags: dict[str, str]) -> list[str]:
+def chain_problems(entries: list[dict[str, Any]], tags: dict[str, str]) -> list[tuple[str, str]]:
     """Breaks in the index chain: an entry whose recorded predecessor is not the one before it.
 
     Entries written before the chain existed have no `prev`; they are accepted as the chain's
-    start, and only there.
+    start, and only there. Returns (version, problem) pairs.
     """
-    problems = []
+    problems: list[tuple[str, str]] = []
     chained = False
     for i, e in enumerate(entries):
         prev = e.get("prev")
         if not isinstance(prev, dict):
             if chained:
                 problems.append(
-                    f"INDEX CHAIN BROKEN: the entry of {e['version']} has no link to the one before."
+                    (
+                        e["version"],
+                        f"INDEX CHAIN BROKEN: the entry of {e['version']} has no link to the one before.",
+                    )
                 )
             continue
         chained = True
         if i == 0:
             problems.append(
-                f"INDEX CHAIN BROKEN: {e['version']} follows {prev.get('version')}, whose entry is gone "
-                "(entries were removed from the start of the index)."
+                (
+                    e["version"],
+                    f"INDEX CHAIN BROKEN: {e['version']} follows {prev.get('version')}, whose entry is gone "
+                    "(entries were removed from the start of the index).",
+                )
             )
             continue
         before = entries[i - 1]
         if prev.get("hash") != entry_hash(before) or prev.get("version") != before["version"]:
             problems.append(
-                f"INDEX CHAIN BROKEN: {e['version']} was published after {prev.get('version')}, but the "
-                f"index now puts {before['version']} (or another entry for it) before it."
+                (
+                    e["version"],
+                    f"INDEX CHAIN BROKEN: {e['version']} was published after {prev.get('version')}, but the "
+                    f"index now puts {before['version']} (or another entry for it) before it.",
+                )
             )
         commit = tags.get(before["version"])
         if prev.get("commit") and commit and prev["commit"] != commit:
             problems.append(
-                f"TAG MOVED: {before['version']} points at {commit[:12]}, but {e['version']} was "
-                f"published on top of {str(prev['commit'])[:12]}."
+                (
+                    before["version"],
+                    f"TAG MOVED: {before['version']} points at {commit[:12]}, but {e['version']} was "
+                    f"published on top of {str(prev['commit'])[:12]}.",
+                )
             )
     return problems
 

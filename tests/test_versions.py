@@ -72,8 +72,11 @@ def test_show_and_a_corrupt_old_version(api, unprotected, conn, two_versions, re
     ).oid
     api.delete_tag(repo_id, tag="v1")
     api.create_tag(repo_id, tag="v1", revision=commit)
-    with pytest.raises(MetadataError) as e:
+    with pytest.raises(IntegrityError) as moved:
         hubver.get_version(repo_id, "v1", **conn)
+    assert "TAG MOVED: v1" in moved.value.message and "--unchecked" in moved.value.hint
+    with pytest.raises(MetadataError) as e:  # read anyway: the file itself is what is broken
+        hubver.get_version(repo_id, "v1", unchecked=True, **conn)
     assert "hubver.json of version v1" in e.value.message and "line 1" in e.value.message
     assert [v.version for v in hubver.list_versions(repo_id, **conn)] == ["v1", "v2"]  # listing still works
 
@@ -158,7 +161,10 @@ def test_a_second_checkout_downloads_nothing(hub, conn, two_versions, repo_id, t
     hubver.checkout(repo_id, "v1", to=tmp_path / "a", quiet=True, **conn)
     with recorded_requests(hub.app) as seen:
         hubver.checkout(repo_id, "v1", to=tmp_path / "b", quiet=True, **conn)
-    assert not [s for s in seen if "/resolve/" in s.path and s.method == "GET"]
+    # No file of the version is downloaded again; the cache is still checked against the Hub:
+    # refs, the index at the head and one tree listing of the tag's commit.
+    downloads = [s for s in seen if "/resolve/" in s.path and not s.path.endswith("/.hubver/versions.jsonl")]
+    assert not downloads and len(seen) == 3, seen
 
 
 def test_promote_history_and_rollback(api, conn, two_versions, repo_id, tmp_path):
