@@ -126,6 +126,8 @@ class _Verifier:
                 "(the branch was rewound or rewritten)."
             )
         self._content(report, entry, tag, position)
+        if report.published_commit is None and report.ok:
+            report.published_commit = tag  # the latest version: its commit is the one that checks out
         return report
 
     def _content(

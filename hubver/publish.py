@@ -223,7 +223,7 @@ def check_history(hub: Hub, repo: str, branch: str, state: BranchState) -> None:
     if state.head is None:
         return
     titled: dict[str, str] = {}
-    for c in hub.commits(repo, branch):
+    for c in hub.commits(repo, state.head):  # the head the index was read at, not a newer one
         m = index.COMMIT_TITLE.match(c.title or "")
         if m:
             titled.setdefault(m.group(1), c.commit_id)
