@@ -217,3 +217,75 @@ def test_the_hub_protects_versions(conn, api, three, repo_id, adapters, copy_of)
     assert {t.name for t in api.list_repo_refs(repo_id).tags} >= {"v1", "v2", "v3", "v4"}
     api.create_tag(repo_id, tag="not-a-version", revision=three[0].commit)
     api.delete_tag(repo_id, tag="not-a-version")  # other tags stay the owner's to manage
+
+
+# -- objects at rest on the hub's disk ---------------------------------------------------------------
+
+
+def _weights_object(hub, repo_id: str, adapters) -> Path:
+    oid = hashlib.sha256((adapters[4] / "adapter_model.safetensors").read_bytes()).hexdigest()
+    return git_dir(hub, repo_id) / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+
+
+def test_a_flipped_byte_at_rest_is_found_and_healed(hub, cli, conn, adapters, repo_id, copy_of):
+    from click.testing import CliRunner
+
+    from hubver.cli import cli as group
+
+    hubver.push(adapters[4], repo_id, **conn)
+    obj = _weights_object(hub, repo_id, adapters)
+    data = bytearray(obj.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    obj.chmod(0o644)
+    obj.write_bytes(bytes(data))
+    assert all(r.ok for r in hubver.verify(repo_id, **conn))  # pointers alone look fine
+    deep = cli("verify", "--deep", repo=repo_id)
+    assert deep.exit_code == 1 and "BYTES DAMAGED: adapter_model.safetensors" in deep.stderr
+
+    fsck = CliRunner().invoke(group, ["hub", "fsck", "--data-dir", str(hub.data_dir)])
+    assert fsck.exit_code == 1 and f"DAMAGED: models/{repo_id}.git" in fsck.stderr
+    assert not obj.exists() and list((git_dir(hub, repo_id) / "lfs" / "quarantine").iterdir())
+
+    # Re-uploading the good bytes (here: the same files under another repo path) restores it.
+    art = copy_of(adapters[4], "again")
+    (art / "adapter_model.safetensors").rename(art / "copy.safetensors")
+    good = (adapters[4] / "adapter_model.safetensors").read_bytes()
+    (art / "adapter_model.safetensors").write_bytes(good)
+    hubver.push(art, repo_id, **conn)
+    assert obj.read_bytes() == good
+    clean = CliRunner().invoke(group, ["hub", "fsck", "--data-dir", str(hub.data_dir)])
+    assert clean.exit_code == 0, clean.output
+    assert cli("verify", "--deep", repo=repo_id).exit_code == 0
+
+
+def test_the_batch_rehashes_an_object_it_already_has(hub, conn, adapters, repo_id):
+    from huggingface_hub import HfApi
+
+    hubver.push(adapters[4], repo_id, **conn)
+    obj = _weights_object(hub, repo_id, adapters)
+    good = obj.read_bytes()
+    obj.chmod(0o644)
+    obj.write_bytes(good[:-7] + b"\0" * 7)  # same size, damaged
+    HfApi(endpoint=hub.url, token=conn["token"]).upload_file(
+        path_or_fileobj=good, path_in_repo="again.safetensors", repo_id=repo_id
+    )
+    assert obj.read_bytes() == good  # "already stored" was not believed: the good bytes replaced it
+
+
+def test_an_administrator_removes_a_version_with_a_record(hub, api, conn, three, repo_id):
+    from click.testing import CliRunner
+
+    from hubver.cli import cli as group
+
+    args = ["hub", "remove-version", repo_id, "v2", "--reason", "leaked data", "--by", "alice"]
+    removed = CliRunner().invoke(group, [*args, "--data-dir", str(hub.data_dir)])
+    assert removed.exit_code == 0, removed.output
+    assert "v2" not in {t.name for t in api.list_repo_refs(repo_id).tags}
+    records = [json.loads(line) for line in (hub.data_dir / "removals.jsonl").read_text().splitlines()]
+    mine = [r for r in records if r["repo"] == f"model/{repo_id}"]
+    assert mine == [
+        {**mine[0], "version": "v2", "by": "alice", "reason": "leaked data", "commit": three[1].commit}
+    ]
+    again = CliRunner().invoke(group, [*args, "--data-dir", str(hub.data_dir)])
+    assert again.exit_code == 1 and again.output.startswith("Error: ")
+    assert not hubver.verify(repo_id, "v2", **conn)[0].ok  # a removed version is still reported

@@ -490,6 +490,40 @@ class RepoStore:
         tmp.write_text(json.dumps(raw))
         os.replace(tmp, meta_path)
 
+    def fsck(self) -> list[tuple[str, str, Path | None]]:
+        """Re-hash every LFS object of every repository: (repo dir, oid, quarantined to) per damaged one."""
+        damaged = []
+        for git_dir in sorted(self.root.glob("*/*/*.git")):
+            for oid, moved in LfsStore(git_dir).fsck():
+                damaged.append((str(git_dir.relative_to(self.root)), oid, moved))
+        return damaged
+
+    def remove_version(self, repo_type: str, repo_id: str, version: str, *, by: str, reason: str) -> str:
+        """Delete a version's tag on purpose, as an administrator, leaving a record of it.
+
+        Versions are protected against the API; this is the one way to remove one. The record
+        (`removals.jsonl` in the data dir: who, when, why, which commit) outlives the tag.
+        """
+        repo = self.get(repo_type, repo_id)
+        sha = repo.refs.get(f"refs/tags/{version}")
+        if sha is None:
+            raise RevisionNotFound(f"Tag {version!r} does not exist in {repo_id}.")
+        commit = repo.peel(sha)
+        record = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "by": by,
+            "repo": f"{repo_type}/{repo_id}",
+            "version": version,
+            "commit": commit,
+            "reason": reason,
+        }
+        with (self.root.parent / "removals.jsonl").open("a") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        repo.delete_tag(version)
+        return commit
+
     def sweep(self) -> None:
         """Clean what killed processes left: half-created repos and stale LFS temp files."""
         for pattern in (".creating-*", ".deleting-*"):
