@@ -289,3 +289,27 @@ def test_an_administrator_removes_a_version_with_a_record(hub, api, conn, three,
     again = CliRunner().invoke(group, [*args, "--data-dir", str(hub.data_dir)])
     assert again.exit_code == 1 and again.output.startswith("Error: ")
     assert not hubver.verify(repo_id, "v2", **conn)[0].ok  # a removed version is still reported
+
+
+def test_versions_from_before_the_chain_are_accepted_as_its_start(
+    unprotected, api, conn, adapters, repo_id, copy_of
+):
+    """An index and hubver.json as hubver wrote them before #11: no links, no git blob ids."""
+    art = copy_of(adapters[4], "art")
+    _push(art, repo_id, conn, 1)
+    meta = json.loads(Path(hf_hub_download(repo_id, "hubver.json", revision="v1")).read_text())
+    for f in meta["files"]:
+        f.pop("git", None)
+    raw = Path(hf_hub_download(repo_id, ".hubver/versions.jsonl", revision="v1")).read_text()
+    entry = {k: v for k, v in json.loads(raw).items() if k not in ("prev", "branch", "metadata_blob")}
+    ops = [
+        CommitOperationAdd("hubver.json", json.dumps(meta).encode()),
+        CommitOperationAdd(".hubver/versions.jsonl", (json.dumps(entry, sort_keys=True) + "\n").encode()),
+    ]
+    legacy = api.create_commit(repo_id, ops, commit_message="hubver v1").oid
+    _retag(api, repo_id, "v1", legacy)
+    assert hubver.get_version(repo_id, "v1", **conn).info.commit == legacy  # small files hashed instead
+    v2 = _push(art, repo_id, conn, 2)
+    reports = {r.version: r for r in hubver.verify(repo_id, **conn)}
+    assert reports["v1"].ok and reports["v2"].ok, _problems(reports.values())
+    assert hubver.get_version(repo_id, "v2", **conn).info.commit == v2.commit
