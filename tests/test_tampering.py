@@ -313,3 +313,10 @@ def test_versions_from_before_the_chain_are_accepted_as_its_start(
     reports = {r.version: r for r in hubver.verify(repo_id, **conn)}
     assert reports["v1"].ok and reports["v2"].ok, _problems(reports.values())
     assert hubver.get_version(repo_id, "v2", **conn).info.commit == v2.commit
+
+
+def test_promote_refuses_a_tampered_version(unprotected, api, conn, three, repo_id):
+    _retag(api, repo_id, "v1", three[2].commit)
+    with pytest.raises(IntegrityError):
+        hubver.promote(repo_id, "v1", "production", **conn)
+    assert "production" not in {b.name for b in api.list_repo_refs(repo_id).branches}
