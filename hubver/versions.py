@@ -146,6 +146,13 @@ def read_listing(hub: Hub, repo: str, branch: str) -> Listing:
         for info in versions:
             if info.version == who:
                 info.problems.append(f"{problem} Run `hubver verify --repo {repo}`.")
+    last = versions[-1] if versions else None
+    if last is not None and last.commit and head and last.commit != head and "problems" not in entries[-1]:
+        # The latest version has no successor whose link could vouch for its tag; normally it
+        # is the head, and only when it is not does the listing pay for a content check.
+        with contextlib.suppress(HubverError):
+            check = check_commit(hub, repo, last.version, last.commit, entries[-1], position=entries)
+            last.problems += [f"{p} Run `hubver verify --repo {repo}`." for p in check.problems]
     return Listing(repo, branch, head, versions, aliases, problems, refs, entries)
 
 

@@ -63,6 +63,9 @@ def test_a_moved_tag_is_refused_by_every_read(unprotected, api, conn, cli, three
     shown = cli("show", "v1", repo=repo_id)
     assert shown.exit_code == 1 and shown.stderr.startswith("Error: ") and "Traceback" not in shown.stderr
     assert cli("show", "v1", "--unchecked", repo=repo_id).exit_code == 0  # forensics
+    _retag(api, repo_id, "v3", three[0].commit)  # the latest version has no successor to vouch for it
+    listed = {v.version: v for v in hubver.list_versions(repo_id, **conn)}
+    assert any("holds hubver.json of version 'v1'" in p for p in listed["v3"].problems)
     verified = cli("verify", repo=repo_id)
     assert verified.exit_code == 1 and "TAG MOVED" in verified.stderr
 
