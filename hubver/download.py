@@ -36,6 +36,7 @@ class CheckoutResult:
     files: list[str]
     verified: int
     cache_dir: str
+    checked_against: str = "the Hub"  # or "the local cache only" (offline)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,7 +76,12 @@ def checkout(
         target = Path(to).expanduser() if to else default_target(r, version)
         _check_target(target, force)
         cache = Path(cache_dir) if cache_dir else None
-        snapshot, commit = fetch_checked(h, r, s.branch, version, cache, quiet=quiet, unchecked=unchecked)
+        if _offline():
+            snapshot, commit = _offline_cached(r, version, cache)
+            checked_against = "the local cache only"
+        else:
+            snapshot, commit = fetch_checked(h, r, s.branch, version, cache, quiet=quiet, unchecked=unchecked)
+            checked_against = "the Hub"
     if snapshot.name != commit:
         raise IntegrityError(
             f"{version} of {r} moved while it was being downloaded ({commit[:12]} -> {snapshot.name[:12]}).",
@@ -114,7 +120,7 @@ def checkout(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return CheckoutResult(
-        r, version, commit, str(target), sorted([*expected, *extra]), verified, str(snapshot)
+        r, version, commit, str(target), sorted([*expected, *extra]), verified, str(snapshot), checked_against
     )
 
 
@@ -152,6 +158,25 @@ def fetch_checked(
             f"Delete the cached copy and retry; run `hubver verify {version} --repo {repo}`.",
         )
     _remember_ref(repo, version, commit, cache)
+    return snapshot, commit
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def _offline_cached(repo: str, version: str, cache: Path | None) -> tuple[Path, str]:
+    """Offline: the snapshot the cache records for `version`, checked against itself only."""
+    try:
+        commit = (_cache_root(repo, cache) / "refs" / version).read_text().strip()
+    except OSError:
+        commit = ""
+    snapshot = _cached_snapshot(repo, commit, cache) if commit else None
+    if snapshot is None:
+        raise CheckoutError(
+            f"Version {version} of {repo} is not in the local cache, and HF_HUB_OFFLINE is set.",
+            f"Run `hubver checkout {version} --repo {repo}` once while online.",
+        )
     return snapshot, commit
 
 

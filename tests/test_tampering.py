@@ -323,3 +323,16 @@ def test_promote_refuses_a_tampered_version(unprotected, api, conn, three, repo_
     with pytest.raises(IntegrityError):
         hubver.promote(repo_id, "v1", "production", **conn)
     assert "production" not in {b.name for b in api.list_repo_refs(repo_id).branches}
+
+
+def test_offline_checkout_says_it_checked_the_local_cache_only(
+    cli, conn, three, repo_id, tmp_path, monkeypatch
+):
+    assert cli("checkout", "v1", "--to", tmp_path / "a", repo=repo_id).exit_code == 0
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    offline = cli("checkout", "v1", "--to", tmp_path / "b", repo=repo_id)
+    assert offline.exit_code == 0, offline.stderr
+    assert "checked against the local cache only" in offline.stderr
+    assert (tmp_path / "b" / "step.txt").read_text() == "1"
+    missing = cli("checkout", "v2", "--to", tmp_path / "c", repo=repo_id)
+    assert missing.exit_code == 1 and "not in the local cache" in missing.stderr

@@ -292,6 +292,8 @@ def checkout(settings, as_json, version, target, force, unchecked):
         f"Checked out {result.version} of {result.repo} (commit {result.commit[:12]}) into {result.path}"
     )
     click.echo(f"  {len(result.files)} file(s), {result.verified} verified against the manifest")
+    if result.checked_against != "the Hub":
+        click.echo(f"  checked against {result.checked_against}: the Hub could not be asked", err=True)
 
 
 @click.command()
