@@ -20,7 +20,7 @@ from .hub import Conflict, Hub
 from .jsonio import dumps
 from .provenance import current_user
 from .settings import Settings
-from .versions import read_alias_records, session
+from .versions import check_version, read_alias_records, read_listing, session
 
 MAX_ATTEMPTS = 8
 
@@ -73,6 +73,8 @@ def promote(
                 )
             _check_alias(alias, refs, s.branch)
             target = refs.tags[version]
+            if attempt == 1:  # never point an alias at a version that is not what was published
+                check_version(h, read_listing(h, r, s.branch), version, target).raise_if_broken(r)
             now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
             who = current_user()
             if alias not in refs.branches:

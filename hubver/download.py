@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from . import index
+from .artifact import sha256_file
 from .errors import CheckoutError, HubverError, IntegrityError, MetadataError
 from .hub import Hub
 from .jsonio import load_json
 from .settings import Settings
-from .versions import resolve_ref, session
+from .trust import git_blob_sha
+from .versions import check_version, read_listing, resolve_ref, session
 
 
 @dataclass
@@ -34,6 +36,7 @@ class CheckoutResult:
     files: list[str]
     verified: int
     cache_dir: str
+    checked_against: str = "the Hub"  # or "the local cache only" (offline)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,16 +69,19 @@ def checkout(
     token: str | None = None,
     settings: Settings | None = None,
     hub: Hub | None = None,
+    unchecked: bool = False,
 ) -> CheckoutResult:
     """Download `version` into `to` (default `./<name>-<version>`), sha256-checked against its manifest."""
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (_s, r, h):
+    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
         target = Path(to).expanduser() if to else default_target(r, version)
         _check_target(target, force)
-        commit = resolve_ref(h.refs(r), r, version)
         cache = Path(cache_dir) if cache_dir else None
-        snapshot = _cached_snapshot(r, version, commit, cache) or h.snapshot(
-            r, version, cache_dir=cache, quiet=quiet
-        )
+        if _offline():
+            snapshot, commit = _offline_cached(r, version, cache)
+            checked_against = "the local cache only"
+        else:
+            snapshot, commit = fetch_checked(h, r, s.branch, version, cache, quiet=quiet, unchecked=unchecked)
+            checked_against = "the Hub"
     if snapshot.name != commit:
         raise IntegrityError(
             f"{version} of {r} moved while it was being downloaded ({commit[:12]} -> {snapshot.name[:12]}).",
@@ -114,29 +120,106 @@ def checkout(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return CheckoutResult(
-        r, version, commit, str(target), sorted([*expected, *extra]), verified, str(snapshot)
+        r, version, commit, str(target), sorted([*expected, *extra]), verified, str(snapshot), checked_against
     )
 
 
-def _cached_snapshot(repo: str, version: str, commit: str, cache_dir: Path | None) -> Path | None:
-    """The version's snapshot in the HF cache if it is complete there: no request, no download.
+def fetch_checked(
+    h: Hub,
+    repo: str,
+    branch: str,
+    version: str,
+    cache: Path | None,
+    *,
+    quiet: bool = True,
+    unchecked: bool = False,
+) -> tuple[Path, str]:
+    """The snapshot dir of `version` in the HF cache and its commit, checked against the Hub.
 
-    Complete means the tag already resolves to `commit` in the cache and every file of the
-    manifest is present; the copies are sha256-checked against the manifest anyway.
+    The version is resolved to its commit sha first and read by that sha, so no branch of
+    the same name can shadow it. Its tag's commit is checked (hubver.json names it, the tree
+    recomputes the digest the index recorded), and a cached copy's hubver.json must be the
+    very blob of that commit: the cache is not the authority. The files themselves are then
+    sha256-checked against that hubver.json by the caller.
     """
+    listing = read_listing(h, repo, branch)
+    commit = resolve_ref(listing.refs, repo, version)
+    cached = _cached_snapshot(repo, commit, cache)
+    if not unchecked:
+        meta_bytes = (cached / index.METADATA_PATH).read_bytes() if cached else None
+        check = check_version(h, listing, version, commit, metadata_bytes=meta_bytes)
+        check.raise_if_broken(repo)
+        expected_blob = check.files[index.METADATA_PATH].blob_id
+    snapshot = cached or h.snapshot(repo, commit, cache_dir=cache, quiet=quiet)
+    meta_path = snapshot / index.METADATA_PATH
+    if not unchecked and (not meta_path.is_file() or git_blob_sha(meta_path.read_bytes()) != expected_blob):
+        raise IntegrityError(
+            f"The downloaded {index.METADATA_PATH} of {version} is not the one in its commit {commit[:12]}.",
+            f"Delete the cached copy and retry; run `hubver verify {version} --repo {repo}`.",
+        )
+    _remember_ref(repo, version, commit, cache)
+    return snapshot, commit
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def _offline_cached(repo: str, version: str, cache: Path | None) -> tuple[Path, str]:
+    """Offline: the snapshot the cache records for `version`, checked against itself only."""
+    try:
+        commit = (_cache_root(repo, cache) / "refs" / version).read_text().strip()
+    except OSError:
+        commit = ""
+    snapshot = _cached_snapshot(repo, commit, cache) if commit else None
+    if snapshot is None:
+        raise CheckoutError(
+            f"Version {version} of {repo} is not in the local cache, and HF_HUB_OFFLINE is set.",
+            f"Run `hubver checkout {version} --repo {repo}` once while online.",
+        )
+    return snapshot, commit
+
+
+def _cache_root(repo: str, cache_dir: Path | None) -> Path:
     from huggingface_hub import constants
 
-    root = Path(cache_dir or constants.HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}"
-    snapshot = root / "snapshots" / commit
+    return Path(cache_dir or constants.HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}"
+
+
+def _remember_ref(repo: str, version: str, commit: str, cache_dir: Path | None) -> None:
+    """Record tag -> commit in the cache as huggingface_hub does, so `revision=tag` works offline."""
+    ref = _cache_root(repo, cache_dir) / "refs" / version
+    with contextlib.suppress(OSError):
+        if not ref.is_file() or ref.read_text().strip() != commit:
+            ref.parent.mkdir(parents=True, exist_ok=True)
+            ref.write_text(commit)
+
+
+def _cached_snapshot(repo: str, commit: str, cache_dir: Path | None) -> Path | None:
+    """The commit's snapshot in the HF cache if it is complete there (nothing to download)."""
+    snapshot = _cache_root(repo, cache_dir) / "snapshots" / commit
     try:
-        if (root / "refs" / version).read_text().strip() != commit:
-            return None
-        manifest = _manifest(snapshot / index.METADATA_PATH, repo, version)
+        manifest = _manifest(snapshot / index.METADATA_PATH, repo, commit[:12])
     except (OSError, HubverError):
         return None
     if manifest is None or not all((snapshot / p).is_file() for p in manifest):
         return None
     return snapshot
+
+
+def check_snapshot(snapshot: Path, repo: str, version: str) -> int:
+    """sha256-check every file of a snapshot against its hubver.json; the number checked."""
+    manifest = _manifest(snapshot / index.METADATA_PATH, repo, version) or {}
+    for path, digest in sorted(manifest.items()):
+        src = snapshot / path
+        if not src.is_file():
+            raise IntegrityError(f"{path} is in the manifest of {version} but not in its commit.")
+        if digest is not None and sha256_file(src) != digest:
+            raise IntegrityError(
+                f"{path} of {version} does not match its manifest.",
+                f"Run `hubver verify {version} --repo {repo}`; delete the cached copy and retry.",
+            )
+    return len(manifest)
 
 
 def _copy_hashing(src: Path, dest: Path, chunk: int = 4 << 20) -> str:

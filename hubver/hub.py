@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import random
 import time
@@ -366,6 +367,26 @@ class Hub:
 
         return self.call(f"Reading {path}", fetch, repo=repo)
 
+    def sha256_of(self, repo: str, path: str, revision: str) -> str:
+        """sha256 of a file's bytes as the Hub serves them (streamed: any size)."""
+        from urllib.parse import quote
+
+        from huggingface_hub.utils import hf_raise_for_status
+
+        url = f"{self.endpoint}/{repo}/resolve/{quote(revision, safe='')}/{quote(path)}"
+
+        def fetch() -> str:
+            h = hashlib.sha256()
+            with self._get(url) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    hf_raise_for_status(r)
+                for chunk in r.iter_bytes():
+                    h.update(chunk)
+            return h.hexdigest()
+
+        return self.call(f"Downloading {path}", fetch, repo=repo)
+
     def commits(self, repo: str, revision: str) -> list[Any]:
         return self.call(
             f"Listing the commits of {revision}",
@@ -415,6 +436,12 @@ class Hub:
 
     # -- writing ----------------------------------------------------------------------------
 
+    def scrub(self, text: str) -> str:
+        """`text` without the token in use, the environment's secrets or URL credentials."""
+        from .redact import known_secrets, scrub
+
+        return scrub(text, known_secrets([self.token]))
+
     def ensure_repo(self, repo: str, *, private: bool = False) -> None:
         self.call(
             "Creating the repository",
@@ -432,7 +459,12 @@ class Hub:
         description: str = "",
         parent: str | None,
     ) -> str:
-        """One atomic commit on `branch`; `Conflict` if `parent` is no longer its head."""
+        """One atomic commit on `branch`; `Conflict` if `parent` is no longer its head.
+
+        The title and description reach git history, which is never rewritten: they are
+        scrubbed of known secrets and URL credentials here, whoever composed them.
+        """
+        message, description = self.scrub(message), self.scrub(description)
 
         def send():
             return self.api.create_commit(
@@ -448,6 +480,7 @@ class Hub:
         return self.call("Committing", send, repo=repo, retry=False).oid
 
     def create_tag(self, repo: str, tag: str, commit: str, message: str | None = None) -> None:
+        message = self.scrub(message) if message else message
         self.call(
             f"Tagging {tag}",
             lambda: self.api.create_tag(repo, tag=tag, revision=commit, tag_message=message),

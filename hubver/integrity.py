@@ -1,22 +1,24 @@
-"""`hubver verify`: a version's tag still points at the commit that published it, and its files
-still match the manifest recorded in that commit.
+"""`hubver verify`: every version is still what was published, and none has disappeared.
 
-The commit that published a version is found in the branch history by its title
-(`hubver <id>...`); the next version's `hubver.json` also records it. With `repair`,
-tags that a crashed push never created are created; a moved tag is only reported.
+For each version: tag -> commit -> hubver.json -> manifest digest recomputed from the tree ->
+index entry -> index chain (each entry's link to the one before). Then: no version tag of
+this branch is missing from its index or its history, and every alias holds its version's
+files. Commit titles are never trusted to locate a version. With `repair`, a missing tag is
+recreated only on the commit the chain names, and only if its content matches the entry.
+With `deep`, every file is downloaded and hashed too (damage at rest on the Hub's disk).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import index
 from .errors import HubverError
-from .hub import Hub
+from .hub import Hub, Refs
 from .settings import Settings
-from .versions import load_remote_metadata, session
+from .trust import ContentCheck, chain_problems, check_commit, published_commit, read_index
+from .versions import read_alias_records, session
 
 
 @dataclass
@@ -27,19 +29,15 @@ class VerifyReport:
     published_commit: str | None
     files_checked: int = 0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     repaired: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-
-def _published_commits(hub: Hub, repo: str, branch: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for c in hub.commits(repo, branch):
-        m = index.COMMIT_TITLE.match(c.title or "")
-        if m and m.group(1) not in found:
-            found[m.group(1)] = c.commit_id
-    return found
+    def fail(self, problem: str) -> None:
+        self.ok = False
+        self.problems.append(problem)
 
 
 def verify(
@@ -47,86 +45,197 @@ def verify(
     version: str | None = None,
     *,
     repair: bool = False,
+    deep: bool = False,
     endpoint: str | None = None,
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
     hub: Hub | None = None,
 ) -> list[VerifyReport]:
-    """Check one version (or every version on the branch); returns one report per version."""
+    """One report per version (or for `version` only), plus reports for lost versions and aliases."""
     with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
+        return _Verifier(h, r, s.branch, repair, deep).run(version)
+
+
+class _Verifier:
+    def __init__(self, hub: Hub, repo: str, branch: str, repair: bool, deep: bool) -> None:
+        self.hub, self.repo, self.branch, self.repair, self.deep = hub, repo, branch, repair, deep
+
+    def run(self, only: str | None) -> list[VerifyReport]:
+        h, r = self.hub, self.repo
         refs = h.refs(r)
-        head = refs.branches.get(s.branch)
-        raw, _ = h.read_file(r, index.INDEX_PATH, head) if head else (None, None)
-        entries, _ = index.parse(raw)
-        by_version = {e["version"]: e for e in entries}
-        published = _published_commits(h, r, s.branch) if head else {}
-        names = [version] if version else [e["version"] for e in entries]
-        reports = []
-        for name in names:
-            reports.append(
-                _verify_one(
-                    h, r, name, refs.tags.get(name), published.get(name), by_version.get(name), repair
-                )
+        head = refs.branches.get(self.branch)
+        entries: list[dict[str, Any]] = []
+        reports: list[VerifyReport] = []
+        history: dict[str, str] = {}  # commit id -> title
+        if head is not None:
+            entries, problems, exists = read_index(h, r, head)
+            history = {c.commit_id: c.title or "" for c in h.commits(r, self.branch)}
+            if problems or (not exists and refs.tags):
+                general = VerifyReport(f"index of {self.branch}", True, head, None)
+                for p in problems:
+                    general.fail(f"INDEX DAMAGED: {p}")
+                if not exists:
+                    general.fail(
+                        f"INDEX MISSING: {index.INDEX_PATH} is gone from the head of {self.branch} "
+                        f"({head[:12]}); the tags below say what it held."
+                    )
+                reports.append(general)
+        chain = chain_problems(entries, refs.tags)
+        names = {e["version"] for e in entries}
+        if only is not None and only not in names:
+            report = VerifyReport(only, False, refs.tags.get(only), None)
+            report.problems.append(
+                f"{only} is not a version of {r}@{self.branch}: it is not in the version index."
             )
+            return [*reports, report]
+        for i, entry in enumerate(entries):
+            if only is None or entry["version"] == only:
+                reports.append(self._one(entries, i, refs, head, history, chain))
+        if only is None:
+            reports += self._lost(entries, refs, history)
+            reports += self._aliases(entries, refs)
         return reports
 
-
-def _verify_one(
-    h: Hub, repo: str, version: str, tag: str | None, published: str | None, entry: dict | None, repair: bool
-) -> VerifyReport:
-    report = VerifyReport(version, True, tag, published)
-    if tag is None:
-        report.ok = False
-        if published is None:
-            report.problems.append(f"{version} is not a version of {repo}: no tag and no publishing commit.")
+    def _one(
+        self,
+        entries: list[dict[str, Any]],
+        i: int,
+        refs: Refs,
+        head: str | None,
+        history: dict[str, str],
+        chain: list[tuple[str, str]],
+    ) -> VerifyReport:
+        entry = entries[i]
+        v = entry["version"]
+        tag = refs.tags.get(v)
+        named = published_commit(entries, i, head)
+        report = VerifyReport(v, True, tag, named if i + 1 < len(entries) else None)
+        for who, problem in chain:
+            if who == v:
+                report.fail(problem)
+        if not isinstance(entry.get("prev"), dict) and i > 0 and not any(w == v for w, _ in chain):
+            report.notes.append("recorded before hubver chained its index: accepted as the chain's start")
+        position = entries[: i + 1]
+        if tag is None:
+            self._missing_tag(report, entry, named, position)
             return report
-        if not repair:
-            report.problems.append(
-                f"The tag {version} is missing (the push stopped after its commit {published[:12]}). "
-                f"Run `hubver verify {version} --repair --repo {repo}`."
+        if history and tag not in history:
+            report.fail(
+                f"NOT ON BRANCH: {v}'s commit {tag[:12]} is not in the history of {self.branch} "
+                "(the branch was rewound or rewritten)."
             )
-            return report
-        h.create_tag(repo, version, published, message=f"hubver version {version} (tag repaired)")
-        report.ok, report.tag_commit, report.repaired = True, published, True
-        tag = published
-    if published is not None and tag != published:
-        report.ok = False
-        report.problems.append(
-            f"TAG MOVED: {version} points at {tag[:12]}, but the version was published as {published[:12]}."
-        )
-    try:
-        meta = load_remote_metadata(h, repo, version, tag)
-    except HubverError as e:
-        report.ok = False
-        report.problems.append(e.message)
+        self._content(report, entry, tag, position)
+        if report.published_commit is None and report.ok:
+            report.published_commit = tag  # the latest version: its commit is the one that checks out
         return report
-    if entry is not None and entry.get("digest") and meta.get("digest") != entry.get("digest"):
-        report.ok = False
-        report.problems.append(
-            f"hubver.json of {version} no longer matches the version index (digest changed)."
-        )
-    _, files = h.files(repo, tag)
-    for f in meta.get("files") or []:
-        path, want = f.get("path"), f.get("sha256")
-        remote = files.get(path)
-        if remote is None:
-            report.ok = False
-            report.problems.append(f"FILE MISSING: {path} is in the manifest but not in the commit.")
-            continue
-        if remote.sha256 is not None:
-            actual = remote.sha256
-        else:
-            data, _ = h.read_file(repo, path, tag)
-            actual = hashlib.sha256(data or b"").hexdigest()
-        report.files_checked += 1
-        if actual != want or remote.size != f.get("size"):
-            report.ok = False
-            report.problems.append(
-                f"FILE CHANGED: {path} has sha256 {actual[:12]}, the manifest says {str(want)[:12]}."
+
+    def _content(
+        self, report: VerifyReport, entry: dict[str, Any], commit: str, position: list[dict[str, Any]]
+    ) -> ContentCheck | None:
+        try:
+            check = check_commit(self.hub, self.repo, entry["version"], commit, entry, position=position)
+        except HubverError as e:
+            report.fail(e.message)
+            return None
+        for p in check.problems:
+            report.fail(p)
+        report.files_checked = sum(1 for p in check.files if p not in index.MANAGED_PATHS)
+        if self.deep and check.metadata is not None:
+            for f in check.metadata.get("files") or []:
+                path = f.get("path")
+                if not isinstance(path, str) or path not in check.files:
+                    continue
+                actual = self.hub.sha256_of(self.repo, path, commit)
+                if actual != f.get("sha256"):
+                    report.fail(
+                        f"BYTES DAMAGED: {path} of {entry['version']} downloads with sha256 {actual[:12]}, "
+                        f"the manifest says {str(f.get('sha256'))[:12]} (the Hub's stored copy is damaged)."
+                    )
+        return check
+
+    def _missing_tag(
+        self, report: VerifyReport, entry: dict[str, Any], named: str | None, position: list[dict[str, Any]]
+    ) -> None:
+        v = entry["version"]
+        if named is None:
+            report.fail(f"TAG MISSING: {v} has no tag, and the index chain names no commit for it.")
+            return
+        probe = VerifyReport(v, True, None, named)
+        check = self._content(probe, entry, named, position)
+        if check is None or not probe.ok:
+            report.fail(
+                f"TAG MISSING: {v} has no tag, and commit {named[:12]}, which the index chain names, does "
+                "not hold it: " + " ".join(probe.problems) + " Not repaired."
             )
-    listed = {f.get("path") for f in meta.get("files") or []}
-    for path in sorted(set(files) - listed - index.MANAGED_PATHS):
-        report.ok = False
-        report.problems.append(f"EXTRA FILE: {path} is in the commit but not in the manifest.")
-    return report
+            return
+        report.files_checked = probe.files_checked
+        report.published_commit = named
+        if not self.repair:
+            report.fail(
+                f"TAG MISSING: the tag {v} is missing (the push stopped after its commit {named[:12]}). "
+                f"Run `hubver verify {v} --repair --repo {self.repo}`."
+            )
+            return
+        self.hub.create_tag(self.repo, v, named, message=f"hubver version {v} (tag repaired)")
+        report.tag_commit, report.repaired = named, True
+
+    def _lost(self, entries: list[dict[str, Any]], refs: Refs, history: dict[str, str]) -> list[VerifyReport]:
+        """Versions of this branch that its index or history no longer shows."""
+        listed = {e["version"] for e in entries}
+        reports = []
+        for tag, commit in sorted(refs.tags.items()):
+            if tag in listed:
+                continue
+            try:
+                theirs, _, _ = read_index(self.hub, self.repo, commit)
+            except HubverError:
+                continue
+            own = next((e for e in theirs if e["version"] == tag), None)
+            if own is None or own.get("branch") != self.branch:
+                continue  # not a hubver version, or one of another branch
+            report = VerifyReport(tag, False, commit, commit)
+            report.problems.append(
+                f"VERSION MISSING: {tag} was published on {self.branch} (commit {commit[:12]}), but the "
+                f"index at the head of {self.branch} no longer lists it "
+                f"({'its commit is not in the history: the branch was rewound' if commit not in history else 'the index was shortened'})."
+            )
+            reports.append(report)
+        tagged = set(refs.tags)
+        for commit, title in history.items():
+            m = index.COMMIT_TITLE.match(title)
+            if m and m.group(1) not in listed and m.group(1) not in tagged:
+                report = VerifyReport(m.group(1), False, None, None)
+                report.problems.append(
+                    f"VERSION MISSING: commit {commit[:12]} ({title!r}) is in the history of {self.branch}, "
+                    f"but {m.group(1)} has neither an index entry nor a tag (the index was shortened)."
+                )
+                reports.append(report)
+        return reports
+
+    def _aliases(self, entries: list[dict[str, Any]], refs: Refs) -> list[VerifyReport]:
+        by_version = {e["version"]: e for e in entries}
+        reports = []
+        for alias, record in sorted(read_alias_records(self.hub, self.repo, refs, self.branch).items()):
+            v = str(record["version"])
+            report = VerifyReport(f"alias {alias}", True, record.get("head"), refs.tags.get(v))
+            entry = by_version.get(v)
+            if entry is None:
+                report.notes.append(f"{v} is not a version of {self.branch}; not checked here")
+                reports.append(report)
+                continue
+            if record.get("commit") and refs.tags.get(v) and record["commit"] != refs.tags[v]:
+                report.fail(
+                    f"ALIAS MOVED: {alias} records {v} at {str(record['commit'])[:12]}, but {v} is "
+                    f"{refs.tags[v][:12]}."
+                )
+            try:
+                check = check_commit(self.hub, self.repo, v, str(record["head"]), entry, alias=True)
+            except HubverError as e:
+                report.fail(e.message)
+            else:
+                for p in check.problems:
+                    report.fail(f"ALIAS {alias} does not hold {v}: {p}")
+                report.files_checked = sum(1 for p in check.files if p not in index.MANAGED_PATHS)
+            reports.append(report)
+        return reports

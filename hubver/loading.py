@@ -9,6 +9,7 @@ by hubver; and without a `device_map` the whole model sits on one device.
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -17,11 +18,14 @@ from typing import Any
 from . import index
 from .artifact import PICKLE_SUFFIXES
 from .card import is_hub_id
+from .download import check_snapshot, fetch_checked
 from .errors import HubverError, LoadError
 from .hub import Hub
 from .jsonio import load_json
 from .settings import Settings
-from .versions import resolve_ref, session
+from .versions import session
+
+log = logging.getLogger("hubver")
 
 TASK_CLASSES = {
     "CAUSAL_LM": "AutoModelForCausalLM",
@@ -69,6 +73,7 @@ def load(
     token: str | None = None,
     settings: Settings | None = None,
     hub: Hub | None = None,
+    unchecked: bool = False,
     **kwargs: Any,
 ):
     """Load `version` of `repo` as a model (in eval mode).
@@ -85,12 +90,14 @@ def load(
     # Unset, transformers asks on stdin whether to run the repo's code (and runs it on "y").
     kwargs.setdefault("trust_remote_code", False)
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (_s, r, h):
+    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
         if offline:
             snapshot = _offline_snapshot(r, version, cache_dir)
+            log.warning("%s of %s: checked against the local cache only (HF_HUB_OFFLINE is set).", version, r)
         else:
-            resolve_ref(h.refs(r), r, version)  # a clear error for an unknown version
-            snapshot = h.snapshot(r, version, cache_dir=Path(cache_dir) if cache_dir else None, quiet=True)
+            cache = Path(cache_dir) if cache_dir else None
+            snapshot, _ = fetch_checked(h, r, s.branch, version, cache, unchecked=unchecked)
+        check_snapshot(snapshot, r, version)
         meta_path = snapshot / index.METADATA_PATH
         meta = load_json(meta_path) if meta_path.exists() else {}
         is_adapter = (snapshot / "adapter_config.json").exists()

@@ -7,10 +7,11 @@ import hashlib
 import importlib.metadata
 import os
 import platform
-import re
 import sys
 from pathlib import Path
 from typing import Any
+
+from .redact import strip_url_credentials
 
 PACKAGES = (
     "hubver",
@@ -26,8 +27,9 @@ PACKAGES = (
 
 
 def strip_credentials(url: str) -> str:
-    """https://user:token@host/x -> https://host/x (also for ssh-style user@host)."""
-    return re.sub(r"^([a-z+]+://)[^/@]*@", r"\1", url)
+    """https://user:token@host/x -> https://host/x, for any scheme and case, and without
+    credential-like query parameters (`?access_token=...` -> `?access_token=<redacted>`)."""
+    return strip_url_credentials(url)
 
 
 def code_provenance(path: Path | None = None) -> dict[str, Any] | None:

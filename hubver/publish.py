@@ -21,14 +21,15 @@ from typing import Any
 from . import card, index, versionids
 from .artifact import Artifact, manifest_digest, scan
 from .ci import github_context
-from .errors import ConflictError, HubError, HubverError, VersionIdError
+from .errors import ConflictError, HubError, HubverError, IntegrityError, VersionIdError
 from .hub import Conflict, Hub, RemoteFile, RepoNotFound, TransientError, open_hub
 from .jsonio import dumps, finite
 from .metadata import base_model_of, build
 from .provenance import code_provenance, current_user, environment
-from .redact import known_secrets, scrub
+from .redact import known_secrets, scrub, strip_url_credentials
 from .settings import Settings, resolve_settings
 from .training import check_metrics, dataset_facts, finite_metrics, from_trainer_state, load_metrics_file
+from .trust import GIT_ID_LIMIT, check_commit, entry_hash, git_blob_sha, published_commit
 from .versions import load_remote_metadata
 
 MAX_ATTEMPTS = 12
@@ -81,6 +82,7 @@ class BranchState:
     tags: dict[str, str]
     branches: dict[str, str]
     readme: str | None
+    history_ids: set[str] = field(default_factory=set)  # ids named by commit titles on the branch
 
     def entry(self, version: str) -> dict[str, Any] | None:
         return next((e for e in self.entries if e["version"] == version), None)
@@ -101,8 +103,12 @@ def read_state(hub: Hub, repo: str, branch: str, *, refs=None) -> BranchState:
     return BranchState(head_sha, files, entries, problems, refs.tags, refs.branches, readme)
 
 
-def git_blob_sha(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+def _with_git_id(entry: dict[str, Any], local: Path) -> dict[str, Any]:
+    """A manifest entry plus, for a file small enough to be stored in git rather than LFS, its
+    git blob id: reads can then check it from a tree listing alone."""
+    if entry["size"] > GIT_ID_LIMIT:
+        return entry
+    return {**entry, "git": git_blob_sha(local.read_bytes())}
 
 
 def _same_as_remote(f, remote: RemoteFile | None) -> bool:
@@ -185,21 +191,25 @@ def _is_local_path(name: str) -> bool:
 
 
 def repair_tags(hub: Hub, repo: str, branch: str, state: BranchState) -> list[str]:
-    """Create the tags of versions whose commit landed but whose tag did not."""
-    missing = [e["version"] for e in state.entries if e["version"] not in state.tags]
-    if not missing:
-        return []
-    commits_by_version: dict[str, str] = {}
-    for c in hub.commits(repo, branch):
-        m = index.COMMIT_TITLE.match(c.title or "")
-        if m and m.group(1) in missing and m.group(1) not in commits_by_version:
-            commits_by_version[m.group(1)] = c.commit_id
-        if len(commits_by_version) == len(missing):
-            break
+    """Create the tags of versions whose commit landed but whose tag did not.
+
+    A tag is recreated only on the commit the index chain names for it (the next entry's
+    link, or the branch head for the latest version), and only if that commit's recomputed
+    content matches the entry: a commit title is never trusted.
+    """
     repaired = []
-    for version in missing:
-        commit = commits_by_version.get(version)
+    for i, entry in enumerate(state.entries):
+        version = entry["version"]
+        if version in state.tags:
+            continue
+        commit = published_commit(state.entries, i, state.head)
         if commit is None:
+            continue
+        try:
+            check = check_commit(hub, repo, version, commit, entry, position=state.entries[: i + 1])
+        except HubverError:
+            continue
+        if not check.ok:
             continue
         try:
             hub.create_tag(repo, version, commit, message=f"hubver version {version} (tag repaired)")
@@ -208,6 +218,31 @@ def repair_tags(hub: Hub, repo: str, branch: str, state: BranchState) -> list[st
         state.tags[version] = commit
         repaired.append(version)
     return repaired
+
+
+def check_history(hub: Hub, repo: str, branch: str, state: BranchState) -> None:
+    """Record every version id the branch's history names, and refuse an index that lost some.
+
+    Commit titles are not trusted to say where a version is, only that an id was used: a
+    version whose commit is in the history but whose entry is gone means the index was
+    shortened, and pushing on top of it would hide that version (and could reuse its id).
+    """
+    if state.head is None:
+        return
+    titled: dict[str, str] = {}
+    for c in hub.commits(repo, state.head):  # the head the index was read at, not a newer one
+        m = index.COMMIT_TITLE.match(c.title or "")
+        if m:
+            titled.setdefault(m.group(1), c.commit_id)
+    state.history_ids = set(titled)
+    listed = {e["version"] for e in state.entries}
+    lost = sorted(v for v in titled if v not in listed)
+    if lost:
+        raise IntegrityError(
+            f"The version index of {repo}@{branch} has lost {', '.join(lost)}: the branch history has "
+            f"their commits ({', '.join(titled[v][:12] for v in lost)}) but the index no longer lists them.",
+            f"Nothing was pushed. Run `hubver verify --repo {repo}` and restore the index before pushing.",
+        )
 
 
 def _existing_version(
@@ -227,7 +262,7 @@ def _existing_version(
 
 def _pick_version(state: BranchState, version: str | None, scheme: str, bump: str | None, repo: str) -> str:
     """The id of the new version: checked against every ref of the repo before anything is uploaded."""
-    used = {e["version"] for e in state.entries} | set(state.tags)
+    used = {e["version"] for e in state.entries} | set(state.tags) | state.history_ids
     if version:
         if version not in used and (clash := versionids.ref_clash(version, state.tags, state.branches)):
             raise VersionIdError(
@@ -326,7 +361,7 @@ def push(
         private=private,
         training=train_section,
         metrics=merged_metrics,
-        dataset=dataset if isinstance(dataset, dict) else dataset_facts(dataset, num_samples),
+        dataset=dataset if isinstance(dataset, dict) else _dataset(dataset, num_samples),
         base_model=base_model,
         template=Path(template) if template else None,
         extra=extra,
@@ -343,6 +378,16 @@ def push(
         return _push(hub, req)
     with open_hub(settings) as opened:
         return _push(opened, req)
+
+
+def _dataset(spec: str | None, num_samples: int | None) -> dict[str, Any] | None:
+    """`--dataset`: a URL is recorded as a URL (without its credentials), never split at its `@`."""
+    if spec and "://" in spec:
+        facts: dict[str, Any] = {"name": strip_url_credentials(spec), "revision": None}
+        if num_samples is not None:
+            facts["num_samples"] = num_samples
+        return facts
+    return dataset_facts(spec, num_samples)
 
 
 @dataclass
@@ -384,9 +429,14 @@ def _push(hub: Hub, req: _Request) -> PushResult:
             refs = hub.refs(req.repo)
     base, adapter_config = _resolve_base(hub, req.artifact, req.base_model)
     manifest = [
-        {"path": f.path, "size": len(adapter_config), "sha256": hashlib.sha256(adapter_config).hexdigest()}
+        {
+            "path": f.path,
+            "size": len(adapter_config),
+            "sha256": hashlib.sha256(adapter_config).hexdigest(),
+            "git": git_blob_sha(adapter_config),
+        }
         if f.path == "adapter_config.json" and adapter_config
-        else f.manifest_entry()
+        else _with_git_id(f.manifest_entry(), f.local)
         for f in req.artifact.files
     ]
     digest = manifest_digest(manifest)
@@ -399,6 +449,7 @@ def _push(hub: Hub, req: _Request) -> PushResult:
         else:  # a dry run for a repository that push would create
             state = BranchState(None, {}, [], [], {}, {}, None)
         refs = None  # later attempts re-read everything
+        check_history(hub, req.repo, req.branch, state)
         if not req.dry_run:
             result.repaired += repair_tags(hub, req.repo, req.branch, state)
         found = _existing_version(state, digest, req.ci_key, req.push_id)
@@ -487,7 +538,16 @@ def _compose(
         extra=req.extra,
         secrets=req.secrets,
     )
-    entries = [*state.entries, index.entry_for(meta, push_id=req.push_id, ci_key=req.ci_key)]
+    entry = index.entry_for(meta, push_id=req.push_id, ci_key=req.ci_key)
+    entry["branch"] = req.branch
+    entry["metadata_blob"] = git_blob_sha(dumps(meta).encode())
+    if previous is not None:
+        entry["prev"] = {
+            "version": previous["version"],
+            "hash": entry_hash(previous),
+            "commit": state.tags.get(previous["version"]),
+        }
+    entries = [*state.entries, entry]
     readme = card.render(
         meta,
         repo=req.repo,

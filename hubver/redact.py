@@ -24,6 +24,15 @@ _NOT_SECRET = re.compile(
     re.IGNORECASE,
 )
 _MIN_SECRET_LEN = 8
+# Credentials inside URLs, wherever a URL appears: userinfo (`https://user:pass@host`, any
+# scheme, any case) and query parameters whose names carry credentials (`?access_token=...`).
+_URL_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/?#\s@]*@", re.IGNORECASE)
+_CREDENTIAL_PARAMS = (
+    r"token|access_token|refresh_token|id_token|private_token|auth|authorization|key|api_key|apikey"
+    r"|access_key|secret|client_secret|password|passwd|pwd|pass|sig|signature|x-amz-signature"
+    r"|x-amz-credential|x-amz-security-token|credential|session|code"
+)
+_URL_QUERY_SECRET = re.compile(rf"([?&;](?:{_CREDENTIAL_PARAMS})=)[^&#;\s]*", re.IGNORECASE)
 
 
 def is_secret_key(key: str) -> bool:
@@ -66,11 +75,23 @@ def known_secrets(extra: Iterable[str | None] = ()) -> set[str]:
     return secrets
 
 
+def strip_url_credentials(text: str) -> str:
+    """`text` with the credentials of every URL in it removed.
+
+    >>> strip_url_credentials("see HTTPS://oauth2:glpat-x@host/x.git?access_token=abc&page=2")
+    'see HTTPS://host/x.git?access_token=<redacted>&page=2'
+    """
+    text = _URL_USERINFO.sub(r"\1", text)
+    return _URL_QUERY_SECRET.sub(r"\1" + REDACTED, text)
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Replace each secret value in `text`, longest first so overlaps cannot leak a suffix."""
+    """Replace each secret value in `text` (longest first so overlaps cannot leak a suffix),
+    and strip the credentials of any URL in it."""
     for s in sorted(set(secrets), key=len, reverse=True):
         if s:
             text = text.replace(s, REDACTED)
+    text = strip_url_credentials(text)
     return re.sub(r"(sig=)[0-9a-f]{16,}", r"\1" + REDACTED, text)
 
 

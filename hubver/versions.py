@@ -18,6 +18,7 @@ from .hub import Hub, Refs, open_hub
 from .jsonio import parse_json
 from .settings import Settings, resolve_settings
 from .tensors import lora_ranks, rank_summary
+from .trust import ContentCheck, chain_problems, check_commit, published_commit
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Listing:
     aliases: dict[str, str]  # alias -> version
     problems: list[str]
     refs: Refs
+    entries: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -141,7 +143,58 @@ def read_listing(hub: Hub, repo: str, branch: str) -> Listing:
         if info.commit is None:
             info.problems.append(f"tag {v} is missing: run `hubver verify {v} --repair --repo {repo}`")
         versions.append(info)
-    return Listing(repo, branch, head, versions, aliases, problems, refs)
+    # Free marks (no request): breaks in the index chain, tags that moved off the commit the
+    # next version was published on. Content is checked when a version is read.
+    for who, problem in chain_problems(entries, refs.tags):
+        for info in versions:
+            if info.version == who:
+                info.problems.append(f"{problem} Run `hubver verify --repo {repo}`.")
+    last = versions[-1] if versions else None
+    if last is not None and last.commit and head and last.commit != head and "problems" not in entries[-1]:
+        # The latest version has no successor whose link could vouch for its tag; normally it
+        # is the head, and only when it is not does the listing pay for a content check.
+        with contextlib.suppress(HubverError):
+            check = check_commit(hub, repo, last.version, last.commit, entries[-1], position=entries)
+            last.problems += [f"{p} Run `hubver verify --repo {repo}`." for p in check.problems]
+    return Listing(repo, branch, head, versions, aliases, problems, refs, entries)
+
+
+def check_version(
+    hub: Hub, listing: Listing, version: str, commit: str, *, metadata_bytes: bytes | None = None
+) -> ContentCheck:
+    """Check that `commit` holds `version` (a version id, or an alias and the version it names)
+    as the index at the branch head recorded it: one tree listing and hubver.json."""
+    repo = listing.repo
+    alias = version not in listing.refs.tags and version in listing.aliases
+    wanted = listing.aliases[version] if alias else version
+    position = next((i for i, e in enumerate(listing.entries) if e["version"] == wanted), None)
+    if position is None:
+        check = ContentCheck(wanted, commit)
+        check.problems.append(
+            f"{wanted} is not in the version index of {repo}@{listing.branch} "
+            "(a tag made by hand, a version of another branch, or an index that lost it)."
+        )
+        return check
+    entries = listing.entries
+    check = check_commit(
+        hub,
+        repo,
+        wanted,
+        commit,
+        entries[position],
+        position=entries[: position + 1],
+        alias=alias,
+        metadata_bytes=metadata_bytes,
+    )
+    if not alias:
+        named = published_commit(entries, position, None)
+        if named and named != commit:
+            check.problems.insert(
+                0,
+                f"TAG MOVED: {version} points at {commit[:12]}, but the next version was published "
+                f"on top of {named[:12]}.",
+            )
+    return check
 
 
 def _text(value: Any) -> str | None:
@@ -250,8 +303,13 @@ def get_version(
     token: str | None = None,
     settings: Settings | None = None,
     hub: Hub | None = None,
+    unchecked: bool = False,
 ) -> VersionDetail:
-    """One version: its index entry, its full hubver.json, and its model card's front matter."""
+    """One version: its index entry, its full hubver.json, and its model card's front matter.
+
+    Raises IntegrityError if the tag's commit does not hold the version the index recorded
+    (moved tag, changed files or metadata); `unchecked` reads it anyway, for forensics.
+    """
     from .card import split_card
 
     with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
@@ -266,7 +324,12 @@ def get_version(
                 if base is None
                 else VersionInfo(**{**base.to_dict(), "commit": commit})
             )
-        metadata = load_remote_metadata(h, r, version, commit)
+        if unchecked:
+            metadata = load_remote_metadata(h, r, version, commit)
+        else:
+            check = check_version(h, listing, version, commit)
+            check.raise_if_broken(r)
+            metadata = check.metadata or {}
         raw_card, _ = h.read_file(r, index.CARD_PATH, commit)
         card_meta, _, _ = split_card(raw_card.decode("utf-8", "replace") if raw_card else None)
         return VersionDetail(info, metadata, card_meta)
@@ -329,13 +392,21 @@ def diff(
     token: str | None = None,
     settings: Settings | None = None,
     hub: Hub | None = None,
+    unchecked: bool = False,
 ) -> VersionDiff:
     """What changed from version `a` to version `b`: settings, LoRA ranks (from the weights), metrics, files."""
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (_s, r, h):
-        refs = h.refs(r)
+    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
+        listing = read_listing(h, r, s.branch)
+        refs = listing.refs
         ca, cb = resolve_ref(refs, r, a), resolve_ref(refs, r, b)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            ma, mb = pool.map(lambda vc: load_remote_metadata(h, r, *vc), [(a, ca), (b, cb)])
+            if unchecked:
+                ma, mb = pool.map(lambda vc: load_remote_metadata(h, r, *vc), [(a, ca), (b, cb)])
+            else:
+                checks = list(pool.map(lambda vc: check_version(h, listing, *vc), [(a, ca), (b, cb)]))
+                for check in checks:
+                    check.raise_if_broken(r)
+                ma, mb = (c.metadata or {} for c in checks)
             problems: list[str] = []
             ra, rb = pool.map(
                 lambda cm: remote_lora_ranks(h, r, cm[0], cm[1], problems), [(ca, ma), (cb, mb)]

@@ -75,6 +75,14 @@ def hub():
     running.stop()
 
 
+@pytest.fixture
+def unprotected(hub, monkeypatch):
+    """The session hub with version protection off for one test: tags of versions can be
+    deleted and moved, branches rewound, as on huggingface.co (which protects nothing)."""
+    monkeypatch.setattr(hub.app.config, "protect_versions", False)
+    return hub
+
+
 @pytest.fixture(scope="session")
 def hub_token(hub) -> str:
     return _ADMIN_TOKEN

@@ -345,7 +345,8 @@ def _manifest_traversal(c: Ctx) -> str:
     c.retag()
     target = c.tmp / "deep" / "er" / "co"
     target.parent.mkdir(parents=True)
-    result = c.cli_runner("checkout", "v1", "--to", target, repo=c.repo, token=c.token)
+    # The integrity check refuses this commit first; --unchecked reaches the manifest's own guard.
+    result = c.cli_runner("checkout", "v1", "--to", target, "--unchecked", repo=c.repo, token=c.token)
     escaped = c.tmp / "deep" / "refs" / "v1"
     assert not escaped.exists(), f"checkout wrote {escaped}, outside {target}"
     assert result.exit_code == 1 and not target.exists()
@@ -358,7 +359,8 @@ def _manifest_not_a_list(c: Ctx) -> str:
     meta["files"] = {"adapter_model.safetensors": "not a list"}
     c.commit("hubver.json", json.dumps(meta).encode())
     c.retag()
-    return c.fails("checkout", "v1", "--to", c.tmp / "co")
+    assert "cannot be trusted" in c.fails("checkout", "v1", "--to", c.tmp / "co")
+    return c.fails("checkout", "v1", "--to", c.tmp / "co", "--unchecked")  # the manifest's own guard
 
 
 def _broken_index(c: Ctx) -> str:
@@ -857,7 +859,8 @@ def _validate_yaml(c: Ctx, content: str) -> str:
 
 
 @pytest.fixture
-def ctx(hub, hub_token, repo_id, tmp_path, adapters, cli) -> Ctx:
+def ctx(unprotected, hub, hub_token, repo_id, tmp_path, adapters, cli) -> Ctx:
+    """A hostile writer may delete and move tags: protection is off, as on huggingface.co."""
     return Ctx(hub, hub_token, repo_id, tmp_path, adapters, cli)
 
 

@@ -59,7 +59,7 @@ def test_listing_costs_a_constant_number_of_requests(hub, conn, adapters, repo_i
     assert counts[0] == counts[1] == 2  # refs + the index, for 2 versions as for 8
 
 
-def test_show_and_a_corrupt_old_version(api, conn, two_versions, repo_id):
+def test_show_and_a_corrupt_old_version(api, unprotected, conn, two_versions, repo_id):
     detail = hubver.get_version(repo_id, "v1", **conn)
     assert detail.metadata["version"] == "v1" and detail.metadata["peft"]["r"] == 4
     assert detail.card["library_name"] == "peft"
@@ -72,8 +72,11 @@ def test_show_and_a_corrupt_old_version(api, conn, two_versions, repo_id):
     ).oid
     api.delete_tag(repo_id, tag="v1")
     api.create_tag(repo_id, tag="v1", revision=commit)
-    with pytest.raises(MetadataError) as e:
+    with pytest.raises(IntegrityError) as moved:
         hubver.get_version(repo_id, "v1", **conn)
+    assert "TAG MOVED: v1" in moved.value.message and "--unchecked" in moved.value.hint
+    with pytest.raises(MetadataError) as e:  # read anyway: the file itself is what is broken
+        hubver.get_version(repo_id, "v1", unchecked=True, **conn)
     assert "hubver.json of version v1" in e.value.message and "line 1" in e.value.message
     assert [v.version for v in hubver.list_versions(repo_id, **conn)] == ["v1", "v2"]  # listing still works
 
@@ -158,7 +161,10 @@ def test_a_second_checkout_downloads_nothing(hub, conn, two_versions, repo_id, t
     hubver.checkout(repo_id, "v1", to=tmp_path / "a", quiet=True, **conn)
     with recorded_requests(hub.app) as seen:
         hubver.checkout(repo_id, "v1", to=tmp_path / "b", quiet=True, **conn)
-    assert not [s for s in seen if "/resolve/" in s.path and s.method == "GET"]
+    # No file of the version is downloaded again; the cache is still checked against the Hub:
+    # refs, the index at the head and one tree listing of the tag's commit.
+    downloads = [s for s in seen if "/resolve/" in s.path and not s.path.endswith("/.hubver/versions.jsonl")]
+    assert not downloads and len(seen) == 3, seen
 
 
 def test_promote_history_and_rollback(api, conn, two_versions, repo_id, tmp_path):
@@ -196,7 +202,7 @@ def test_promote_refuses_unknown_versions_and_bad_aliases(conn, two_versions, re
         hubver.promote(repo_id, "v1", "v2", **conn)
 
 
-def test_verify_reports_a_moved_tag_and_repairs_a_missing_one(api, conn, two_versions, repo_id):
+def test_verify_reports_a_moved_tag_and_repairs_a_missing_one(api, unprotected, conn, two_versions, repo_id):
     assert all(r.ok for r in hubver.verify(repo_id, **conn))
     api.delete_tag(repo_id, tag="v2")  # a push that died between its commit and its tag
     report = hubver.verify(repo_id, "v2", **conn)[0]
@@ -209,7 +215,7 @@ def test_verify_reports_a_moved_tag_and_repairs_a_missing_one(api, conn, two_ver
     assert not moved.ok and any("TAG MOVED" in p for p in moved.problems)
 
 
-def test_verify_reports_a_changed_file(api, conn, adapters, repo_id):
+def test_verify_reports_a_changed_file(api, unprotected, conn, adapters, repo_id):
     hubver.push(adapters[4], repo_id, **conn)
     commit = api.create_commit(
         repo_id, [CommitOperationAdd("adapter_config.json", b"{}")], commit_message="tamper", revision="main"
@@ -221,7 +227,7 @@ def test_verify_reports_a_changed_file(api, conn, adapters, repo_id):
     assert any("FILE CHANGED: adapter_config.json" in p for p in report.problems)
 
 
-def test_next_push_repairs_a_missing_tag(api, conn, adapters, repo_id, copy_of):
+def test_next_push_repairs_a_missing_tag(api, unprotected, conn, adapters, repo_id, copy_of):
     hubver.push(adapters[4], repo_id, **conn)
     api.delete_tag(repo_id, tag="v1")
     result = hubver.push(adapters[8], repo_id, **conn)

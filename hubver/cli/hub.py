@@ -119,4 +119,53 @@ def add_user(name: str, admin: bool, orgs: tuple[str, ...], data_dir: Path | Non
         click.echo(f"(token of {name}; it is not stored anywhere but here — keep it)", err=True)
 
 
+_DATA_DIR = click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="The hub's data dir (default: $HUBVER_HOME/hub)."
+)
+
+
+@hub.command()
+@_DATA_DIR
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def fsck(data_dir: Path | None, as_json: bool) -> None:
+    """Re-hash every stored LFS object; report and quarantine the damaged ones (exit 1 if any)."""
+    from ..server.repos import RepoStore
+
+    damaged = RepoStore(_data_dir(data_dir)).fsck()
+    if as_json:
+        emit_json([{"repo": r, "oid": oid, "quarantined": str(q) if q else None} for r, oid, q in damaged])
+    else:
+        for repo, oid, moved in damaged:
+            click.secho(
+                f"DAMAGED: {repo} LFS object {oid}: its bytes no longer hash to it", fg="red", err=True
+            )
+            click.echo(f"  quarantined to {moved}; an upload of the good bytes restores it", err=True)
+        if not damaged:
+            click.echo("every LFS object hashes to its id")
+    if damaged:
+        raise SystemExit(1)
+
+
+@hub.command("remove-version")
+@click.argument("repo")
+@click.argument("version")
+@click.option("--reason", required=True, help="Why the version is removed (kept in the record).")
+@click.option("--by", default=None, help="Who removes it (default: the local user name).")
+@_DATA_DIR
+def remove_version(repo: str, version: str, reason: str, by: str | None, data_dir: Path | None) -> None:
+    """Remove a protected version's tag, as an administrator, recording who, when and why."""
+    from ..errors import HubverError
+    from ..provenance import current_user
+    from ..server.errors import HubHTTPError
+    from ..server.repos import RepoStore
+
+    try:
+        commit = RepoStore(_data_dir(data_dir)).remove_version(
+            "model", repo, version, by=by or current_user(), reason=reason
+        )
+    except HubHTTPError as e:
+        raise HubverError(str(e), f"Check the name with `hubver list --repo {repo}`.") from None
+    click.echo(f"Removed tag {version} of {repo} (commit {commit[:12]}); recorded in removals.jsonl.")
+
+
 COMMANDS = [hub]

@@ -232,12 +232,13 @@ def list_(settings, as_json, sort, limit):
 @click.command()
 @click.argument("version")
 @repo_options
-def show(settings, as_json, version):
+@click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
+def show(settings, as_json, version, unchecked):
     """Show one version: metadata, files and model card summary."""
     from ..training import key_hyperparameters
     from ..versions import get_version
 
-    detail = get_version(version=version, settings=settings)
+    detail = get_version(version=version, settings=settings, unchecked=unchecked)
     if as_json:
         emit_json(detail.to_dict())
         return
@@ -306,12 +307,13 @@ def show(settings, as_json, version):
 @click.argument("a")
 @click.argument("b")
 @repo_options
-def diff(settings, as_json, a, b):
+@click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
+def diff(settings, as_json, a, b, unchecked):
     """Compare versions A and B (LoRA ranks are read from the weights)."""
     from ..training import RUN_LOCAL_ARGS, is_noise_metric
     from ..versions import diff as do_diff
 
-    d = do_diff(a=a, b=b, settings=settings)
+    d = do_diff(a=a, b=b, settings=settings, unchecked=unchecked)
     if as_json:
         emit_json(d.to_dict())
         return
@@ -361,11 +363,14 @@ def diff(settings, as_json, a, b):
     "--to", "target", type=click.Path(path_type=Path), help="Target directory (default: ./NAME-VERSION)."
 )
 @click.option("--force", is_flag=True, help="Replace the contents of a non-empty target directory.")
-def checkout(settings, as_json, version, target, force):
+@click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
+def checkout(settings, as_json, version, target, force, unchecked):
     """Download exactly VERSION's files into a directory, sha256-checked."""
     from ..download import checkout as do_checkout
 
-    result = do_checkout(version=version, to=target, force=force, quiet=as_json, settings=settings)
+    result = do_checkout(
+        version=version, to=target, force=force, quiet=as_json, settings=settings, unchecked=unchecked
+    )
     if as_json:
         emit_json(result.to_dict())
         return
@@ -373,17 +378,20 @@ def checkout(settings, as_json, version, target, force):
         f"Checked out {result.version} of {result.repo} (commit {result.commit[:12]}) into {result.path}"
     )
     click.echo(f"  {len(result.files)} file(s), {result.verified} verified against the manifest")
+    if result.checked_against != "the Hub":
+        click.echo(f"  checked against {result.checked_against}: the Hub could not be asked", err=True)
 
 
 @click.command()
 @click.argument("version", required=False)
 @repo_options
 @click.option("--repair", is_flag=True, help="Create tags that an interrupted push left missing.")
-def verify(settings, as_json, version, repair):
-    """Check that VERSION (default: all) is intact: tag, commit and files."""
+@click.option("--deep", is_flag=True, help="Also download and hash every file of every version.")
+def verify(settings, as_json, version, repair, deep):
+    """Check that VERSION (default: all) is intact: tag, commit, content, index chain, aliases."""
     from ..integrity import verify as do_verify
 
-    reports = do_verify(version=version, repair=repair, settings=settings)
+    reports = do_verify(version=version, repair=repair, deep=deep, settings=settings)
     if as_json:
         emit_json([r.to_dict() for r in reports])
     else:
@@ -393,6 +401,8 @@ def verify(settings, as_json, version, repair):
             click.echo(f"{r.version}: {status}{extra}  {r.files_checked} file(s) checked")
             for problem in r.problems:
                 click.secho(f"  {problem}", fg="red", err=True)
+            for note in r.notes:
+                click.echo(f"  note: {note}")
     if any(not r.ok for r in reports):
         raise SystemExit(1)
 

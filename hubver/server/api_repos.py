@@ -220,6 +220,11 @@ class RepoEndpoints(Endpoints):
     async def delete_tag(self, request: Request, route: Route, tag: str) -> Response:
         repo, _ = self.repo_for_write(request, route)
         names.check_ref_name(tag, "tag name")
+        if self.config.protect_versions and await run_in_threadpool(repo.is_version_tag, tag):
+            raise Forbidden(
+                f"Tag {tag!r} marks a hubver version: versions are never deleted or moved on this hub. "
+                "An administrator removes one with `hubver hub remove-version`, which keeps a record."
+            )
         await run_in_threadpool(repo.delete_tag, tag)
         return JSONResponse({})
 
@@ -237,5 +242,10 @@ class RepoEndpoints(Endpoints):
     async def delete_branch(self, request: Request, route: Route, branch: str) -> Response:
         repo, _ = self.repo_for_write(request, route)
         names.check_ref_name(branch, "branch name")
+        if self.config.protect_versions and await run_in_threadpool(repo.holds_versions, branch):
+            raise Forbidden(
+                f"Branch {branch!r} holds hubver versions (or an alias): it cannot be deleted, "
+                "rewound or re-created on this hub, so no version can disappear from its history."
+            )
         await run_in_threadpool(repo.delete_branch, branch)
         return JSONResponse({})

@@ -154,7 +154,7 @@ class UploadEndpoints(Endpoints):
                     }
                 )
                 continue
-            if repo.lfs.has(oid, size):
+            if await run_in_threadpool(repo.lfs.intact, oid, size):  # re-hashed, not just sized
                 objects.append({"oid": oid, "size": size})
                 continue
             verify = {"href": verify_href, "header": {}}
@@ -234,7 +234,7 @@ class UploadEndpoints(Endpoints):
                 writer.abort()
                 raise
             return Response(status_code=200, headers={"ETag": f'"{upload_id}-{number}-{expected}"'})
-        if repo.lfs.has(oid, size):
+        if await run_in_threadpool(repo.lfs.intact, oid, size):
             await self._drain(request)
             return Response(status_code=200)
         await self._receive(request, repo, size, oid)

@@ -65,6 +65,9 @@ class HubConfig:
     # The address clients reach the hub at, for the URLs it hands out (signed uploads, repo
     # URLs); default the address it is bound to. Never taken from the request's Host header.
     public_url: str | None = None
+    # Tags of hubver versions cannot be deleted (so not moved), branches holding versions
+    # cannot be deleted (so not rewound). Off only to test that clients detect such tampering.
+    protect_versions: bool = True
 
 
 class HubApp(RepoEndpoints, FileEndpoints, UploadEndpoints):

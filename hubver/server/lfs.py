@@ -34,6 +34,14 @@ _POINTER = re.compile(
 MAX_POINTER_SIZE = 200
 
 
+def sha256_of(path: Path, chunk: int = 4 << 20) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
 def pointer(oid: str, size: int) -> bytes:
     return f"{POINTER_VERSION}\noid sha256:{oid}\nsize {size}\n".encode()
 
@@ -52,6 +60,7 @@ class LfsStore:
         # multipart upload then neither re-reads nor copies the object.
         self._running: dict[str, tuple[int, Any]] = {}
         self._running_lock = threading.Lock()
+        self._verified: dict[str, tuple[int, int, int]] = {}
 
     def path(self, oid: str) -> Path:
         return self.root / oid[:2] / oid[2:4] / oid
@@ -64,6 +73,51 @@ class LfsStore:
 
     def has(self, oid: str, size: int) -> bool:
         return self.size(oid) == size
+
+    def intact(self, oid: str, size: int) -> bool:
+        """Stored, of that size, and its bytes still hash to `oid` (damage at rest is found here).
+
+        A damaged object is quarantined, so that the upload the caller now asks for replaces
+        it. The hash is remembered per (inode, size, mtime): re-reading an object whose file
+        did not change would find nothing new.
+        """
+        path = self.path(oid)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return False
+        if st.st_size != size:
+            return False
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._verified.get(oid) == stamp:
+            return True
+        if sha256_of(path) == oid:
+            self._verified[oid] = stamp
+            return True
+        self.quarantine(oid)
+        return False
+
+    def quarantine(self, oid: str) -> Path | None:
+        """Move a damaged object aside (kept for inspection); returns where it went."""
+        self._verified.pop(oid, None)
+        dest = self.root.parent / "quarantine" / f"{oid}-{int(time.time())}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(self.path(oid), dest)
+        except FileNotFoundError:
+            return None
+        return dest
+
+    def fsck(self) -> list[tuple[str, Path | None]]:
+        """Re-hash every stored object; quarantine and return the damaged ones (oid, new place)."""
+        damaged: list[tuple[str, Path | None]] = []
+        if not self.root.is_dir():
+            return damaged
+        for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
+            self._verified.pop(path.name, None)
+            if sha256_of(path) != path.name:
+                damaged.append((path.name, self.quarantine(path.name)))
+        return damaged
 
     def new_upload(self, oid: str, size: int) -> Upload:
         self.tmp.mkdir(parents=True, exist_ok=True)

@@ -141,7 +141,12 @@ class Repo:
                     if self.objects.header(rev)[0] == "commit":
                         return rev
             raise RevisionNotFound(f"Invalid rev id: {rev}")
-        candidates = [rev] if rev.startswith("refs/pr/") else [f"refs/heads/{rev}", f"refs/tags/{rev}"]
+        # As git does: a tag wins over a branch of the same name (the hub also refuses to create
+        # such pairs), so a branch named `v2` cannot shadow the version `v2`.
+        if rev.startswith(("refs/pr/", "refs/tags/", "refs/heads/")):
+            candidates = [rev]
+        else:
+            candidates = [f"refs/tags/{rev}", f"refs/heads/{rev}"]
         for ref in candidates:
             sha = self.refs.get(ref)
             if sha is not None:
@@ -336,6 +341,8 @@ class Repo:
             sig = git.signature(tagger, f"{tagger}@users.noreply.hubver")
             obj = self.objects.write("tag", git.encode_tag(target, "commit", tag, sig, message))
         with self.refs.lock():
+            if self.refs.get(f"refs/heads/{tag}") is not None:
+                raise Conflict(f"Tag {tag!r} would shadow the branch of the same name; pick another name.")
             try:
                 self.refs.update(f"refs/tags/{tag}", obj, None, create_only=True)
             except git.RefConflict as e:
@@ -343,6 +350,30 @@ class Repo:
                     raise Conflict(f"Tag {tag!r} already exists.") from None
                 raise Conflict(f"Tag {tag!r} conflicts with the existing ref {e.current!r}.") from None
         return target
+
+    def version_of(self, commit_sha: str) -> str | None:
+        """The version id named by the `hubver.json` of a commit, if it has one."""
+        entry = self.snapshot(commit_sha).files.get(VERSION_METADATA)
+        if entry is None or entry.lfs_oid is not None or entry.size > (1 << 20):
+            return None
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            meta = json.loads(self.read_blob(entry.blob))
+            if isinstance(meta, dict) and isinstance(meta.get("version"), str):
+                return str(meta["version"])
+        return None
+
+    def is_version_tag(self, tag: str) -> bool:
+        """A tag that marks a hubver version: its commit's hubver.json names it."""
+        sha = self.refs.get(f"refs/tags/{tag}")
+        return sha is not None and self.version_of(self.peel(sha)) == tag
+
+    def holds_versions(self, branch: str) -> bool:
+        """A branch whose head carries hubver's index or metadata: versions (or an alias) live on it."""
+        sha = self.refs.get(f"refs/heads/{branch}")
+        if sha is None:
+            return False
+        files = self.snapshot(sha).files
+        return VERSION_INDEX in files or VERSION_METADATA in files
 
     def delete_tag(self, tag: str) -> None:
         with self.refs.lock():
@@ -354,6 +385,8 @@ class Repo:
         check_ref_name(branch, "branch name")
         target = self.resolve(starting_point or DEFAULT_BRANCH)
         with self.refs.lock():
+            if self.refs.get(f"refs/tags/{branch}") is not None:
+                raise Conflict(f"Branch {branch!r} would shadow the tag of the same name; pick another name.")
             try:
                 self.refs.update(f"refs/heads/{branch}", target, None, create_only=True)
             except git.RefConflict as e:
@@ -369,6 +402,10 @@ class Repo:
             if self.refs.get(f"refs/heads/{branch}") is None:
                 raise RevisionNotFound(f"Branch {branch!r} does not exist.")
             self.refs.delete(f"refs/heads/{branch}")
+
+
+VERSION_METADATA = "hubver.json"
+VERSION_INDEX = ".hubver/versions.jsonl"
 
 
 def gitattr_match(pattern: str, path: str) -> bool:
@@ -452,6 +489,40 @@ class RepoStore:
         tmp = meta_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(raw))
         os.replace(tmp, meta_path)
+
+    def fsck(self) -> list[tuple[str, str, Path | None]]:
+        """Re-hash every LFS object of every repository: (repo dir, oid, quarantined to) per damaged one."""
+        damaged = []
+        for git_dir in sorted(self.root.glob("*/*/*.git")):
+            for oid, moved in LfsStore(git_dir).fsck():
+                damaged.append((str(git_dir.relative_to(self.root)), oid, moved))
+        return damaged
+
+    def remove_version(self, repo_type: str, repo_id: str, version: str, *, by: str, reason: str) -> str:
+        """Delete a version's tag on purpose, as an administrator, leaving a record of it.
+
+        Versions are protected against the API; this is the one way to remove one. The record
+        (`removals.jsonl` in the data dir: who, when, why, which commit) outlives the tag.
+        """
+        repo = self.get(repo_type, repo_id)
+        sha = repo.refs.get(f"refs/tags/{version}")
+        if sha is None:
+            raise RevisionNotFound(f"Tag {version!r} does not exist in {repo_id}.")
+        commit = repo.peel(sha)
+        record = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "by": by,
+            "repo": f"{repo_type}/{repo_id}",
+            "version": version,
+            "commit": commit,
+            "reason": reason,
+        }
+        with (self.root.parent / "removals.jsonl").open("a") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        repo.delete_tag(version)
+        return commit
 
     def sweep(self) -> None:
         """Clean what killed processes left: half-created repos and stale LFS temp files."""
