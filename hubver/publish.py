@@ -24,7 +24,7 @@ from .ci import github_context
 from .errors import ConflictError, HubError, HubverError, IntegrityError, VersionIdError
 from .hub import Conflict, Hub, RemoteFile, RepoNotFound, TransientError, open_hub
 from .jsonio import dumps, finite
-from .metadata import base_model_of, build
+from .metadata import base_model_of, build, local_lora_ranks
 from .provenance import code_provenance, current_user, environment
 from .redact import known_secrets, scrub, strip_url_credentials
 from .settings import Settings, resolve_settings
@@ -246,8 +246,10 @@ def check_history(hub: Hub, repo: str, branch: str, state: BranchState) -> None:
 
 
 def _existing_version(
-    state: BranchState, artifact_digest: str, ci_key: str | None, push_id: str
+    state: BranchState, artifact_digest: str, ci_key: str | None, push_id: str, *, explicit: bool = False
 ) -> tuple[dict[str, Any], str] | None:
+    """The version that already stands for this push, if any. With an explicit `--version`,
+    content identical to the latest version is still published under the id asked for."""
     for e in reversed(state.entries):
         if e.get("push_id") == push_id:
             return e, "published by this push"
@@ -255,7 +257,7 @@ def _existing_version(
         for e in reversed(state.entries):
             if e.get("ci_key") == ci_key:
                 return e, f"already published by this CI run ({ci_key})"
-    if state.entries and state.entries[-1].get("digest") == artifact_digest:
+    if not explicit and state.entries and state.entries[-1].get("digest") == artifact_digest:
         return state.entries[-1], "identical to the latest version"
     return None
 
@@ -345,6 +347,7 @@ def push(
         versionids.validate(version, reserved=("main", settings.branch))
     # Everything local first: a bad directory or file fails before any request.
     artifact = scan(path, excludes=excludes)
+    local_lora_ranks(artifact)  # every safetensors header checked before the first request
     train_section, merged_metrics = _training_inputs(
         artifact, training, Path(metrics_file) if metrics_file else None, metrics, params
     )
@@ -452,7 +455,7 @@ def _push(hub: Hub, req: _Request) -> PushResult:
         check_history(hub, req.repo, req.branch, state)
         if not req.dry_run:
             result.repaired += repair_tags(hub, req.repo, req.branch, state)
-        found = _existing_version(state, digest, req.ci_key, req.push_id)
+        found = _existing_version(state, digest, req.ci_key, req.push_id, explicit=bool(req.version))
         if found:
             return _report_existing(hub, req, state, *found, result)
         meta, readme, entries = _compose(req, state, base, manifest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,16 @@ def read_header(path: Path) -> dict[str, list[int]]:
             if length > MAX_HEADER:
                 raise MetadataError(f"{path} is not a safetensors file (header of {length} bytes).", _HINT)
             raw = f.read(length)
+            data_size = os.fstat(f.fileno()).st_size - 8 - length
     except OSError as e:
         raise MetadataError(f"Cannot read the safetensors header of {path}: {e.strerror}.") from None
     header = parse_json(raw, f"The safetensors header of {path}")
     if not isinstance(header, dict):
         raise MetadataError(f"{path} has a malformed safetensors header (not a JSON object).", _HINT)
+    if data_size < 0:
+        raise MetadataError(f"{path} is truncated: its safetensors header is longer than the file.", _HINT)
     shapes = {}
+    spans = []
     for name, info in header.items():
         if name == "__metadata__":
             continue
@@ -42,7 +47,35 @@ def read_header(path: Path) -> dict[str, list[int]]:
                 f"{path}: the safetensors header entry of tensor {name!r} is not an object.", _HINT
             )
         shapes[name] = _shape(path, name, info.get("shape", []))
+        spans.append((_offsets(path, name, info.get("data_offsets"), data_size), name))
+    previous_end, previous = 0, None
+    for (begin, end), name in sorted(spans):
+        if begin < previous_end:
+            raise MetadataError(f"{path}: the data of tensors {previous!r} and {name!r} overlap.", _HINT)
+        previous_end, previous = end, name
     return shapes
+
+
+def _offsets(path: Path, name: str, offsets: Any, data_size: int) -> tuple[int, int]:
+    """[begin, end) of a tensor's bytes, which must lie inside the file's data section."""
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+        or not 0 <= offsets[0] <= offsets[1]
+    ):
+        raise MetadataError(
+            f"{path}: tensor {name!r} has the data_offsets {str(offsets)[:80]}; they must be "
+            "[begin, end] with 0 <= begin <= end.",
+            _HINT,
+        )
+    if offsets[1] > data_size:
+        raise MetadataError(
+            f"{path}: tensor {name!r} ends at byte {offsets[1]} of the data, past the end of the file "
+            f"({data_size} bytes of data): the file is truncated or its header is wrong.",
+            _HINT,
+        )
+    return offsets[0], offsets[1]
 
 
 def _shape(path: Path, name: str, shape: Any) -> list[int]:

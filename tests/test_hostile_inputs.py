@@ -527,7 +527,10 @@ def _hub_metadata(change: Callable[[dict], object], *command: str) -> Callable[[
         change(meta)
         c.commit("hubver.json", json.dumps(meta).encode())
         c.retag()
-        return "Shown: " + c.succeeds(*command).replace("\n", " | ")
+        # An edited hubver.json is no longer the version that was published: refused by default,
+        # and readable with --unchecked, whatever types it holds.
+        assert "cannot be trusted" in c.fails(*command)
+        return "Shown: " + c.succeeds(*command, "--unchecked").replace("\n", " | ")
 
     return run
 
@@ -548,7 +551,8 @@ def _garbage_sub_adapter_on_hub(c: Ctx) -> str:
         commit_message="hostile",
     )
     c.retag("v2")
-    result = c.cli_runner("diff", "v1", "v2", repo=c.repo, token=c.token)
+    assert "cannot be trusted" in c.fails("diff", "v1", "v2")
+    result = c.cli_runner("diff", "v1", "v2", "--unchecked", repo=c.repo, token=c.token)
     assert result.exit_code == 0, result.stderr
     assert "LoRA rank (from weights): 4 -> 8" in result.stdout
     return result.stderr.strip()

@@ -306,3 +306,41 @@ def test_versions_on_another_branch(hub, hub_token, api, adapters, repo_id):
     assert [v.version for v in on_branch] == ["v1", "v2"]  # its history includes main's v1
     assert [v.version for v in hubver.list_versions(repo_id, endpoint=hub.url, token=hub_token)] == ["v1"]
     assert _push(hub, hub_token, adapters[8], repo_id).version == "v3"  # v2 is taken on the other branch
+
+
+def test_an_explicit_version_is_published_even_for_identical_content(hub, hub_token, adapters, repo_id):
+    """`--version v4` never silently turns into "no new version": the id asked for is made or refused."""
+    hubver.push(adapters[4], repo_id, endpoint=hub.url, token=hub_token)
+    again = hubver.push(adapters[4], repo_id, version="v4", endpoint=hub.url, token=hub_token)
+    assert again.created and again.version == "v4"
+    with pytest.raises(VersionIdError, match="v1"):
+        hubver.push(adapters[4], repo_id, version="v1/x", endpoint=hub.url, token=hub_token)
+    assert [v.version for v in hubver.list_versions(repo_id, endpoint=hub.url, token=hub_token)] == [
+        "v1",
+        "v4",
+    ]
+
+
+@pytest.mark.parametrize(
+    "offsets, says",
+    [([0, 10**12], "past the end of the file"), ([5, 2], "0 <= begin <= end"), ("x", "data_offsets")],
+)
+def test_safetensors_offsets_outside_the_file_are_refused_before_upload(
+    hub, hub_token, adapters, repo_id, copy_of, offsets, says
+):
+    import struct
+
+    art = copy_of(adapters[4])
+    weights = art / "adapter_model.safetensors"
+    raw = weights.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    first = next(k for k in header if k != "__metadata__")
+    header[first]["data_offsets"] = offsets
+    text = json.dumps(header).encode()
+    weights.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + length :])
+    with pytest.raises(MetadataError, match=says):
+        hubver.push(art, repo_id, endpoint=hub.url, token=hub_token)
+    from huggingface_hub import HfApi
+
+    assert not HfApi(endpoint=hub.url, token=hub_token).repo_exists(repo_id)  # nothing was sent
