@@ -136,6 +136,9 @@ class Entry:
             return None
         return data if isinstance(data, dict) else None
 
+    def has_job_file(self) -> bool:
+        return (self.path / JOB_FILE).exists()
+
     def write_job(self, job: dict[str, Any]) -> None:
         write_json_durably(self.path / JOB_FILE, job)
 

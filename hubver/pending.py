@@ -126,6 +126,10 @@ def drain(
                             continue
                         return outcomes
                     job = entry.job()
+                    if job is None and entry.has_job_file():  # damaged, not incomplete: keep it
+                        log.warning("hubver: %s has an unreadable job.json: set aside", entry.path)
+                        outbox.set_aside(entry, "its job.json cannot be read (damaged?)")
+                        continue
                     if job is None:  # its trainer died while writing it: never complete
                         log.warning("hubver: removing the incomplete snapshot %s", entry.path)
                         outbox.remove(entry)

@@ -454,3 +454,23 @@ def test_options_that_cannot_reach_the_upload_process_are_refused_at_once(hub_to
         HubverCallback(repo="t/x", endpoint="http://127.0.0.1:9", token=hub_token, extra={"when": object()})
     with pytest.raises(HubverError, match="max_pending"):
         HubverCallback(repo="t/x", endpoint="http://127.0.0.1:9", token=hub_token, max_pending=0)
+
+
+def test_pending_refuses_a_path_that_is_not_a_directory_and_keeps_damaged_snapshots(
+    hub, hub_token, tmp_path, cli
+):
+    missing = cli("push", "--pending", str(tmp_path / "no-such-run"))
+    assert missing.exit_code == 1 and "is not a directory" in missing.output
+    (tmp_path / "run").mkdir()
+    empty = cli("push", "--pending", str(tmp_path / "run"))
+    assert empty.exit_code == 0 and "has no outbox" in empty.output
+    # A snapshot whose job.json is damaged is set aside with the reason, never deleted.
+    entry = tmp_path / "run" / ".hubver" / "outbox" / f"{time.time_ns():020d}-s000000005"
+    (entry / "files").mkdir(parents=True)
+    (entry / "files" / "adapter_model.safetensors").write_bytes(b"weights")
+    (entry / "job.json").write_text("{not json")
+    result = cli("push", "--pending", str(tmp_path / "run"))
+    assert result.exit_code == 1 and "refused" in result.output
+    kept = tmp_path / "run" / ".hubver" / "outbox" / "failed" / entry.name
+    assert (kept / "files" / "adapter_model.safetensors").read_bytes() == b"weights"
+    assert "cannot be read" in (kept / "error.txt").read_text()

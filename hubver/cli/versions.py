@@ -125,7 +125,15 @@ def _push_pending(settings, as_json, directory, retry_failed, dry_run):
     from ..outbox import Outbox, outbox_for
     from ..pending import drain
 
+    if not Path(directory).is_dir():
+        raise HubverError(
+            f"{directory} is not a directory.",
+            "Pass the training output dir (the Trainer's output_dir, which holds .hubver/outbox).",
+        )
     outbox = Outbox(outbox_for(directory))
+    if not outbox.root.is_dir() and not as_json:
+        click.echo(f"Nothing pending: {directory} has no outbox ({outbox.root} does not exist).")
+        return
     if retry_failed:
         outbox.retry_failed()
     entries = outbox.entries()
