@@ -24,6 +24,12 @@ _NOT_SECRET = re.compile(
     re.IGNORECASE,
 )
 _MIN_SECRET_LEN = 8
+# Tokens recognisable by their shape, even when hubver was never told them (pasted into -m):
+# Hugging Face, GitHub, GitLab, OpenAI-style and AWS access keys.
+TOKEN_SHAPES = re.compile(
+    r"\b(?:hf_[A-Za-z0-9]{30,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"
+    r"|glpat-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9_-]{32,}|AKIA[0-9A-Z]{16})\b"
+)
 # Credentials inside URLs, wherever a URL appears: userinfo (`https://user:pass@host`, any
 # scheme, any case) and query parameters whose names carry credentials (`?access_token=...`).
 _URL_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/?#\s@]*@", re.IGNORECASE)
@@ -92,6 +98,7 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         if s:
             text = text.replace(s, REDACTED)
     text = strip_url_credentials(text)
+    text = TOKEN_SHAPES.sub(REDACTED, text)
     return re.sub(r"(sig=)[0-9a-f]{16,}", r"\1" + REDACTED, text)
 
 

@@ -113,3 +113,20 @@ def test_secrets_reach_no_byte_of_history(cli, hub, adapters, repo_id, tmp_path,
     for name, data in written.items():
         for secret in (token, PASSWORD):
             assert secret.encode() not in data, name
+
+
+def test_a_token_pasted_into_the_message_is_redacted_everywhere(hub, hub_token, adapters, repo_id, api):
+    """A token hubver was never told (a colleague's, pasted into -m) is recognised by its shape."""
+    import hubver
+
+    pasted = "hf_" + "Zq9" * 11
+    result = hubver.push(adapters[4], repo_id, message=f"retrain {pasted}", endpoint=hub.url, token=hub_token)
+    assert result.created
+    log = subprocess.run(
+        ["git", "-C", str(git_dir(hub, repo_id)), "cat-file", "--batch-all-objects", "--batch"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert pasted.encode() not in log and b"retrain <redacted>" in log
+    listed = hubver.list_versions(repo_id, endpoint=hub.url, token=hub_token)
+    assert listed[0].message == "retrain <redacted>"
