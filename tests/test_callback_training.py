@@ -59,11 +59,6 @@ def finish(proc, timeout: float = 300) -> tuple[int, str, str]:
     return proc.returncode, out, err
 
 
-def summary(out: str) -> dict:
-    line = next(line for line in out.splitlines() if line.startswith("HUBVER-SUMMARY "))
-    return json.loads(line.split(" ", 1)[1])
-
-
 def versions(hub, token, repo) -> list[dict]:
     """(version, step, metadata) of every version, in order, read back through hubver."""
     out = []
@@ -258,7 +253,6 @@ def test_a_lost_outbox_is_recovered_from_the_checkpoints(hub, hub_token, tiny_ba
     found = assert_clean_history(hub, hub_token, repo_id, [5, 10, 15])
     recovered = [v for v in found if v["meta"]["extra"].get("recovered")]
     assert recovered and all("(recovered)" in v["meta"]["message"] for v in recovered)
-    assert summary(out)["recovered"] or summary(out)["results"]
 
 
 def test_ctrl_c_right_after_a_snapshot_loses_nothing(hub, hub_token, tiny_base, repo_id, tmp_path):
