@@ -63,9 +63,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import aliases, hub, versions
+    from . import aliases, server, versions
 
-    for module in (versions, aliases, hub):
+    for module in (versions, aliases, server):
         for command in module.COMMANDS:
             cli.add_command(command)
 

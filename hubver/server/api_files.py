@@ -19,18 +19,11 @@ from .errors import (
     EntryNotFound,
     HubHTTPError,
 )
+from .httputil import BigFileResponse, bytes_response, error_response, flag, iso, loads_json
+from .names import RepoAddress
 from .repos import FileEntry, Repo, Snapshot
-from .web import (
-    BigFileResponse,
-    Route,
-    bytes_response,
-    error_response,
-    flag,
-    iso,
-    loads_json,
-)
 
-log = logging.getLogger("hubver.hub")
+log = logging.getLogger("hubver.server")
 
 
 class FileEndpoints(Endpoints):
@@ -55,8 +48,8 @@ class FileEndpoints(Endpoints):
         qs = "&".join(f"{quote(k)}={quote(str(v))}" for k, v in query.items())
         return {"Link": f'<{request.url.replace(query=qs)}>; rel="next"'}
 
-    async def list_commits(self, request: Request, route: Route, rev: str) -> Response:
-        repo = self.repo_for_read(request, route)
+    async def list_commits(self, request: Request, address: RepoAddress, rev: str) -> Response:
+        repo = self.repo_for_read(request, address)
         names.check_revision(rev)
         start, limit = self._page(request, self.config.page_size)
 
@@ -96,8 +89,8 @@ class FileEndpoints(Endpoints):
             add_last_commits(repo, commit, out)
         return out
 
-    async def list_tree(self, request: Request, route: Route, rev: str, path: str) -> Response:
-        repo = self.repo_for_read(request, route)
+    async def list_tree(self, request: Request, address: RepoAddress, rev: str, path: str) -> Response:
+        repo = self.repo_for_read(request, address)
         names.check_revision(rev)
         if path:
             names.check_path(path)
@@ -123,8 +116,8 @@ class FileEndpoints(Endpoints):
         headers = self._next_link(request, cursor=cursor) if more else {}
         return JSONResponse(items, headers=headers)
 
-    async def paths_info(self, request: Request, route: Route, rev: str) -> Response:
-        repo = self.repo_for_read(request, route)
+    async def paths_info(self, request: Request, address: RepoAddress, rev: str) -> Response:
+        repo = self.repo_for_read(request, address)
         names.check_revision(rev)
         body = await self.read_body(request, self.config.max_json_body)
         if request.headers.get("content-type", "").startswith("application/json"):
@@ -150,8 +143,8 @@ class FileEndpoints(Endpoints):
 
         return JSONResponse(await run_in_threadpool(build))
 
-    async def resolve(self, request: Request, route: Route, rev: str, path: str) -> Response:
-        repo = self.repo_for_read(request, route)
+    async def resolve(self, request: Request, address: RepoAddress, rev: str, path: str) -> Response:
+        repo = self.repo_for_read(request, address)
         names.check_revision(rev)
         names.check_path(path)
 

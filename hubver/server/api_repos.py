@@ -19,17 +19,12 @@ from .errors import (
     Forbidden,
     RevisionNotFound,
 )
+from .gittext import check_text
+from .httputil import MiB, flag, header_safe, iso
+from .names import RepoAddress
 from .repos import DEFAULT_BRANCH, Repo, Snapshot
-from .web import (
-    MiB,
-    Route,
-    check_text,
-    flag,
-    header_safe,
-    iso,
-)
 
-log = logging.getLogger("hubver.hub")
+log = logging.getLogger("hubver.server")
 
 
 class RepoEndpoints(Endpoints):
@@ -98,17 +93,17 @@ class RepoEndpoints(Endpoints):
         user = self.require_user(request)
         body = await self.read_json(request)
         repo_type, repo_id = self._repo_target(body, user)
-        route = Route(repo_type, repo_id, [])
-        self.repo_for_write(request, route)
+        address = RepoAddress(repo_type, repo_id, [])
+        self.repo_for_write(request, address)
         await run_in_threadpool(self.store.delete, repo_type, repo_id)
         return JSONResponse({})
 
-    async def settings(self, request: Request, route: Route) -> Response:
-        self.repo_for_write(request, route)
+    async def settings(self, request: Request, address: RepoAddress) -> Response:
+        self.repo_for_write(request, address)
         body = await self.read_json(request)
         if isinstance(body, dict) and ("private" in body or "visibility" in body):
             private = body.get("visibility") == "private" if "visibility" in body else bool(body["private"])
-            self.store.set_private(route.repo_type, route.repo_id, private)
+            self.store.set_private(address.repo_type, address.repo_id, private)
         return JSONResponse({})
 
     def _card(self, repo: Repo, snap: Snapshot) -> dict:
@@ -125,8 +120,8 @@ class RepoEndpoints(Endpoints):
             self._card_cache[entry.blob] = meta
         return self._card_cache[entry.blob]
 
-    async def repo_info(self, request: Request, route: Route, rev: str | None) -> Response:
-        repo = self.repo_for_read(request, route)
+    async def repo_info(self, request: Request, address: RepoAddress, rev: str | None) -> Response:
+        repo = self.repo_for_read(request, address)
         blobs = flag(request.query_params.get("blobs"))
 
         def build() -> dict:
@@ -139,10 +134,10 @@ class RepoEndpoints(Endpoints):
                     raise
                 sha = None
             info: dict[str, Any] = {
-                "_id": route.repo_id,
-                "id": route.repo_id,
-                "modelId": route.repo_id,
-                "author": route.repo_id.split("/")[0],
+                "_id": address.repo_id,
+                "id": address.repo_id,
+                "modelId": address.repo_id,
+                "author": address.repo_id.split("/")[0],
                 "sha": sha,
                 "private": repo.meta.private,
                 "gated": False,
@@ -181,8 +176,8 @@ class RepoEndpoints(Endpoints):
 
         return JSONResponse(await run_in_threadpool(build))
 
-    async def list_refs(self, request: Request, route: Route) -> Response:
-        repo = self.repo_for_read(request, route)
+    async def list_refs(self, request: Request, address: RepoAddress) -> Response:
+        repo = self.repo_for_read(request, address)
 
         def build() -> dict:
             def items(kind: str, refs: dict[str, str]) -> list[dict]:
@@ -205,8 +200,8 @@ class RepoEndpoints(Endpoints):
 
         return JSONResponse(await run_in_threadpool(build))
 
-    async def create_tag(self, request: Request, route: Route, rev: str) -> Response:
-        repo, user = self.repo_for_write(request, route)
+    async def create_tag(self, request: Request, address: RepoAddress, rev: str) -> Response:
+        repo, user = self.repo_for_write(request, address)
         body = await self.read_json(request)
         if not isinstance(body, dict) or not isinstance(body.get("tag"), str):
             raise BadRequest("Expected a JSON body with 'tag'.")
@@ -217,8 +212,8 @@ class RepoEndpoints(Endpoints):
         await run_in_threadpool(repo.create_tag, body["tag"], rev, message=message, tagger=user.name)
         return JSONResponse({})
 
-    async def delete_tag(self, request: Request, route: Route, tag: str) -> Response:
-        repo, _ = self.repo_for_write(request, route)
+    async def delete_tag(self, request: Request, address: RepoAddress, tag: str) -> Response:
+        repo, _ = self.repo_for_write(request, address)
         names.check_ref_name(tag, "tag name")
         if self.config.protect_versions and await run_in_threadpool(repo.is_version_tag, tag):
             raise Forbidden(
@@ -228,8 +223,8 @@ class RepoEndpoints(Endpoints):
         await run_in_threadpool(repo.delete_tag, tag)
         return JSONResponse({})
 
-    async def create_branch(self, request: Request, route: Route, branch: str) -> Response:
-        repo, _ = self.repo_for_write(request, route)
+    async def create_branch(self, request: Request, address: RepoAddress, branch: str) -> Response:
+        repo, _ = self.repo_for_write(request, address)
         body = await self.read_json(request, optional=True)
         start = body.get("startingPoint") if isinstance(body, dict) else None
         if start is not None:
@@ -239,8 +234,8 @@ class RepoEndpoints(Endpoints):
         await run_in_threadpool(repo.create_branch, branch, start)
         return JSONResponse({})
 
-    async def delete_branch(self, request: Request, route: Route, branch: str) -> Response:
-        repo, _ = self.repo_for_write(request, route)
+    async def delete_branch(self, request: Request, address: RepoAddress, branch: str) -> Response:
+        repo, _ = self.repo_for_write(request, address)
         names.check_ref_name(branch, "branch name")
         if self.config.protect_versions and await run_in_threadpool(repo.holds_versions, branch):
             raise Forbidden(

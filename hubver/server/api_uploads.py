@@ -31,17 +31,12 @@ from .errors import (
     RevisionNotFound,
     is_disk_full,
 )
+from .gittext import check_text
+from .httputil import MiB, flag, is_size, loads_json
+from .names import RepoAddress
 from .repos import Op, Repo, gitattr_match
-from .web import (
-    MiB,
-    Route,
-    check_text,
-    flag,
-    is_size,
-    loads_json,
-)
 
-log = logging.getLogger("hubver.hub")
+log = logging.getLogger("hubver.server")
 
 
 XET_MESSAGE = (
@@ -73,8 +68,8 @@ class UploadEndpoints(Endpoints):
             }
         )
 
-    async def preupload(self, request: Request, route: Route, rev: str) -> Response:
-        repo, _ = self.repo_for_write(request, route)
+    async def preupload(self, request: Request, address: RepoAddress, rev: str) -> Response:
+        repo, _ = self.repo_for_write(request, address)
         names.check_revision(rev)
         body = await self.read_json(request)
         files = body.get("files") if isinstance(body, dict) else None
@@ -117,15 +112,17 @@ class UploadEndpoints(Endpoints):
 
         return JSONResponse({"files": await run_in_threadpool(build), "commitOid": None})
 
-    def _signed_url(self, request: Request, kind: str, route: Route, oid: str, size: int, *extra: str) -> str:
+    def _signed_url(
+        self, request: Request, kind: str, address: RepoAddress, oid: str, size: int, *extra: str
+    ) -> str:
         expires = str(int(time.time() + self.config.upload_url_ttl))
-        parts = [route.repo_type, route.repo_id, oid, str(size), *extra]
+        parts = [address.repo_type, address.repo_id, oid, str(size), *extra]
         sig = self.signer.sign(expires, kind, *parts)
         path = "/".join(quote(p, safe="") for p in [kind, *parts])
         return f"{self.base_url(request)}/{path}?expires={expires}&sig={sig}"
 
-    async def lfs_batch(self, request: Request, route: Route) -> Response:
-        repo, _ = self.repo_for_write(request, route)
+    async def lfs_batch(self, request: Request, address: RepoAddress) -> Response:
+        repo, _ = self.repo_for_write(request, address)
         body = await self.read_json(request)
         if not isinstance(body, dict) or not isinstance(body.get("objects"), list):
             raise BadRequest("Expected an LFS batch request with 'objects'.")
@@ -134,8 +131,8 @@ class UploadEndpoints(Endpoints):
         transfers = body.get("transfers") or ["basic"]
         if not isinstance(transfers, list) or not all(isinstance(t, str) for t in transfers):
             raise BadRequest("'transfers' must be a list of strings.")
-        prefix = self.url_prefix(route)
-        verify_href = f"{self.base_url(request)}/{prefix}{route.repo_id}.git/info/lfs/objects/verify"
+        prefix = self.url_prefix(address)
+        verify_href = f"{self.base_url(request)}/{prefix}{address.repo_id}.git/info/lfs/objects/verify"
         objects = []
         for obj in body["objects"]:
             oid = names.check_oid(obj.get("oid") if isinstance(obj, dict) else None)
@@ -165,9 +162,9 @@ class UploadEndpoints(Endpoints):
                 header: dict[str, str] = {"chunk_size": str(chunk)}
                 for n in range(1, count + 1):
                     header[str(n)] = self._signed_url(
-                        request, "lfs-part", route, oid, size, upload_id, str(n)
+                        request, "lfs-part", address, oid, size, upload_id, str(n)
                     )
-                href = self._signed_url(request, "lfs-complete", route, oid, size, upload_id, str(count))
+                href = self._signed_url(request, "lfs-complete", address, oid, size, upload_id, str(count))
                 objects.append(
                     {
                         "oid": oid,
@@ -176,7 +173,7 @@ class UploadEndpoints(Endpoints):
                     }
                 )
             else:
-                href = self._signed_url(request, "lfs-upload", route, oid, size)
+                href = self._signed_url(request, "lfs-upload", address, oid, size)
                 objects.append(
                     {"oid": oid, "size": size, "actions": {"upload": {"href": href}, "verify": verify}}
                 )
@@ -185,8 +182,8 @@ class UploadEndpoints(Endpoints):
             media_type="application/vnd.git-lfs+json",
         )
 
-    async def lfs_verify(self, request: Request, route: Route) -> Response:
-        repo, _ = self.repo_for_write(request, route)
+    async def lfs_verify(self, request: Request, address: RepoAddress) -> Response:
+        repo, _ = self.repo_for_write(request, address)
         body = await self.read_json(request)
         oid = names.check_oid(body.get("oid") if isinstance(body, dict) else None)
         size = body.get("size")
@@ -303,8 +300,8 @@ class UploadEndpoints(Endpoints):
             upload.abort()
             raise
 
-    async def commit(self, request: Request, route: Route, rev: str) -> Response:
-        repo, user = self.repo_for_write(request, route)
+    async def commit(self, request: Request, address: RepoAddress, rev: str) -> Response:
+        repo, user = self.repo_for_write(request, address)
         names.check_revision(rev)
         pull_request = flag(request.query_params.get("create_pr"))
         if names.is_commit_id(rev) or repo.refs.get(f"refs/heads/{rev}") is None:
@@ -381,7 +378,7 @@ class UploadEndpoints(Endpoints):
                 pull_request=pull_request,
             )
         )
-        repo_url = f"{self.base_url(request)}/{self.url_prefix(route)}{route.repo_id}"
+        repo_url = f"{self.base_url(request)}/{self.url_prefix(address)}{address.repo_id}"
         return JSONResponse(
             {
                 "success": True,

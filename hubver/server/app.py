@@ -29,14 +29,11 @@ from .errors import (
     NotFound,
     is_disk_full,
 )
+from .httputil import MiB, error_response
+from .names import RepoAddress
 from .repos import RepoStore
-from .web import (
-    MiB,
-    Route,
-    error_response,
-)
 
-log = logging.getLogger("hubver.hub")
+log = logging.getLogger("hubver.server")
 
 
 @dataclass
@@ -132,11 +129,11 @@ class HubApp(RepoEndpoints, FileEndpoints, UploadEndpoints):
             raise BadRequest(XET_MESSAGE, code="XetNotSupported")
         return await self.dispatch_repo_path(request, method, segs)
 
-    def _route(self, type_dir: str, ns: str, name: str, rest: list[str]) -> Route:
+    def _route(self, type_dir: str, ns: str, name: str, rest: list[str]) -> RepoAddress:
         repo_type = names.REPO_TYPES.get(type_dir)
         if repo_type is None:
             raise NotFound(f"Unknown repo type {type_dir!r}.")
-        return Route(repo_type, names.check_repo_id(ns, name), rest)
+        return RepoAddress(repo_type, names.check_repo_id(ns, name), rest)
 
     async def dispatch_api(self, request: Request, method: str, segs: list[str]) -> Response:
         simple: dict[tuple[str, ...], Callable[[Request], Awaitable[Response]]] = {

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .gitstore import dir_lock
+from .locks import dir_lock
 
 ADMIN = "admin"
 ADMIN_TOKEN_FILE = "admin.token"

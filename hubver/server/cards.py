@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-log = logging.getLogger("hubver.hub")
+log = logging.getLogger("hubver.server")
 
 # Bounds on what a card's YAML may expand to: aliases make a 300-byte card a billion nodes.
 MAX_CARD_YAML = 256 << 10

@@ -15,13 +15,11 @@ from .errors import (
     RepoNotFound,
     Unauthorized,
 )
+from .httputil import loads_json
+from .names import RepoAddress
 from .repos import Repo, RepoStore
-from .web import (
-    Route,
-    loads_json,
-)
 
-log = logging.getLogger("hubver.hub")
+log = logging.getLogger("hubver.server")
 
 
 class Endpoints:
@@ -55,21 +53,21 @@ class Endpoints:
             )
         return user
 
-    def repo_for_read(self, request: Request, route: Route) -> Repo:
+    def repo_for_read(self, request: Request, address: RepoAddress) -> Repo:
         user = self.user(request)
-        repo = self.store.get(route.repo_type, route.repo_id)
-        if repo.meta.private and not (user and user.owns(route.repo_id.split("/")[0])):
-            raise RepoNotFound(f"Repository {route.repo_id!r} not found.")
+        repo = self.store.get(address.repo_type, address.repo_id)
+        if repo.meta.private and not (user and user.owns(address.repo_id.split("/")[0])):
+            raise RepoNotFound(f"Repository {address.repo_id!r} not found.")
         return repo
 
-    def repo_for_write(self, request: Request, route: Route) -> tuple[Repo, User]:
+    def repo_for_write(self, request: Request, address: RepoAddress) -> tuple[Repo, User]:
         user = self.require_user(request)
-        repo = self.store.get(route.repo_type, route.repo_id)
-        owns = user.owns(route.repo_id.split("/")[0])
+        repo = self.store.get(address.repo_type, address.repo_id)
+        owns = user.owns(address.repo_id.split("/")[0])
         if repo.meta.private and not owns:
-            raise RepoNotFound(f"Repository {route.repo_id!r} not found.")
+            raise RepoNotFound(f"Repository {address.repo_id!r} not found.")
         if not owns:
-            raise Forbidden(f"You ({user.name}) do not have write access to {route.repo_id}.")
+            raise Forbidden(f"You ({user.name}) do not have write access to {address.repo_id}.")
         return repo, user
 
     async def read_body(self, request: Request, limit: int) -> bytes:
@@ -102,5 +100,5 @@ class Endpoints:
         return f"http://{host}:{server[1]}"
 
     @staticmethod
-    def url_prefix(route: Route) -> str:
-        return "" if route.repo_type == "model" else f"{names.TYPE_DIRS[route.repo_type]}/"
+    def url_prefix(address: RepoAddress) -> str:
+        return "" if address.repo_type == "model" else f"{names.TYPE_DIRS[address.repo_type]}/"

@@ -12,16 +12,15 @@ sharing one data dir.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import tempfile
-import threading
 import time
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from .locks import dir_lock
 
 MODE_FILE = "100644"
 MODE_EXEC = "100755"
@@ -262,24 +261,6 @@ def decode_tag(sha: str, data: bytes) -> Tag:
 
 
 # -- refs ------------------------------------------------------------------------------------
-
-_THREAD_LOCKS: dict[str, threading.Lock] = {}
-_THREAD_LOCKS_GUARD = threading.Lock()
-
-
-@contextlib.contextmanager
-def dir_lock(directory: Path) -> Iterator[None]:
-    """Serialise writers of `directory`: threads of this process, then other processes (flock)."""
-    key = str(directory)
-    with _THREAD_LOCKS_GUARD:
-        tlock = _THREAD_LOCKS.setdefault(key, threading.Lock())
-    with tlock:
-        fd = os.open(directory / "hubver.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the flock
 
 
 class Refs:

@@ -13,7 +13,6 @@ the data dir (kept).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadRequest, PayloadTooLarge
+from .locks import hold, is_orphaned
 
 POINTER_VERSION = "version https://git-lfs.github.com/spec/v1"
 _POINTER = re.compile(
@@ -186,21 +186,8 @@ class LfsStore:
                 if entry.is_dir():
                     if entry.stat().st_mtime < cutoff:
                         shutil.rmtree(entry)
-                elif entry.stat().st_mtime < cutoff or _orphaned(entry):
+                elif entry.stat().st_mtime < cutoff or is_orphaned(entry):
                     entry.unlink()
-
-
-def _orphaned(path: Path) -> bool:
-    """True if no live writer holds `path`'s lock (checked with the lock held, so none can start)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-    finally:
-        os.close(fd)
 
 
 class Upload:
@@ -215,7 +202,7 @@ class Upload:
         for _ in range(10):
             fd, self._tmp = tempfile.mkstemp(dir=store.tmp, prefix=f"{oid[:16]}-{secrets.token_hex(4)}-")
             # Blocking: a sweeper may hold it for the moment it takes to judge it an orphan.
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            hold(fd)
             if os.fstat(fd).st_nlink:
                 break
             os.close(fd)  # swept between creation and lock: take another

@@ -7,6 +7,7 @@ everything else is a 400 before the filesystem is touched.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from .errors import BadRequest
 
@@ -23,6 +24,15 @@ _IGNORABLE = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
 _GITMODULES_SHORT = re.compile(r"^gi7eba~\d$|^gitmod~\d$")
 MAX_PATH_LENGTH = 1024
 MAX_REF_LENGTH = 200
+
+
+@dataclass
+class RepoAddress:
+    """The repository a request is about: its type, `namespace/name`, and the path segments after it."""
+
+    repo_type: str
+    repo_id: str
+    rest: list[str]
 
 
 def check_name(part: str, what: str = "repository name") -> str:

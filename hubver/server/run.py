@@ -127,5 +127,5 @@ def start_in_thread(
         thread.join(0.01)
     if failure or not server.started:
         raise RuntimeError(f"The embedded hub failed to start: {failure[0] if failure else 'unknown error'}")
-    logging.getLogger("hubver.hub").debug("hub at %s", base_url(sock))
+    logging.getLogger("hubver.server").debug("hub at %s", base_url(sock))
     return RunningHub(base_url(sock), app, server, thread)

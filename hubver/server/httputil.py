@@ -1,10 +1,9 @@
-"""HTTP plumbing shared by the hub's endpoints: parsing and response helpers."""
+"""HTTP helpers of the hub's handlers: JSON bodies, header values, range and error responses."""
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,7 +12,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from .errors import BadRequest, HubHTTPError
 
-log = logging.getLogger("hubver.hub")
+log = logging.getLogger("hubver.server")
 
 
 MiB = 1 << 20
@@ -22,15 +21,6 @@ MiB = 1 << 20
 class BigFileResponse(FileResponse):
     # 1 MiB reads: far fewer thread hops than starlette's 64 KiB for multi-GB files.
     chunk_size = MiB
-
-
-@dataclass
-class Route:
-    """A request's repository: its type, `namespace/name`, and the path segments after it."""
-
-    repo_type: str
-    repo_id: str
-    rest: list[str]
 
 
 def iso(ts: float) -> str:
@@ -50,17 +40,6 @@ def header_safe(text: str) -> str:
     # request echoed here (a NUL, an ESC) and uvicorn drops the whole response.
     ascii_text = text.encode("ascii", "replace").decode()
     return " ".join("".join(c if c.isprintable() else " " for c in ascii_text).split())[:1000]
-
-
-def check_text(text: str, what: str) -> str:
-    """Text that goes into a git object: no NUL (git fsck refuses it), and encodable as UTF-8."""
-    if "\x00" in text:
-        raise BadRequest(f"{what} contains a NUL character.")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate, e.g. "\ud800" in the JSON
-        raise BadRequest(f"{what} is not valid Unicode text.") from None
-    return text
 
 
 def is_size(value: Any) -> bool:
