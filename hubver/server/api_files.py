@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from . import names
-from .endpoints import Endpoints
+from .context import ServerContext
 from .errors import (
     BadRequest,
     EntryNotFound,
@@ -26,8 +26,11 @@ from .repos import FileEntry, Repo, Snapshot
 log = logging.getLogger("hubver.server")
 
 
-class FileEndpoints(Endpoints):
+class FileHandlers:
     """History, trees, path info and file downloads."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
 
     def _page(self, request: Request, default: int) -> tuple[int, int]:
         q = request.query_params
@@ -49,9 +52,9 @@ class FileEndpoints(Endpoints):
         return {"Link": f'<{request.url.replace(query=qs)}>; rel="next"'}
 
     async def list_commits(self, request: Request, address: RepoAddress, rev: str) -> Response:
-        repo = self.repo_for_read(request, address)
+        repo = self.ctx.repo_for_read(request, address)
         names.check_revision(rev)
-        start, limit = self._page(request, self.config.page_size)
+        start, limit = self._page(request, self.ctx.config.page_size)
 
         def build() -> tuple[list[dict], bool]:
             out: list[dict] = []
@@ -89,14 +92,14 @@ class FileEndpoints(Endpoints):
             add_last_commits(repo, commit, out)
         return out
 
-    async def list_tree(self, request: Request, address: RepoAddress, rev: str, path: str) -> Response:
-        repo = self.repo_for_read(request, address)
+    async def list_tree(self, request: Request, address: RepoAddress, rev: str, path: str = "") -> Response:
+        repo = self.ctx.repo_for_read(request, address)
         names.check_revision(rev)
         if path:
             names.check_path(path)
         expand = flag(request.query_params.get("expand"))
         recursive = flag(request.query_params.get("recursive"))
-        start, limit = self._page(request, 50 if expand else self.config.tree_page_size)
+        start, limit = self._page(request, 50 if expand else self.ctx.config.tree_page_size)
 
         def build() -> tuple[list, bool]:
             sha = repo.resolve(rev)
@@ -117,9 +120,9 @@ class FileEndpoints(Endpoints):
         return JSONResponse(items, headers=headers)
 
     async def paths_info(self, request: Request, address: RepoAddress, rev: str) -> Response:
-        repo = self.repo_for_read(request, address)
+        repo = self.ctx.repo_for_read(request, address)
         names.check_revision(rev)
-        body = await self.read_body(request, self.config.max_json_body)
+        body = await self.ctx.read_body(request, self.ctx.config.max_json_body)
         if request.headers.get("content-type", "").startswith("application/json"):
             data = loads_json(body)
             paths = data.get("paths", []) if isinstance(data, dict) else []
@@ -144,7 +147,7 @@ class FileEndpoints(Endpoints):
         return JSONResponse(await run_in_threadpool(build))
 
     async def resolve(self, request: Request, address: RepoAddress, rev: str, path: str) -> Response:
-        repo = self.repo_for_read(request, address)
+        repo = self.ctx.repo_for_read(request, address)
         names.check_revision(rev)
         names.check_path(path)
 

@@ -1,8 +1,9 @@
-"""Endpoints for accounts, repositories, revisions, refs, tags and branches."""
+"""Handlers for accounts, repositories, repo info, refs, tags and branches."""
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -12,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from . import names
 from .auth import User
 from .cards import card_metadata
-from .endpoints import Endpoints
+from .context import ServerContext
 from .errors import (
     BadRequest,
     Conflict,
@@ -22,16 +23,19 @@ from .errors import (
 from .gittext import check_text
 from .httputil import MiB, flag, header_safe, iso
 from .names import RepoAddress
-from .repos import DEFAULT_BRANCH, Repo, Snapshot
+from .repos import BRANCH, DEFAULT_BRANCH, TAG, RefKind, Repo, Snapshot
 
 log = logging.getLogger("hubver.server")
 
 
-class RepoEndpoints(Endpoints):
-    """Accounts, repositories, repo info, refs, tags and branches."""
+class AccountHandlers:
+    """Who the caller is, and the small endpoints the HF clients probe."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
 
     async def whoami(self, request: Request) -> Response:
-        user = self.require_user(request)
+        user = self.ctx.require_user(request)
         return JSONResponse(
             {
                 "type": "user",
@@ -49,7 +53,7 @@ class RepoEndpoints(Endpoints):
         return JSONResponse({"standardEnvVars": [], "harnesses": {}})
 
     async def validate_yaml(self, request: Request) -> Response:
-        body = await self.read_json(request)
+        body = await self.ctx.read_json(request)
         content = body.get("content", "") if isinstance(body, dict) else ""
         try:
             # In a worker thread: a large card takes a while, and must not hold up other requests.
@@ -57,6 +61,14 @@ class RepoEndpoints(Endpoints):
         except ValueError as e:
             return JSONResponse({"errors": [{"message": str(e)}], "warnings": []}, status_code=400)
         return JSONResponse({"errors": [], "warnings": []})
+
+
+class RepoHandlers:
+    """Repositories: create, delete, settings, info."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+        self._card_cache: dict[str, dict] = {}  # README front matter by blob id
 
     def _repo_target(self, body: Any, user: User) -> tuple[str, str]:
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
@@ -71,16 +83,18 @@ class RepoEndpoints(Endpoints):
         return type_name, names.check_repo_id(namespace, body["name"])
 
     async def create_repo(self, request: Request) -> Response:
-        user = self.require_user(request)
-        body = await self.read_json(request)
+        user = self.ctx.require_user(request)
+        body = await self.ctx.read_json(request)
         repo_type, repo_id = self._repo_target(body, user)
         prefix = "" if repo_type == "model" else f"{names.TYPE_DIRS[repo_type]}/"
-        url = f"{self.base_url(request)}/{prefix}{repo_id}"
+        url = f"{self.ctx.base_url(request)}/{prefix}{repo_id}"
         if not user.owns(repo_id.split("/")[0]):
             raise Forbidden(f"You ({user.name}) cannot create repositories in {repo_id.split('/')[0]!r}.")
         private = body.get("visibility") == "private" or bool(body.get("private"))
         try:
-            await run_in_threadpool(self.store.create, repo_type, repo_id, private=private, owner=user.name)
+            await run_in_threadpool(
+                self.ctx.store.create, repo_type, repo_id, private=private, owner=user.name
+            )
         except Conflict as e:
             return JSONResponse(
                 {"error": e.message, "url": url},
@@ -90,20 +104,20 @@ class RepoEndpoints(Endpoints):
         return JSONResponse({"url": url, "name": repo_id, "id": repo_id})
 
     async def delete_repo(self, request: Request) -> Response:
-        user = self.require_user(request)
-        body = await self.read_json(request)
+        user = self.ctx.require_user(request)
+        body = await self.ctx.read_json(request)
         repo_type, repo_id = self._repo_target(body, user)
         address = RepoAddress(repo_type, repo_id, [])
-        self.repo_for_write(request, address)
-        await run_in_threadpool(self.store.delete, repo_type, repo_id)
+        self.ctx.repo_for_write(request, address)
+        await run_in_threadpool(self.ctx.store.delete, repo_type, repo_id)
         return JSONResponse({})
 
     async def settings(self, request: Request, address: RepoAddress) -> Response:
-        self.repo_for_write(request, address)
-        body = await self.read_json(request)
+        self.ctx.repo_for_write(request, address)
+        body = await self.ctx.read_json(request)
         if isinstance(body, dict) and ("private" in body or "visibility" in body):
             private = body.get("visibility") == "private" if "visibility" in body else bool(body["private"])
-            self.store.set_private(address.repo_type, address.repo_id, private)
+            self.ctx.store.set_private(address.repo_type, address.repo_id, private)
         return JSONResponse({})
 
     def _card(self, repo: Repo, snap: Snapshot) -> dict:
@@ -120,8 +134,8 @@ class RepoEndpoints(Endpoints):
             self._card_cache[entry.blob] = meta
         return self._card_cache[entry.blob]
 
-    async def repo_info(self, request: Request, address: RepoAddress, rev: str | None) -> Response:
-        repo = self.repo_for_read(request, address)
+    async def repo_info(self, request: Request, address: RepoAddress, rev: str | None = None) -> Response:
+        repo = self.ctx.repo_for_read(request, address)
         blobs = flag(request.query_params.get("blobs"))
 
         def build() -> dict:
@@ -176,8 +190,15 @@ class RepoEndpoints(Endpoints):
 
         return JSONResponse(await run_in_threadpool(build))
 
+
+class RefHandlers:
+    """Refs: list them; create and delete tags and branches."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+
     async def list_refs(self, request: Request, address: RepoAddress) -> Response:
-        repo = self.repo_for_read(request, address)
+        repo = self.ctx.repo_for_read(request, address)
 
         def build() -> dict:
             def items(kind: str, refs: dict[str, str]) -> list[dict]:
@@ -201,46 +222,49 @@ class RepoEndpoints(Endpoints):
         return JSONResponse(await run_in_threadpool(build))
 
     async def create_tag(self, request: Request, address: RepoAddress, rev: str) -> Response:
-        repo, user = self.repo_for_write(request, address)
-        body = await self.read_json(request)
+        repo, user = self.ctx.repo_for_write(request, address)
+        body = await self.ctx.read_json(request)
         if not isinstance(body, dict) or not isinstance(body.get("tag"), str):
             raise BadRequest("Expected a JSON body with 'tag'.")
         names.check_revision(rev)
         message = body.get("message") if isinstance(body.get("message"), str) else None
         if message is not None:
             check_text(message, "The tag message")
-        await run_in_threadpool(repo.create_tag, body["tag"], rev, message=message, tagger=user.name)
-        return JSONResponse({})
-
-    async def delete_tag(self, request: Request, address: RepoAddress, tag: str) -> Response:
-        repo, _ = self.repo_for_write(request, address)
-        names.check_ref_name(tag, "tag name")
-        if self.config.protect_versions and await run_in_threadpool(repo.is_version_tag, tag):
-            raise Forbidden(
-                f"Tag {tag!r} marks a hubver version: versions are never deleted or moved on this hub. "
-                "An administrator removes one with `hubver hub remove-version`, which keeps a record."
-            )
-        await run_in_threadpool(repo.delete_tag, tag)
+        await run_in_threadpool(
+            partial(repo.create_ref, TAG, body["tag"], rev, message=message, tagger=user.name)
+        )
         return JSONResponse({})
 
     async def create_branch(self, request: Request, address: RepoAddress, branch: str) -> Response:
-        repo, _ = self.repo_for_write(request, address)
-        body = await self.read_json(request, optional=True)
+        repo, _ = self.ctx.repo_for_write(request, address)
+        body = await self.ctx.read_json(request, optional=True)
         start = body.get("startingPoint") if isinstance(body, dict) else None
         if start is not None:
             if not isinstance(start, str):
                 raise BadRequest("'startingPoint' must be a string.")
             names.check_revision(start)
-        await run_in_threadpool(repo.create_branch, branch, start)
+        await run_in_threadpool(repo.create_ref, BRANCH, branch, start or DEFAULT_BRANCH)
         return JSONResponse({})
 
+    async def delete_tag(self, request: Request, address: RepoAddress, tag: str) -> Response:
+        return await self._delete(request, address, TAG, tag)
+
     async def delete_branch(self, request: Request, address: RepoAddress, branch: str) -> Response:
-        repo, _ = self.repo_for_write(request, address)
-        names.check_ref_name(branch, "branch name")
-        if self.config.protect_versions and await run_in_threadpool(repo.holds_versions, branch):
-            raise Forbidden(
-                f"Branch {branch!r} holds hubver versions (or an alias): it cannot be deleted, "
-                "rewound or re-created on this hub, so no version can disappear from its history."
-            )
-        await run_in_threadpool(repo.delete_branch, branch)
+        return await self._delete(request, address, BRANCH, branch)
+
+    async def _delete(self, request: Request, address: RepoAddress, kind: RefKind, name: str) -> Response:
+        repo, _ = self.ctx.repo_for_write(request, address)
+        names.check_ref_name(name, f"{kind.word} name")
+        if self.ctx.config.protect_versions:
+            if kind is TAG and await run_in_threadpool(repo.is_version_tag, name):
+                raise Forbidden(
+                    f"Tag {name!r} marks a hubver version: versions are never deleted or moved on this hub. "
+                    "An administrator removes one with `hubver hub remove-version`, which keeps a record."
+                )
+            if kind is BRANCH and await run_in_threadpool(repo.holds_versions, name):
+                raise Forbidden(
+                    f"Branch {name!r} holds hubver versions (or an alias): it cannot be deleted, "
+                    "rewound or re-created on this hub, so no version can disappear from its history."
+                )
+        await run_in_threadpool(repo.delete_ref, kind, name)
         return JSONResponse({})

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from . import names
-from .endpoints import Endpoints
+from .context import ServerContext
 from .errors import (
     DISK_FULL_MESSAGE,
     BadRequest,
@@ -50,10 +50,13 @@ XET_MESSAGE = (
 XET_PATH = "xet-is-not-served-here--set-HF_HUB_DISABLE_XET=1-and-retry"
 
 
-class UploadEndpoints(Endpoints):
+class UploadHandlers:
     """Preupload, the LFS batch API, signed uploads and commits."""
 
-    def xet_write_token(self, request: Request) -> Response:
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+
+    async def xet_write_token(self, request: Request, address: RepoAddress, rest: str = "") -> Response:
         """A client with hf_xet asks for Xet storage; point it at a URL that refuses with the fix.
 
         The hub speaks plain LFS only. Answering this request with an error would surface as a
@@ -64,14 +67,14 @@ class UploadEndpoints(Endpoints):
             {
                 "accessToken": "none",
                 "exp": int(time.time()) + 60,
-                "casUrl": f"{self.base_url(request)}/{XET_PATH}",
+                "casUrl": f"{self.ctx.base_url(request)}/{XET_PATH}",
             }
         )
 
     async def preupload(self, request: Request, address: RepoAddress, rev: str) -> Response:
-        repo, _ = self.repo_for_write(request, address)
+        repo, _ = self.ctx.repo_for_write(request, address)
         names.check_revision(rev)
-        body = await self.read_json(request)
+        body = await self.ctx.read_json(request)
         files = body.get("files") if isinstance(body, dict) else None
         if not isinstance(files, list):
             raise BadRequest("Expected a JSON body with a 'files' list.")
@@ -92,7 +95,7 @@ class UploadEndpoints(Endpoints):
                 except (binascii.Error, ValueError, TypeError):  # TypeError: not a string
                     raise BadRequest(f"Invalid base64 sample for {path}.") from None
                 lfs = size > 0 and (
-                    size > self.config.regular_file_limit
+                    size > self.ctx.config.regular_file_limit
                     or b"\0" in sample
                     or any(gitattr_match(p, path) for p in patterns)
                 )
@@ -115,15 +118,15 @@ class UploadEndpoints(Endpoints):
     def _signed_url(
         self, request: Request, kind: str, address: RepoAddress, oid: str, size: int, *extra: str
     ) -> str:
-        expires = str(int(time.time() + self.config.upload_url_ttl))
+        expires = str(int(time.time() + self.ctx.config.upload_url_ttl))
         parts = [address.repo_type, address.repo_id, oid, str(size), *extra]
-        sig = self.signer.sign(expires, kind, *parts)
+        sig = self.ctx.signer.sign(expires, kind, *parts)
         path = "/".join(quote(p, safe="") for p in [kind, *parts])
-        return f"{self.base_url(request)}/{path}?expires={expires}&sig={sig}"
+        return f"{self.ctx.base_url(request)}/{path}?expires={expires}&sig={sig}"
 
     async def lfs_batch(self, request: Request, address: RepoAddress) -> Response:
-        repo, _ = self.repo_for_write(request, address)
-        body = await self.read_json(request)
+        repo, _ = self.ctx.repo_for_write(request, address)
+        body = await self.ctx.read_json(request)
         if not isinstance(body, dict) or not isinstance(body.get("objects"), list):
             raise BadRequest("Expected an LFS batch request with 'objects'.")
         if body.get("operation", "upload") != "upload":
@@ -131,22 +134,22 @@ class UploadEndpoints(Endpoints):
         transfers = body.get("transfers") or ["basic"]
         if not isinstance(transfers, list) or not all(isinstance(t, str) for t in transfers):
             raise BadRequest("'transfers' must be a list of strings.")
-        prefix = self.url_prefix(address)
-        verify_href = f"{self.base_url(request)}/{prefix}{address.repo_id}.git/info/lfs/objects/verify"
+        prefix = self.ctx.url_prefix(address)
+        verify_href = f"{self.ctx.base_url(request)}/{prefix}{address.repo_id}.git/info/lfs/objects/verify"
         objects = []
         for obj in body["objects"]:
             oid = names.check_oid(obj.get("oid") if isinstance(obj, dict) else None)
             size = obj.get("size")
             if not is_size(size):
                 raise BadRequest(f"Invalid size for object {oid}.")
-            if size > self.config.max_object_size:
+            if size > self.ctx.config.max_object_size:
                 objects.append(
                     {
                         "oid": oid,
                         "size": size,
                         "error": {
                             "code": 422,
-                            "message": f"Objects are limited to {self.config.max_object_size} bytes.",
+                            "message": f"Objects are limited to {self.ctx.config.max_object_size} bytes.",
                         },
                     }
                 )
@@ -155,8 +158,8 @@ class UploadEndpoints(Endpoints):
                 objects.append({"oid": oid, "size": size})
                 continue
             verify = {"href": verify_href, "header": {}}
-            if "multipart" in transfers and size > self.config.multipart_threshold:
-                chunk = self.config.multipart_chunk
+            if "multipart" in transfers and size > self.ctx.config.multipart_threshold:
+                chunk = self.ctx.config.multipart_chunk
                 count = math.ceil(size / chunk)
                 upload_id = secrets.token_hex(8)
                 header: dict[str, str] = {"chunk_size": str(chunk)}
@@ -183,59 +186,69 @@ class UploadEndpoints(Endpoints):
         )
 
     async def lfs_verify(self, request: Request, address: RepoAddress) -> Response:
-        repo, _ = self.repo_for_write(request, address)
-        body = await self.read_json(request)
+        repo, _ = self.ctx.repo_for_write(request, address)
+        body = await self.ctx.read_json(request)
         oid = names.check_oid(body.get("oid") if isinstance(body, dict) else None)
         size = body.get("size")
         if not repo.lfs.has(oid, size):
             raise NotFound(f"Object {oid} of {size} bytes is not stored.")
         return JSONResponse({"success": True})
 
-    async def signed_upload(self, request: Request, method: str, segs: list[str]) -> Response:
-        kind = segs[0]
-        want = {"lfs-upload": (5, "PUT"), "lfs-part": (7, "PUT"), "lfs-complete": (7, "POST")}[kind]
-        if len(segs) != want[0] or method != want[1]:
-            raise NotFound(f"No route for {method} /{'/'.join(segs)}.")
-        type_name, repo_id, oid, size_s, *extra = segs[1:]
+    def _signed_repo(self, request: Request, kind: str, type_name: str, repo_id: str, *signed: str) -> Repo:
+        """The repository of a signed upload URL, once its signature and fields are checked."""
         q = request.query_params
-        problem = self.signer.check(
-            q.get("sig", ""), q.get("expires", ""), kind, type_name, repo_id, oid, size_s, *extra
+        problem = self.ctx.signer.check(
+            q.get("sig", ""), q.get("expires", ""), kind, type_name, repo_id, *signed
         )
         if problem:
             raise Forbidden(f"Upload refused: {problem}.")
         if type_name not in names.TYPE_DIRS or repo_id.count("/") != 1:
             raise BadRequest("Malformed upload URL.")
         names.check_repo_id(*repo_id.split("/"))
-        names.check_oid(oid)
-        size = int(size_s)
-        repo = self.store.get(type_name, repo_id)
-        if kind == "lfs-complete":
-            upload_id, count = extra[0], int(extra[1])
-            await self.read_body(request, self.config.max_json_body)  # parts were checked on arrival
-            if repo.lfs.has(oid, size):  # another upload of the same object finished first
-                await run_in_threadpool(shutil.rmtree, repo.lfs.part_dir(upload_id), True)
-            else:
-                await run_in_threadpool(repo.lfs.assemble, oid, size, upload_id, count)
-            return JSONResponse({"success": True})
-        if kind == "lfs-part":
-            upload_id, number = extra[0], int(extra[1])
-            chunk = self.config.multipart_chunk
-            expected = min(chunk, size - (number - 1) * chunk)
-            if expected <= 0:
-                raise BadRequest("Part number out of range.")
-            writer = repo.lfs.open_part(upload_id, number, (number - 1) * chunk, expected)
-            try:
-                await self._stream_to(request, writer, expected)
-                await run_in_threadpool(writer.commit)
-            except BaseException:
-                writer.abort()
-                raise
-            return Response(status_code=200, headers={"ETag": f'"{upload_id}-{number}-{expected}"'})
-        if await run_in_threadpool(repo.lfs.intact, oid, size):
+        names.check_oid(signed[0])
+        return self.ctx.store.get(type_name, repo_id)
+
+    async def upload_object(
+        self, request: Request, type_name: str, repo_id: str, oid: str, size: str
+    ) -> Response:
+        """PUT of a whole LFS object to the URL `lfs_batch` signed."""
+        repo = self._signed_repo(request, "lfs-upload", type_name, repo_id, oid, size)
+        if await run_in_threadpool(repo.lfs.intact, oid, int(size)):
             await self._drain(request)
             return Response(status_code=200)
-        await self._receive(request, repo, size, oid)
+        await self._receive(request, repo, int(size), oid)
         return Response(status_code=200)
+
+    async def upload_part(
+        self, request: Request, type_name: str, repo_id: str, oid: str, size: str, upload_id: str, number: str
+    ) -> Response:
+        """PUT of one part of a multipart LFS upload."""
+        repo = self._signed_repo(request, "lfs-part", type_name, repo_id, oid, size, upload_id, number)
+        n = int(number)
+        chunk = self.ctx.config.multipart_chunk
+        expected = min(chunk, int(size) - (n - 1) * chunk)
+        if expected <= 0:
+            raise BadRequest("Part number out of range.")
+        writer = repo.lfs.open_part(upload_id, n, (n - 1) * chunk, expected)
+        try:
+            await self._stream_to(request, writer, expected)
+            await run_in_threadpool(writer.commit)
+        except BaseException:
+            writer.abort()
+            raise
+        return Response(status_code=200, headers={"ETag": f'"{upload_id}-{n}-{expected}"'})
+
+    async def complete_upload(
+        self, request: Request, type_name: str, repo_id: str, oid: str, size: str, upload_id: str, count: str
+    ) -> Response:
+        """POST that assembles the parts of a multipart LFS upload."""
+        repo = self._signed_repo(request, "lfs-complete", type_name, repo_id, oid, size, upload_id, count)
+        await self.ctx.read_body(request, self.ctx.config.max_json_body)  # parts were checked on arrival
+        if repo.lfs.has(oid, int(size)):  # another upload of the same object finished first
+            await run_in_threadpool(shutil.rmtree, repo.lfs.part_dir(upload_id), True)
+        else:
+            await run_in_threadpool(repo.lfs.assemble, oid, int(size), upload_id, int(count))
+        return JSONResponse({"success": True})
 
     async def _drain(self, request: Request) -> None:
         async for _ in request.stream():
@@ -301,7 +314,7 @@ class UploadEndpoints(Endpoints):
             raise
 
     async def commit(self, request: Request, address: RepoAddress, rev: str) -> Response:
-        repo, user = self.repo_for_write(request, address)
+        repo, user = self.ctx.repo_for_write(request, address)
         names.check_revision(rev)
         pull_request = flag(request.query_params.get("create_pr"))
         if names.is_commit_id(rev) or repo.refs.get(f"refs/heads/{rev}") is None:
@@ -317,17 +330,17 @@ class UploadEndpoints(Endpoints):
             nonlocal buf, total
             async for chunk in request.stream():
                 total += len(chunk)
-                if total > self.config.max_commit_body:
+                if total > self.ctx.config.max_commit_body:
                     raise PayloadTooLarge(
-                        f"The commit body is larger than {self.config.max_commit_body} bytes."
+                        f"The commit body is larger than {self.ctx.config.max_commit_body} bytes."
                     )
                 buf += chunk
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
                     yield line
-                if len(buf) > self.config.max_commit_line:
+                if len(buf) > self.ctx.config.max_commit_line:
                     raise PayloadTooLarge(
-                        f"A commit line is larger than {self.config.max_commit_line} bytes; "
+                        f"A commit line is larger than {self.ctx.config.max_commit_line} bytes; "
                         "upload large files through LFS."
                     )
             if buf:
@@ -378,7 +391,7 @@ class UploadEndpoints(Endpoints):
                 pull_request=pull_request,
             )
         )
-        repo_url = f"{self.base_url(request)}/{self.url_prefix(address)}{address.repo_id}"
+        repo_url = f"{self.ctx.base_url(request)}/{self.ctx.url_prefix(address)}{address.repo_id}"
         return JSONResponse(
             {
                 "success": True,
@@ -406,7 +419,7 @@ class UploadEndpoints(Endpoints):
                 data = content.encode()
             except UnicodeEncodeError:  # a lone surrogate
                 raise BadRequest(f"The content of {path} is not valid Unicode text.") from None
-        if len(data) > self.config.regular_file_limit:
+        if len(data) > self.ctx.config.regular_file_limit:
             raise PayloadTooLarge(
                 f"{path} is {len(data)} bytes: files above 5 MiB must be uploaded through LFS."
             )

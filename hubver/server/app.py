@@ -1,37 +1,36 @@
 """The embedded hub's HTTP API: the subset of huggingface.co that the HF clients use.
 
-The contract is `shared/docs/hub-api.md`. Routing is on the raw path, splitting before
-decoding each segment, because clients send revisions quoted with `safe=""`
-(`release%2F1.0`) while file paths keep their slashes.
+The contract is `docs/hub-api.md`; `ROUTES` below is its table of contents (a test checks that
+the two agree). Routing is on the raw path (see routing.py): clients send revisions quoted with
+`safe=""` (`release%2F1.0`) while file paths keep their slashes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import names
-from .api_files import FileEndpoints
-from .api_repos import RepoEndpoints
-from .api_uploads import XET_MESSAGE, XET_PATH, UploadEndpoints
+from .api_files import FileHandlers
+from .api_repos import AccountHandlers, RefHandlers, RepoHandlers
+from .api_uploads import XET_MESSAGE, XET_PATH, UploadHandlers
 from .auth import Signer, TokenStore
+from .context import ServerContext
 from .errors import (
     DISK_FULL_MESSAGE,
     BadRequest,
     HubHTTPError,
     InsufficientStorage,
-    NotFound,
     is_disk_full,
 )
 from .httputil import MiB, error_response
 from .names import RepoAddress
 from .repos import RepoStore
+from .routing import Route, Router, route
 
 log = logging.getLogger("hubver.server")
 
@@ -67,8 +66,8 @@ class HubConfig:
     protect_versions: bool = True
 
 
-class HubApp(RepoEndpoints, FileEndpoints, UploadEndpoints):
-    """ASGI application of the embedded hub."""
+class HubApp:
+    """ASGI application of the embedded hub: the route table over the handler groups."""
 
     def __init__(self, config: HubConfig) -> None:
         self.config = config
@@ -78,7 +77,8 @@ class HubApp(RepoEndpoints, FileEndpoints, UploadEndpoints):
         self.signer = Signer(data)
         self.store = RepoStore(data)
         self.store.sweep()
-        self._card_cache: dict[str, dict] = {}
+        ctx = ServerContext(config, self.tokens, self.signer, self.store)
+        self.router = Router(routes(ctx))
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "lifespan":
@@ -112,85 +112,51 @@ class HubApp(RepoEndpoints, FileEndpoints, UploadEndpoints):
         await response(scope, receive, send)
 
     async def dispatch(self, request: Request) -> Response:
-        raw = request.scope.get("raw_path") or request.scope["path"].encode()
-        raw_path = raw.split(b"?", 1)[0].decode("latin-1")
-        try:
-            segs = [unquote(s, errors="strict") for s in raw_path.split("/")[1:]]
-        except UnicodeDecodeError:
-            raise BadRequest("The request path is not valid UTF-8.") from None
-        if any("\x00" in s for s in segs):
-            raise BadRequest("The request path contains a NUL byte.")
-        method = request.method
-        if segs and segs[0] == "api":
-            return await self.dispatch_api(request, method, segs[1:])
-        if segs and segs[0] in ("lfs-upload", "lfs-part", "lfs-complete"):
-            return await self.signed_upload(request, method, segs)
-        if segs and segs[0] == XET_PATH:
-            raise BadRequest(XET_MESSAGE, code="XetNotSupported")
-        return await self.dispatch_repo_path(request, method, segs)
+        """The response of the route `request` takes (tests wrap this on the instance to watch requests)."""
+        return await self.router.dispatch(request)
 
-    def _route(self, type_dir: str, ns: str, name: str, rest: list[str]) -> RepoAddress:
-        repo_type = names.REPO_TYPES.get(type_dir)
-        if repo_type is None:
-            raise NotFound(f"Unknown repo type {type_dir!r}.")
-        return RepoAddress(repo_type, names.check_repo_id(ns, name), rest)
 
-    async def dispatch_api(self, request: Request, method: str, segs: list[str]) -> Response:
-        simple: dict[tuple[str, ...], Callable[[Request], Awaitable[Response]]] = {
-            ("GET", "whoami-v2"): self.whoami,
-            ("GET", "agent-harnesses"): self.agent_harnesses,
-            ("POST", "validate-yaml"): self.validate_yaml,
-            ("POST", "repos", "create"): self.create_repo,
-            ("DELETE", "repos", "delete"): self.delete_repo,
-        }
-        handler = simple.get((method, *segs))
-        if handler is not None:
-            return await handler(request)
-        if len(segs) < 3 or segs[0] not in names.REPO_TYPES:
-            raise NotFound(f"No API route for {method} /api/{'/'.join(segs)}.")
-        route = self._route(segs[0], segs[1], segs[2], segs[3:])
-        rest = route.rest
-        action = rest[0] if rest else ""
-        arg = rest[1] if len(rest) > 1 else ""
-        if method == "GET" and not rest:
-            return await self.repo_info(request, route, None)
-        if method == "GET" and action == "revision" and len(rest) == 2:
-            return await self.repo_info(request, route, arg)
-        if method == "GET" and action == "refs" and len(rest) == 1:
-            return await self.list_refs(request, route)
-        if action == "tag" and len(rest) == 2 and method in ("POST", "DELETE"):
-            return await (self.create_tag if method == "POST" else self.delete_tag)(request, route, arg)
-        if action == "branch" and len(rest) == 2 and method in ("POST", "DELETE"):
-            return await (self.create_branch if method == "POST" else self.delete_branch)(request, route, arg)
-        if method == "GET" and action == "commits" and len(rest) == 2:
-            return await self.list_commits(request, route, arg)
-        if method == "GET" and action == "tree" and len(rest) >= 2:
-            return await self.list_tree(request, route, arg, "/".join(rest[2:]))
-        if method == "POST" and action == "paths-info" and len(rest) == 2:
-            return await self.paths_info(request, route, arg)
-        if method == "POST" and action == "preupload" and len(rest) == 2:
-            return await self.preupload(request, route, arg)
-        if method == "POST" and action == "commit" and len(rest) == 2:
-            return await self.commit(request, route, arg)
-        if method == "PUT" and action == "settings" and len(rest) == 1:
-            return await self.settings(request, route)
-        if action == "xet-write-token":
-            return self.xet_write_token(request)
-        if action == "xet-read-token":
-            raise BadRequest(XET_MESSAGE, code="XetNotSupported")
-        raise NotFound(f"No API route for {method} /api/{'/'.join(segs)}.")
+async def _xet_refused(request: Request, address: RepoAddress | None = None, **_: str) -> Response:
+    raise BadRequest(XET_MESSAGE, code="XetNotSupported")
 
-    async def dispatch_repo_path(self, request: Request, method: str, segs: list[str]) -> Response:
-        type_dir = "models"
-        if segs and segs[0] in ("datasets", "spaces"):
-            type_dir, segs = segs[0], segs[1:]
-        if len(segs) >= 5 and segs[2] == "resolve" and method in ("GET", "HEAD"):
-            route = self._route(type_dir, segs[0], segs[1], segs[3:])
-            return await self.resolve(request, route, segs[3], "/".join(segs[4:]))
-        if len(segs) == 6 and segs[1].endswith(".git") and segs[2:5] == ["info", "lfs", "objects"]:
-            route = self._route(type_dir, segs[0], segs[1][:-4], [])
-            if method == "POST" and segs[5] == "batch":
-                return await self.lfs_batch(request, route)
-            if method == "POST" and segs[5] == "verify":
-                return await self.lfs_verify(request, route)
-        raise NotFound(f"No route for {method} /{'/'.join(segs)}.")
+
+def routes(ctx: ServerContext) -> list[Route]:
+    """The route table, in matching order: every endpoint the hub serves (docs/hub-api.md)."""
+    accounts, repos, refs = AccountHandlers(ctx), RepoHandlers(ctx), RefHandlers(ctx)
+    files, uploads = FileHandlers(ctx), UploadHandlers(ctx)
+    repo = "/api/{repo_type}/{namespace}/{name}"
+    return [
+        route("*", f"/{XET_PATH}[/{{rest:path}}]", _xet_refused),
+        route("GET", "/api/whoami-v2", accounts.whoami),
+        route("GET", "/api/agent-harnesses", accounts.agent_harnesses),
+        route("POST", "/api/validate-yaml", accounts.validate_yaml),
+        route("POST", "/api/repos/create", repos.create_repo),
+        route("DELETE", "/api/repos/delete", repos.delete_repo),
+        route("GET", repo, repos.repo_info),
+        route("GET", repo + "/revision/{rev}", repos.repo_info),
+        route("PUT", repo + "/settings", repos.settings),
+        route("GET", repo + "/refs", refs.list_refs),
+        route("POST", repo + "/tag/{rev}", refs.create_tag),
+        route("DELETE", repo + "/tag/{tag}", refs.delete_tag),
+        route("POST", repo + "/branch/{branch}", refs.create_branch),
+        route("DELETE", repo + "/branch/{branch}", refs.delete_branch),
+        route("GET", repo + "/commits/{rev}", files.list_commits),
+        route("GET", repo + "/tree/{rev}[/{path:path}]", files.list_tree),
+        route("POST", repo + "/paths-info/{rev}", files.paths_info),
+        route("POST", repo + "/preupload/{rev}", uploads.preupload),
+        route("POST", repo + "/commit/{rev}", uploads.commit),
+        route("*", repo + "/xet-write-token[/{rest:path}]", uploads.xet_write_token),
+        route("*", repo + "/xet-read-token[/{rest:path}]", _xet_refused),
+        route("GET HEAD", "[/{repo_type}]/{namespace}/{name}/resolve/{rev}/{path:path}", files.resolve),
+        route("POST", "[/{repo_type}]/{namespace}/{name}.git/info/lfs/objects/batch", uploads.lfs_batch),
+        route("POST", "[/{repo_type}]/{namespace}/{name}.git/info/lfs/objects/verify", uploads.lfs_verify),
+        route("PUT", "/lfs-upload/{type_name}/{repo_id}/{oid}/{size}", uploads.upload_object),
+        route(
+            "PUT", "/lfs-part/{type_name}/{repo_id}/{oid}/{size}/{upload_id}/{number}", uploads.upload_part
+        ),
+        route(
+            "POST",
+            "/lfs-complete/{type_name}/{repo_id}/{oid}/{size}/{upload_id}/{count}",
+            uploads.complete_upload,
+        ),
+    ]

@@ -46,6 +46,27 @@ DEFAULT_GITATTRIBUTES = "".join(
 )
 
 
+@dataclass(frozen=True)
+class RefKind:
+    """Tags or branches: where their refs live. A tag and a branch never share a name."""
+
+    word: str  # "tag", "branch"
+    prefix: str  # "refs/tags/"
+    other_word: str
+
+    @property
+    def title(self) -> str:
+        return self.word.capitalize()
+
+    @property
+    def other(self) -> RefKind:
+        return TAG if self.other_word == "tag" else BRANCH
+
+
+TAG = RefKind("tag", "refs/tags/", "branch")
+BRANCH = RefKind("branch", "refs/heads/", "tag")
+
+
 class _LRU(OrderedDict):
     def __init__(self, size: int) -> None:
         super().__init__()
@@ -333,22 +354,30 @@ class Repo:
     def lfs_pointer_blob(self, oid: str, size: int) -> str:
         return self.objects.write("blob", pointer(oid, size))
 
-    def create_tag(self, tag: str, rev: str, *, message: str | None, tagger: str) -> str:
-        check_ref_name(tag, "tag name")
+    def create_ref(
+        self, kind: RefKind, name: str, rev: str, *, message: str | None = None, tagger: str = ""
+    ) -> str:
+        """Point the new tag or branch `name` at `rev` (annotated if a tag has a `message`); the commit."""
+        check_ref_name(name, f"{kind.word} name")
         target = self.resolve(rev)
         obj = target
-        if message:
+        if message and kind is TAG:
             sig = git.signature(tagger, f"{tagger}@users.noreply.hubver")
-            obj = self.objects.write("tag", git.encode_tag(target, "commit", tag, sig, message))
+            obj = self.objects.write("tag", git.encode_tag(target, "commit", name, sig, message))
+        ref = kind.prefix + name
         with self.refs.lock():
-            if self.refs.get(f"refs/heads/{tag}") is not None:
-                raise Conflict(f"Tag {tag!r} would shadow the branch of the same name; pick another name.")
+            if self.refs.get(kind.other.prefix + name) is not None:
+                raise Conflict(
+                    f"{kind.title} {name!r} would shadow the {kind.other.word} of the same name; pick another name."
+                )
             try:
-                self.refs.update(f"refs/tags/{tag}", obj, None, create_only=True)
+                self.refs.update(ref, obj, None, create_only=True)
             except git.RefConflict as e:
-                if e.name == f"refs/tags/{tag}" and e.current and len(e.current) == 40:
-                    raise Conflict(f"Tag {tag!r} already exists.") from None
-                raise Conflict(f"Tag {tag!r} conflicts with the existing ref {e.current!r}.") from None
+                if e.name == ref and e.current and len(e.current) == 40:
+                    raise Conflict(f"{kind.title} {name!r} already exists.") from None
+                raise Conflict(
+                    f"{kind.title} {name!r} conflicts with the existing ref {e.current!r}."
+                ) from None
         return target
 
     def version_of(self, commit_sha: str) -> str | None:
@@ -375,33 +404,13 @@ class Repo:
         files = self.snapshot(sha).files
         return VERSION_INDEX in files or VERSION_METADATA in files
 
-    def delete_tag(self, tag: str) -> None:
-        with self.refs.lock():
-            if self.refs.get(f"refs/tags/{tag}") is None:
-                raise RevisionNotFound(f"Tag {tag!r} does not exist.")
-            self.refs.delete(f"refs/tags/{tag}")
-
-    def create_branch(self, branch: str, starting_point: str | None) -> str:
-        check_ref_name(branch, "branch name")
-        target = self.resolve(starting_point or DEFAULT_BRANCH)
-        with self.refs.lock():
-            if self.refs.get(f"refs/tags/{branch}") is not None:
-                raise Conflict(f"Branch {branch!r} would shadow the tag of the same name; pick another name.")
-            try:
-                self.refs.update(f"refs/heads/{branch}", target, None, create_only=True)
-            except git.RefConflict as e:
-                if e.name == f"refs/heads/{branch}" and e.current and len(e.current) == 40:
-                    raise Conflict(f"Branch {branch!r} already exists.") from None
-                raise Conflict(f"Branch {branch!r} conflicts with the existing ref {e.current!r}.") from None
-        return target
-
-    def delete_branch(self, branch: str) -> None:
-        if branch == DEFAULT_BRANCH:
+    def delete_ref(self, kind: RefKind, name: str) -> None:
+        if kind is BRANCH and name == DEFAULT_BRANCH:
             raise Forbidden(f"The default branch {DEFAULT_BRANCH!r} cannot be deleted.")
         with self.refs.lock():
-            if self.refs.get(f"refs/heads/{branch}") is None:
-                raise RevisionNotFound(f"Branch {branch!r} does not exist.")
-            self.refs.delete(f"refs/heads/{branch}")
+            if self.refs.get(kind.prefix + name) is None:
+                raise RevisionNotFound(f"{kind.title} {name!r} does not exist.")
+            self.refs.delete(kind.prefix + name)
 
 
 VERSION_METADATA = "hubver.json"
@@ -521,7 +530,7 @@ class RepoStore:
             f.write(json.dumps(record, sort_keys=True) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        repo.delete_tag(version)
+        repo.delete_ref(TAG, version)
         return commit
 
     def sweep(self) -> None:

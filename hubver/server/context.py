@@ -1,9 +1,9 @@
-"""What every group of endpoints shares: access checks and request bodies."""
+"""What every group of handlers is given: the hub's config and stores, access checks, request bodies."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
@@ -19,20 +19,20 @@ from .httputil import loads_json
 from .names import RepoAddress
 from .repos import Repo, RepoStore
 
+if TYPE_CHECKING:
+    from .app import HubConfig
+
 log = logging.getLogger("hubver.server")
 
 
-class Endpoints:
-    """Base of the endpoint groups: who asks, which repository they may touch, request bodies.
+class ServerContext:
+    """Passed to every handler group: who asks, which repository they may touch, request bodies."""
 
-    `HubApp` sets the attributes below.
-    """
-
-    config: Any
-    tokens: TokenStore
-    signer: Signer
-    store: RepoStore
-    _card_cache: dict[str, dict]
+    def __init__(self, config: HubConfig, tokens: TokenStore, signer: Signer, store: RepoStore) -> None:
+        self.config = config
+        self.tokens = tokens
+        self.signer = signer
+        self.store = store
 
     def user(self, request: Request) -> User | None:
         auth = request.headers.get("authorization", "")
