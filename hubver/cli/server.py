@@ -156,14 +156,14 @@ def remove_version(repo: str, version: str, reason: str, by: str | None, data_di
     """Remove a protected version's tag, as an administrator, recording who, when and why."""
     from ..errors import HubverError
     from ..provenance import current_user
-    from ..server.errors import HubHTTPError
     from ..server.repos import RepoStore
+    from ..server.storage_errors import StorageError
 
     try:
         commit = RepoStore(_data_dir(data_dir)).remove_version(
             "model", repo, version, by=by or current_user(), reason=reason
         )
-    except HubHTTPError as e:
+    except StorageError as e:
         raise HubverError(str(e), f"Check the name with `hubver list --repo {repo}`.") from None
     click.echo(f"Removed tag {version} of {repo} (commit {commit[:12]}); recorded in removals.jsonl.")
 

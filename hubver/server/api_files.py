@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse, Response
 from . import names
 from .context import ServerContext
 from .errors import (
-    BadRequest,
-    EntryNotFound,
+    HTTPBadRequest,
+    HTTPEntryNotFound,
     HubHTTPError,
 )
 from .httputil import BigFileResponse, bytes_response, error_response, flag, iso, loads_json
@@ -41,7 +41,7 @@ class FileHandlers:
             else:
                 start = int(q.get("p", 0)) * limit
         except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise BadRequest("Invalid pagination parameters.") from None
+            raise HTTPBadRequest("Invalid pagination parameters.") from None
         return max(start, 0), limit
 
     @staticmethod
@@ -105,7 +105,9 @@ class FileHandlers:
             sha = repo.resolve(rev)
             snap = repo.snapshot(sha)
             if path and path not in snap.dirs:
-                raise EntryNotFound(f"{path!r} is not a directory at {rev}.", headers={"X-Repo-Commit": sha})
+                raise HTTPEntryNotFound(
+                    f"{path!r} is not a directory at {rev}.", headers={"X-Repo-Commit": sha}
+                )
             prefix = f"{path}/" if path else ""
             candidates = [p for p in list(snap.dirs) + list(snap.files) if p and p.startswith(prefix)]
             if not recursive:
@@ -132,7 +134,7 @@ class FileHandlers:
             paths = form.get("paths", [])
             expand = flag((form.get("expand") or [""])[0])
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-            raise BadRequest("'paths' must be a list of strings.")
+            raise HTTPBadRequest("'paths' must be a list of strings.")
         for p in paths:
             names.check_path(p.rstrip("/") or ".")
 
@@ -157,7 +159,7 @@ class FileHandlers:
 
         sha, entry = await run_in_threadpool(lookup)
         if entry is None:
-            e = EntryNotFound(f"{path} does not exist at revision {rev}.")
+            e = HTTPEntryNotFound(f"{path} does not exist at revision {rev}.")
             return error_response(e, {"X-Repo-Commit": sha})
         headers = {
             "X-Repo-Commit": sha,

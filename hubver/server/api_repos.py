@@ -15,15 +15,14 @@ from .auth import User
 from .cards import card_metadata
 from .context import ServerContext
 from .errors import (
-    BadRequest,
-    Conflict,
-    Forbidden,
-    RevisionNotFound,
+    HTTPBadRequest,
+    HTTPForbidden,
 )
 from .gittext import check_text
 from .httputil import MiB, flag, header_safe, iso
 from .names import RepoAddress
 from .repos import BRANCH, DEFAULT_BRANCH, TAG, RefKind, Repo, Snapshot
+from .storage_errors import NoSuchRevision, RepoExists
 
 log = logging.getLogger("hubver.server")
 
@@ -72,14 +71,14 @@ class RepoHandlers:
 
     def _repo_target(self, body: Any, user: User) -> tuple[str, str]:
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
-            raise BadRequest("Expected a JSON body with 'name' (and optionally 'organization', 'type').")
+            raise HTTPBadRequest("Expected a JSON body with 'name' (and optionally 'organization', 'type').")
         type_name = body.get("type") or "model"
         # Checked as strings first: a list or a number here would be a 500 further down.
         if not isinstance(type_name, str) or type_name not in names.TYPE_DIRS:
-            raise BadRequest(f"Invalid repo type {type_name!r}.")
+            raise HTTPBadRequest(f"Invalid repo type {type_name!r}.")
         namespace = body.get("organization") or user.name
         if not isinstance(namespace, str):
-            raise BadRequest(f"Invalid namespace {namespace!r}: expected a string.")
+            raise HTTPBadRequest(f"Invalid namespace {namespace!r}: expected a string.")
         return type_name, names.check_repo_id(namespace, body["name"])
 
     async def create_repo(self, request: Request) -> Response:
@@ -89,13 +88,13 @@ class RepoHandlers:
         prefix = "" if repo_type == "model" else f"{names.TYPE_DIRS[repo_type]}/"
         url = f"{self.ctx.base_url(request)}/{prefix}{repo_id}"
         if not user.owns(repo_id.split("/")[0]):
-            raise Forbidden(f"You ({user.name}) cannot create repositories in {repo_id.split('/')[0]!r}.")
+            raise HTTPForbidden(f"You ({user.name}) cannot create repositories in {repo_id.split('/')[0]!r}.")
         private = body.get("visibility") == "private" or bool(body.get("private"))
         try:
             await run_in_threadpool(
                 self.ctx.store.create, repo_type, repo_id, private=private, owner=user.name
             )
-        except Conflict as e:
+        except RepoExists as e:
             return JSONResponse(
                 {"error": e.message, "url": url},
                 status_code=409,
@@ -143,7 +142,7 @@ class RepoHandlers:
             names.check_revision(target)
             try:
                 sha = repo.resolve(target)
-            except RevisionNotFound:
+            except NoSuchRevision:
                 if rev is not None:
                     raise
                 sha = None
@@ -225,7 +224,7 @@ class RefHandlers:
         repo, user = self.ctx.repo_for_write(request, address)
         body = await self.ctx.read_json(request)
         if not isinstance(body, dict) or not isinstance(body.get("tag"), str):
-            raise BadRequest("Expected a JSON body with 'tag'.")
+            raise HTTPBadRequest("Expected a JSON body with 'tag'.")
         names.check_revision(rev)
         message = body.get("message") if isinstance(body.get("message"), str) else None
         if message is not None:
@@ -241,7 +240,7 @@ class RefHandlers:
         start = body.get("startingPoint") if isinstance(body, dict) else None
         if start is not None:
             if not isinstance(start, str):
-                raise BadRequest("'startingPoint' must be a string.")
+                raise HTTPBadRequest("'startingPoint' must be a string.")
             names.check_revision(start)
         await run_in_threadpool(repo.create_ref, BRANCH, branch, start or DEFAULT_BRANCH)
         return JSONResponse({})
@@ -257,12 +256,12 @@ class RefHandlers:
         names.check_ref_name(name, f"{kind.word} name")
         if self.ctx.config.protect_versions:
             if kind is TAG and await run_in_threadpool(repo.is_version_tag, name):
-                raise Forbidden(
+                raise HTTPForbidden(
                     f"Tag {name!r} marks a hubver version: versions are never deleted or moved on this hub. "
                     "An administrator removes one with `hubver hub remove-version`, which keeps a record."
                 )
             if kind is BRANCH and await run_in_threadpool(repo.holds_versions, name):
-                raise Forbidden(
+                raise HTTPForbidden(
                     f"Branch {name!r} holds hubver versions (or an alias): it cannot be deleted, "
                     "rewound or re-created on this hub, so no version can disappear from its history."
                 )

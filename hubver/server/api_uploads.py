@@ -23,12 +23,12 @@ from . import names
 from .context import ServerContext
 from .errors import (
     DISK_FULL_MESSAGE,
-    BadRequest,
-    Forbidden,
-    InsufficientStorage,
-    NotFound,
-    PayloadTooLarge,
-    RevisionNotFound,
+    HTTPBadRequest,
+    HTTPForbidden,
+    HTTPInsufficientStorage,
+    HTTPNotFound,
+    HTTPPayloadTooLarge,
+    HTTPRevisionNotFound,
     is_disk_full,
 )
 from .gittext import check_text
@@ -77,7 +77,7 @@ class UploadHandlers:
         body = await self.ctx.read_json(request)
         files = body.get("files") if isinstance(body, dict) else None
         if not isinstance(files, list):
-            raise BadRequest("Expected a JSON body with a 'files' list.")
+            raise HTTPBadRequest("Expected a JSON body with a 'files' list.")
 
         def build() -> list[dict]:
             snap = repo.snapshot(repo.resolve(rev))
@@ -85,15 +85,15 @@ class UploadHandlers:
             out = []
             for f in files:
                 if not isinstance(f, dict) or not isinstance(f.get("path"), str):
-                    raise BadRequest("Each file needs a 'path'.")
+                    raise HTTPBadRequest("Each file needs a 'path'.")
                 path = names.check_path(f["path"])
                 if not is_size(f.get("size")):
-                    raise BadRequest(f"Invalid size for {path}.")
+                    raise HTTPBadRequest(f"Invalid size for {path}.")
                 size: int = f["size"]
                 try:
                     sample = base64.b64decode(f.get("sample") or "", validate=True)
                 except (binascii.Error, ValueError, TypeError):  # TypeError: not a string
-                    raise BadRequest(f"Invalid base64 sample for {path}.") from None
+                    raise HTTPBadRequest(f"Invalid base64 sample for {path}.") from None
                 lfs = size > 0 and (
                     size > self.ctx.config.regular_file_limit
                     or b"\0" in sample
@@ -128,12 +128,14 @@ class UploadHandlers:
         repo, _ = self.ctx.repo_for_write(request, address)
         body = await self.ctx.read_json(request)
         if not isinstance(body, dict) or not isinstance(body.get("objects"), list):
-            raise BadRequest("Expected an LFS batch request with 'objects'.")
+            raise HTTPBadRequest("Expected an LFS batch request with 'objects'.")
         if body.get("operation", "upload") != "upload":
-            raise BadRequest("Only the 'upload' operation is served here; download files through /resolve/.")
+            raise HTTPBadRequest(
+                "Only the 'upload' operation is served here; download files through /resolve/."
+            )
         transfers = body.get("transfers") or ["basic"]
         if not isinstance(transfers, list) or not all(isinstance(t, str) for t in transfers):
-            raise BadRequest("'transfers' must be a list of strings.")
+            raise HTTPBadRequest("'transfers' must be a list of strings.")
         prefix = self.ctx.url_prefix(address)
         verify_href = f"{self.ctx.base_url(request)}/{prefix}{address.repo_id}.git/info/lfs/objects/verify"
         objects = []
@@ -141,7 +143,7 @@ class UploadHandlers:
             oid = names.check_oid(obj.get("oid") if isinstance(obj, dict) else None)
             size = obj.get("size")
             if not is_size(size):
-                raise BadRequest(f"Invalid size for object {oid}.")
+                raise HTTPBadRequest(f"Invalid size for object {oid}.")
             if size > self.ctx.config.max_object_size:
                 objects.append(
                     {
@@ -191,7 +193,7 @@ class UploadHandlers:
         oid = names.check_oid(body.get("oid") if isinstance(body, dict) else None)
         size = body.get("size")
         if not repo.lfs.has(oid, size):
-            raise NotFound(f"Object {oid} of {size} bytes is not stored.")
+            raise HTTPNotFound(f"Object {oid} of {size} bytes is not stored.")
         return JSONResponse({"success": True})
 
     def _signed_repo(self, request: Request, kind: str, type_name: str, repo_id: str, *signed: str) -> Repo:
@@ -201,9 +203,9 @@ class UploadHandlers:
             q.get("sig", ""), q.get("expires", ""), kind, type_name, repo_id, *signed
         )
         if problem:
-            raise Forbidden(f"Upload refused: {problem}.")
+            raise HTTPForbidden(f"Upload refused: {problem}.")
         if type_name not in names.TYPE_DIRS or repo_id.count("/") != 1:
-            raise BadRequest("Malformed upload URL.")
+            raise HTTPBadRequest("Malformed upload URL.")
         names.check_repo_id(*repo_id.split("/"))
         names.check_oid(signed[0])
         return self.ctx.store.get(type_name, repo_id)
@@ -228,7 +230,7 @@ class UploadHandlers:
         chunk = self.ctx.config.multipart_chunk
         expected = min(chunk, int(size) - (n - 1) * chunk)
         if expected <= 0:
-            raise BadRequest("Part number out of range.")
+            raise HTTPBadRequest("Part number out of range.")
         writer = repo.lfs.open_part(upload_id, n, (n - 1) * chunk, expected)
         try:
             await self._stream_to(request, writer, expected)
@@ -262,7 +264,9 @@ class UploadHandlers:
         """
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > size:
-            raise PayloadTooLarge(f"The body ({declared} bytes) is larger than the announced {size} bytes.")
+            raise HTTPPayloadTooLarge(
+                f"The body ({declared} bytes) is larger than the announced {size} bytes."
+            )
         try:
             await self._write_stream(request, sink)
         except OSError as e:
@@ -271,7 +275,7 @@ class UploadHandlers:
             # Read the rest of the body (bounded by the signed size) and drop it: a client cut off
             # mid-body sees a dropped connection, and huggingface_hub retries those 5 times.
             await self._discard_body(request, size)
-            raise InsufficientStorage(DISK_FULL_MESSAGE.format(what="this upload")) from e
+            raise HTTPInsufficientStorage(DISK_FULL_MESSAGE.format(what="this upload")) from e
 
     async def _discard_body(self, request: Request, limit: int) -> None:
         received = 0
@@ -319,8 +323,8 @@ class UploadHandlers:
         pull_request = flag(request.query_params.get("create_pr"))
         if names.is_commit_id(rev) or repo.refs.get(f"refs/heads/{rev}") is None:
             if repo.refs.get(f"refs/tags/{rev}") is not None or names.is_commit_id(rev):
-                raise BadRequest(f"Commits go to a branch; {rev!r} is not one.")
-            raise RevisionNotFound(f"Branch {rev!r} does not exist.")
+                raise HTTPBadRequest(f"Commits go to a branch; {rev!r} is not one.")
+            raise HTTPRevisionNotFound(f"Branch {rev!r} does not exist.")
         header: dict | None = None
         ops: list[Op] = []
         total = 0
@@ -331,7 +335,7 @@ class UploadHandlers:
             async for chunk in request.stream():
                 total += len(chunk)
                 if total > self.ctx.config.max_commit_body:
-                    raise PayloadTooLarge(
+                    raise HTTPPayloadTooLarge(
                         f"The commit body is larger than {self.ctx.config.max_commit_body} bytes."
                     )
                 buf += chunk
@@ -339,7 +343,7 @@ class UploadHandlers:
                     line, buf = buf.split(b"\n", 1)
                     yield line
                 if len(buf) > self.ctx.config.max_commit_line:
-                    raise PayloadTooLarge(
+                    raise HTTPPayloadTooLarge(
                         f"A commit line is larger than {self.ctx.config.max_commit_line} bytes; "
                         "upload large files through LFS."
                     )
@@ -352,10 +356,10 @@ class UploadHandlers:
             try:
                 item = loads_json(line)
                 key, value = item["key"], item["value"]
-            except (BadRequest, KeyError, TypeError):
-                raise BadRequest("Each commit line must be JSON with 'key' and 'value'.") from None
+            except (HTTPBadRequest, KeyError, TypeError):
+                raise HTTPBadRequest("Each commit line must be JSON with 'key' and 'value'.") from None
             if not isinstance(value, dict):
-                raise BadRequest(f"The value of a {key!r} line must be an object.")
+                raise HTTPBadRequest(f"The value of a {key!r} line must be an object.")
             if key == "header":
                 header = value
             elif key == "file":
@@ -365,18 +369,18 @@ class UploadHandlers:
             elif key in ("deletedFile", "deletedFolder"):
                 path = value.get("path")
                 if not isinstance(path, str):
-                    raise BadRequest(f"A {key} line needs a 'path'.")
+                    raise HTTPBadRequest(f"A {key} line needs a 'path'.")
                 kind = "delete" if key == "deletedFile" else "delete_folder"
                 ops.append(Op(kind, names.check_path(path.rstrip("/") if kind == "delete_folder" else path)))
             else:
-                raise BadRequest(f"Unknown commit operation {key!r}.")
+                raise HTTPBadRequest(f"Unknown commit operation {key!r}.")
         if header is None:
-            raise BadRequest("The commit has no header line.")
+            raise HTTPBadRequest("The commit has no header line.")
         summary = header.get("summary") or "Upload files with huggingface_hub"
         description = header.get("description") or ""
         parent = header.get("parentCommit")
         if parent is not None and not (isinstance(parent, str) and names.is_commit_id(parent)):
-            raise BadRequest("'parentCommit' must be a 40-character commit id.")
+            raise HTTPBadRequest("'parentCommit' must be a 40-character commit id.")
         message = check_text(
             str(summary) + (f"\n\n{description}" if description else ""), "The commit message"
         )
@@ -408,19 +412,19 @@ class UploadHandlers:
         path = names.check_path(_text(value.get("path")))
         content = value.get("content", "")
         if not isinstance(content, str):
-            raise BadRequest(f"The content of {path} must be a string.")
+            raise HTTPBadRequest(f"The content of {path} must be a string.")
         if value.get("encoding", "base64") == "base64":
             try:
                 data = base64.b64decode(content, validate=True)
             except (binascii.Error, ValueError):
-                raise BadRequest(f"The content of {path} is not valid base64.") from None
+                raise HTTPBadRequest(f"The content of {path} is not valid base64.") from None
         else:
             try:
                 data = content.encode()
             except UnicodeEncodeError:  # a lone surrogate
-                raise BadRequest(f"The content of {path} is not valid Unicode text.") from None
+                raise HTTPBadRequest(f"The content of {path} is not valid Unicode text.") from None
         if len(data) > self.ctx.config.regular_file_limit:
-            raise PayloadTooLarge(
+            raise HTTPPayloadTooLarge(
                 f"{path} is {len(data)} bytes: files above 5 MiB must be uploaded through LFS."
             )
         return Op("add", path, repo.write_blob(data))
@@ -428,12 +432,12 @@ class UploadHandlers:
     def _lfs_op(self, repo: Repo, value: dict) -> Op:
         path = names.check_path(_text(value.get("path")))
         if value.get("algo", "sha256") != "sha256":
-            raise BadRequest("Only sha256 LFS objects are supported.")
+            raise HTTPBadRequest("Only sha256 LFS objects are supported.")
         oid = names.check_oid(value.get("oid"))
         stored = repo.lfs.size(oid)
         size = value.get("size", stored)
         if stored is None or not is_size(size) or size != stored:
-            raise BadRequest(
+            raise HTTPBadRequest(
                 f"The LFS object {oid} for {path} was not uploaded (or has another size): "
                 "upload it through the LFS batch API before committing."
             )

@@ -22,15 +22,17 @@ from .auth import Signer, TokenStore
 from .context import ServerContext
 from .errors import (
     DISK_FULL_MESSAGE,
-    BadRequest,
+    HTTPBadRequest,
+    HTTPInsufficientStorage,
     HubHTTPError,
-    InsufficientStorage,
+    http_error,
     is_disk_full,
 )
 from .httputil import MiB, error_response
 from .names import RepoAddress
 from .repos import RepoStore
 from .routing import Route, Router, route
+from .storage_errors import StorageError
 
 log = logging.getLogger("hubver.server")
 
@@ -96,6 +98,8 @@ class HubApp:
             response = await self.dispatch(request)
         except HubHTTPError as e:
             response = error_response(e)
+        except StorageError as e:
+            response = error_response(http_error(e))
         except Exception as e:
             if not is_disk_full(e):
                 log.exception("internal error on %s %s", scope["method"], scope["path"])
@@ -107,7 +111,9 @@ class HubApp:
                 # reads go on. 507, not 500: clients must not retry until space is freed.
                 log.error("disk full on %s %s: %s", scope["method"], scope["path"], e)
                 response = error_response(
-                    InsufficientStorage(DISK_FULL_MESSAGE.format(what=f"{scope['method']} {scope['path']}"))
+                    HTTPInsufficientStorage(
+                        DISK_FULL_MESSAGE.format(what=f"{scope['method']} {scope['path']}")
+                    )
                 )
         await response(scope, receive, send)
 
@@ -117,7 +123,7 @@ class HubApp:
 
 
 async def _xet_refused(request: Request, address: RepoAddress | None = None, **_: str) -> Response:
-    raise BadRequest(XET_MESSAGE, code="XetNotSupported")
+    raise HTTPBadRequest(XET_MESSAGE, code="XetNotSupported")
 
 
 def routes(ctx: ServerContext) -> list[Route]:

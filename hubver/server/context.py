@@ -10,10 +10,10 @@ from starlette.requests import Request
 from . import names
 from .auth import Signer, TokenStore, User
 from .errors import (
-    Forbidden,
-    PayloadTooLarge,
-    RepoNotFound,
-    Unauthorized,
+    HTTPForbidden,
+    HTTPPayloadTooLarge,
+    HTTPRepoNotFound,
+    HTTPUnauthorized,
 )
 from .httputil import loads_json
 from .names import RepoAddress
@@ -41,13 +41,13 @@ class ServerContext:
         scheme, _, token = auth.partition(" ")
         user = self.tokens.authenticate(token.strip()) if scheme.lower() == "bearer" else None
         if user is None:
-            raise Unauthorized("Invalid credentials in Authorization header")
+            raise HTTPUnauthorized("Invalid credentials in Authorization header")
         return user
 
     def require_user(self, request: Request) -> User:
         user = self.user(request)
         if user is None:
-            raise Unauthorized(
+            raise HTTPUnauthorized(
                 "Authentication required: send a token in the Authorization header "
                 "(huggingface_hub: token=... or HF_TOKEN; hubver: --token or HF_TOKEN)."
             )
@@ -57,7 +57,7 @@ class ServerContext:
         user = self.user(request)
         repo = self.store.get(address.repo_type, address.repo_id)
         if repo.meta.private and not (user and user.owns(address.repo_id.split("/")[0])):
-            raise RepoNotFound(f"Repository {address.repo_id!r} not found.")
+            raise HTTPRepoNotFound(f"Repository {address.repo_id!r} not found.")
         return repo
 
     def repo_for_write(self, request: Request, address: RepoAddress) -> tuple[Repo, User]:
@@ -65,9 +65,9 @@ class ServerContext:
         repo = self.store.get(address.repo_type, address.repo_id)
         owns = user.owns(address.repo_id.split("/")[0])
         if repo.meta.private and not owns:
-            raise RepoNotFound(f"Repository {address.repo_id!r} not found.")
+            raise HTTPRepoNotFound(f"Repository {address.repo_id!r} not found.")
         if not owns:
-            raise Forbidden(f"You ({user.name}) do not have write access to {address.repo_id}.")
+            raise HTTPForbidden(f"You ({user.name}) do not have write access to {address.repo_id}.")
         return repo, user
 
     async def read_body(self, request: Request, limit: int) -> bytes:
@@ -76,12 +76,12 @@ class ServerContext:
             limit = min(limit, self.config.max_anonymous_body)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+            raise HTTPPayloadTooLarge(f"The request body is larger than {limit} bytes.")
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > limit:
-                raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+                raise HTTPPayloadTooLarge(f"The request body is larger than {limit} bytes.")
         return bytes(body)
 
     async def read_json(self, request: Request, *, optional: bool = False) -> Any:

@@ -1,8 +1,26 @@
-"""Errors the embedded hub answers with, shaped the way huggingface_hub reads them."""
+"""Errors the embedded hub answers with, shaped the way huggingface_hub reads them.
+
+Handlers raise these; storage raises `storage_errors`, turned into these by `STORAGE_ERRORS`.
+"""
 
 from __future__ import annotations
 
 import errno
+
+from .storage_errors import (
+    BadUpload,
+    InvalidName,
+    InvalidOperation,
+    NoSuchEntry,
+    NoSuchRepo,
+    NoSuchRevision,
+    ProtectedRef,
+    RefExists,
+    RepoExists,
+    StaleParent,
+    StorageError,
+    TooLarge,
+)
 
 
 class HubHTTPError(Exception):
@@ -28,57 +46,57 @@ class HubHTTPError(Exception):
             self.code = code
 
 
-class BadRequest(HubHTTPError):
+class HTTPBadRequest(HubHTTPError):
     status = 400
     code = "BadRequest"
 
 
-class Unauthorized(HubHTTPError):
+class HTTPUnauthorized(HubHTTPError):
     status = 401
     code = "Unauthorized"
 
 
-class Forbidden(HubHTTPError):
+class HTTPForbidden(HubHTTPError):
     status = 403
     code = "Forbidden"
 
 
-class RepoNotFound(HubHTTPError):
+class HTTPRepoNotFound(HubHTTPError):
     status = 404
     code = "RepoNotFound"
 
 
-class RevisionNotFound(HubHTTPError):
+class HTTPRevisionNotFound(HubHTTPError):
     status = 404
     code = "RevisionNotFound"
 
 
-class EntryNotFound(HubHTTPError):
+class HTTPEntryNotFound(HubHTTPError):
     status = 404
     code = "EntryNotFound"
 
 
-class NotFound(HubHTTPError):
+class HTTPNotFound(HubHTTPError):
     status = 404
     code = "NotFound"
 
 
-class Conflict(HubHTTPError):
+class HTTPConflict(HubHTTPError):
     status = 409
     code = "Conflict"
 
 
-class PreconditionFailed(HubHTTPError):
+class HTTPPreconditionFailed(HubHTTPError):
     status = 412
     code = "PreconditionFailed"
 
 
-class PayloadTooLarge(HubHTTPError):
+class HTTPPayloadTooLarge(HubHTTPError):
     status = 413
     code = "PayloadTooLarge"
 
 
-class InsufficientStorage(HubHTTPError):
+class HTTPInsufficientStorage(HubHTTPError):
     """The hub's disk (or quota) is full: nothing of the request was stored."""
 
     status = 507
@@ -100,3 +118,29 @@ def is_disk_full(e: BaseException | None) -> bool:
         e = e.__cause__ or e.__context__
         seen += 1
     return False
+
+
+# The one table from a storage refusal to its answer: status and `X-Error-Code` come from the
+# HTTP class, the message from the storage error. Looked up along the class's MRO.
+STORAGE_ERRORS: dict[type[StorageError], type[HubHTTPError]] = {
+    InvalidName: HTTPBadRequest,
+    InvalidOperation: HTTPBadRequest,
+    BadUpload: HTTPBadRequest,
+    TooLarge: HTTPPayloadTooLarge,
+    NoSuchRepo: HTTPRepoNotFound,
+    NoSuchRevision: HTTPRevisionNotFound,
+    NoSuchEntry: HTTPEntryNotFound,
+    RepoExists: HTTPConflict,
+    RefExists: HTTPConflict,
+    StaleParent: HTTPPreconditionFailed,
+    ProtectedRef: HTTPForbidden,
+}
+
+
+def http_error(e: StorageError) -> HubHTTPError:
+    """The HTTP answer to a storage refusal (400 for a class the table does not list)."""
+    for cls in type(e).__mro__:
+        answer = STORAGE_ERRORS.get(cls)
+        if answer is not None:
+            return answer(e.message)
+    return HTTPBadRequest(e.message)

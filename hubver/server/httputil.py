@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from .errors import BadRequest, HubHTTPError
+from .errors import HTTPBadRequest, HubHTTPError
 
 log = logging.getLogger("hubver.server")
 
@@ -32,7 +32,7 @@ def loads_json(data: bytes) -> Any:
         return json.loads(data)
     # RecursionError: '[[[[...' a few thousand deep overflows the decoder's stack.
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadRequest("The request body is not valid JSON (or it is nested too deeply).") from None
+        raise HTTPBadRequest("The request body is not valid JSON (or it is nested too deeply).") from None
 
 
 def header_safe(text: str) -> str:

@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import BadRequest, PayloadTooLarge
 from .locks import hold, is_orphaned
+from .storage_errors import BadUpload, TooLarge
 
 POINTER_VERSION = "version https://git-lfs.github.com/spec/v1"
 _POINTER = re.compile(
@@ -151,17 +151,17 @@ class LfsStore:
                 next_part, hasher = self._running.pop(upload_id, (1, None))
             for n in range(1, count + 1):
                 if not (d / f"{n:06d}.done").is_file():
-                    raise BadRequest(f"Part {n} of object {oid} was never uploaded.")
+                    raise BadUpload(f"Part {n} of object {oid} was never uploaded.")
             data = d / "object"
             if data.stat().st_size != size:
-                raise BadRequest(f"The parts of {oid} hold {data.stat().st_size} bytes, not {size}.")
+                raise BadUpload(f"The parts of {oid} hold {data.stat().st_size} bytes, not {size}.")
             if hasher is None or next_part != count + 1:  # parts out of order: hash the whole
                 hasher = hashlib.sha256()
                 with data.open("rb") as f:
                     while chunk := f.read(4 << 20):
                         hasher.update(chunk)
             if hasher.hexdigest() != oid:
-                raise BadRequest(
+                raise BadUpload(
                     f"The uploaded parts do not match their oid: expected sha256 {oid}, "
                     f"got {hasher.hexdigest()}. The object was not stored."
                 )
@@ -213,7 +213,7 @@ class Upload:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.received += len(data)
         if self.received > self.size:
-            raise PayloadTooLarge(
+            raise TooLarge(
                 f"The upload of {self.oid} is larger than its announced size of {self.size} bytes."
             )
         self._hash.update(data)
@@ -230,11 +230,11 @@ class Upload:
 
     def commit(self) -> Path:
         if self.received != self.size:
-            raise BadRequest(
+            raise BadUpload(
                 f"The upload of {self.oid} has {self.received} bytes, but {self.size} were announced."
             )
         if self._hash.hexdigest() != self.oid:
-            raise BadRequest(
+            raise BadUpload(
                 f"The uploaded bytes do not match their oid: expected sha256 {self.oid}, "
                 f"got {self._hash.hexdigest()}. The object was not stored."
             )
@@ -261,7 +261,7 @@ class PartWriter:
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self.received + len(data) > self.size:
-            raise PayloadTooLarge(f"The part is larger than its {self.size} bytes.")
+            raise TooLarge(f"The part is larger than its {self.size} bytes.")
         view = memoryview(data)
         if self.hasher is not None:
             self.hasher.update(view)
@@ -274,7 +274,7 @@ class PartWriter:
         os.close(self._fd)
         self._fd = -1
         if self.received != self.size:
-            raise BadRequest(f"The part has {self.received} bytes, but {self.size} were expected.")
+            raise BadUpload(f"The part has {self.received} bytes, but {self.size} were expected.")
         (self.store.part_dir(self.upload_id) / f"{self.number:06d}.done").touch()
         self.store._part_done(self.upload_id, self.number, self.hasher)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import BadRequest
+from .storage_errors import InvalidName
 
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 TYPE_DIRS = {v: k for k, v in REPO_TYPES.items()}
@@ -37,7 +37,7 @@ class RepoAddress:
 
 def check_name(part: str, what: str = "repository name") -> str:
     if not _NAME.match(part) or ".." in part or "--" in part or part.endswith(".git"):
-        raise BadRequest(
+        raise InvalidName(
             f"Invalid {what} {part!r}: use letters, digits, '-', '_' and '.', start and end with a letter "
             "or digit, at most 96 characters, no '..' or '--', no '.git' suffix."
         )
@@ -48,7 +48,7 @@ def check_repo_id(namespace: str, name: str) -> str:
     check_name(namespace, "namespace")
     check_name(name)
     if namespace.lower() in RESERVED_NAMESPACES:
-        raise BadRequest(f"Invalid namespace {namespace!r}: it is reserved.")
+        raise InvalidName(f"Invalid namespace {namespace!r}: it is reserved.")
     return f"{namespace}/{name}"
 
 
@@ -78,7 +78,7 @@ def check_ref_name(rev: str, what: str = "revision") -> str:
     elif not _encodable(rev):
         problem = "it is not valid UTF-8"
     if problem:
-        raise BadRequest(f"Invalid {what} {rev!r}: {problem}.")
+        raise InvalidName(f"Invalid {what} {rev!r}: {problem}.")
     return rev
 
 
@@ -130,15 +130,15 @@ def check_path(path: str) -> str:
         elif any(is_git_control_name(p) for p in parts):
             problem = "it names a '.git' directory or a '.gitmodules' file (or a variant of them)"
     if problem:
-        raise BadRequest(f"Invalid file path {path!r}: {problem}.")
+        raise InvalidName(f"Invalid file path {path!r}: {problem}.")
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
-        raise BadRequest(f"Invalid file path {path!r}: it is not valid UTF-8.") from None
+        raise InvalidName(f"Invalid file path {path!r}: it is not valid UTF-8.") from None
     return path
 
 
 def check_oid(oid: object) -> str:
     if not isinstance(oid, str) or not _SHA256.match(oid):
-        raise BadRequest(f"Invalid LFS oid {oid!r}: expected 64 lowercase hex characters (sha256).")
+        raise InvalidName(f"Invalid LFS oid {oid!r}: expected 64 lowercase hex characters (sha256).")
     return oid

@@ -22,17 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import gitstore as git
-from .errors import (
-    BadRequest,
-    Conflict,
-    EntryNotFound,
-    Forbidden,
-    PreconditionFailed,
-    RepoNotFound,
-    RevisionNotFound,
-)
 from .lfs import MAX_POINTER_SIZE, LfsStore, parse_pointer, pointer
 from .names import TYPE_DIRS, check_ref_name, is_commit_id
+from .storage_errors import (
+    InvalidOperation,
+    NoSuchEntry,
+    NoSuchRepo,
+    NoSuchRevision,
+    ProtectedRef,
+    RefExists,
+    RepoExists,
+    StaleParent,
+)
 
 DEFAULT_BRANCH = "main"
 # What huggingface.co puts in a new repo: these patterns are stored with LFS.
@@ -140,7 +141,7 @@ class Repo:
         def load() -> git.Commit:
             kind, data = self.objects.read(sha)
             if kind != "commit":
-                raise RevisionNotFound(f"{sha} is not a commit.")
+                raise NoSuchRevision(f"{sha} is not a commit.")
             return git.decode_commit(sha, data)
 
         return self._commits.get_or(sha, load)
@@ -161,7 +162,7 @@ class Repo:
                 with contextlib.suppress(git.ObjectMissing):
                     if self.objects.header(rev)[0] == "commit":
                         return rev
-            raise RevisionNotFound(f"Invalid rev id: {rev}")
+            raise NoSuchRevision(f"Invalid rev id: {rev}")
         # As git does: a tag wins over a branch of the same name (the hub also refuses to create
         # such pairs), so a branch named `v2` cannot shadow the version `v2`.
         if rev.startswith(("refs/pr/", "refs/tags/", "refs/heads/")):
@@ -172,7 +173,7 @@ class Repo:
             sha = self.refs.get(ref)
             if sha is not None:
                 return self.peel(sha)
-        raise RevisionNotFound(f"Invalid rev id: {rev}")
+        raise NoSuchRevision(f"Invalid rev id: {rev}")
 
     def pull_requests(self) -> dict[str, str]:
         """`refs/pr/N` -> commit, for the pull requests that commits with create_pr opened."""
@@ -286,9 +287,9 @@ class Repo:
         with self.refs.lock():
             head = self.refs.get(ref)
             if head is None:
-                raise RevisionNotFound(f"Branch {branch!r} does not exist; commits go to a branch.")
+                raise NoSuchRevision(f"Branch {branch!r} does not exist; commits go to a branch.")
             if parent is not None and parent != head:
-                raise PreconditionFailed(
+                raise StaleParent(
                     f"A commit has happened since {parent}: the head of {branch!r} is now {head}. "
                     "Re-read the branch and retry on top of it."
                 )
@@ -315,19 +316,19 @@ class Repo:
             parts = op.path.split("/")
             for i in range(1, len(parts)):
                 if "/".join(parts[:i]) in files:
-                    raise BadRequest(f"Cannot add {op.path!r}: {'/'.join(parts[:i])!r} is a file.")
+                    raise InvalidOperation(f"Cannot add {op.path!r}: {'/'.join(parts[:i])!r} is a file.")
             prefix = op.path + "/"
             if any(p.startswith(prefix) for p in files):
-                raise BadRequest(f"Cannot add {op.path!r}: it is a directory.")
+                raise InvalidOperation(f"Cannot add {op.path!r}: it is a directory.")
             files[op.path] = (git.MODE_FILE, op.blob or "")
         elif op.kind == "delete":
             if files.pop(op.path, None) is None:
-                raise EntryNotFound(f"A file with this name doesn't exist: {op.path}")
+                raise NoSuchEntry(f"A file with this name doesn't exist: {op.path}")
         else:
             prefix = op.path.rstrip("/") + "/"
             doomed = [p for p in files if p.startswith(prefix)]
             if not doomed:
-                raise EntryNotFound(f"A folder with this name doesn't exist: {op.path}")
+                raise NoSuchEntry(f"A folder with this name doesn't exist: {op.path}")
             for p in doomed:
                 del files[p]
 
@@ -367,15 +368,15 @@ class Repo:
         ref = kind.prefix + name
         with self.refs.lock():
             if self.refs.get(kind.other.prefix + name) is not None:
-                raise Conflict(
+                raise RefExists(
                     f"{kind.title} {name!r} would shadow the {kind.other.word} of the same name; pick another name."
                 )
             try:
                 self.refs.update(ref, obj, None, create_only=True)
             except git.RefConflict as e:
                 if e.name == ref and e.current and len(e.current) == 40:
-                    raise Conflict(f"{kind.title} {name!r} already exists.") from None
-                raise Conflict(
+                    raise RefExists(f"{kind.title} {name!r} already exists.") from None
+                raise RefExists(
                     f"{kind.title} {name!r} conflicts with the existing ref {e.current!r}."
                 ) from None
         return target
@@ -406,10 +407,10 @@ class Repo:
 
     def delete_ref(self, kind: RefKind, name: str) -> None:
         if kind is BRANCH and name == DEFAULT_BRANCH:
-            raise Forbidden(f"The default branch {DEFAULT_BRANCH!r} cannot be deleted.")
+            raise ProtectedRef(f"The default branch {DEFAULT_BRANCH!r} cannot be deleted.")
         with self.refs.lock():
             if self.refs.get(kind.prefix + name) is None:
-                raise RevisionNotFound(f"{kind.title} {name!r} does not exist.")
+                raise NoSuchRevision(f"{kind.title} {name!r} does not exist.")
             self.refs.delete(kind.prefix + name)
 
 
@@ -445,7 +446,7 @@ class RepoStore:
         except (FileNotFoundError, NotADirectoryError):
             with self._lock:
                 self._repos.pop(path, None)
-            raise RepoNotFound(f"Repository {repo_id!r} not found.") from None
+            raise NoSuchRepo(f"Repository {repo_id!r} not found.") from None
         meta = RepoMeta(
             repo_type, repo_id, bool(raw.get("private")), raw.get("owner", ""), raw.get("created_at", 0)
         )
@@ -459,7 +460,7 @@ class RepoStore:
     def create(self, repo_type: str, repo_id: str, *, private: bool, owner: str) -> Repo:
         path = self.git_dir(repo_type, repo_id)
         if (path / self.META_FILE).exists():
-            raise Conflict(f"You already created this {repo_type} repo: {repo_id}")
+            raise RepoExists(f"You already created this {repo_type} repo: {repo_id}")
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = path.parent / f".creating-{path.name}-{secrets.token_hex(4)}"
         git.init_bare(staging)
@@ -477,13 +478,13 @@ class RepoStore:
             os.rename(staging, path)  # atomic; fails if another creator won the race
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
-            raise Conflict(f"You already created this {repo_type} repo: {repo_id}") from None
+            raise RepoExists(f"You already created this {repo_type} repo: {repo_id}") from None
         return self.get(repo_type, repo_id)
 
     def delete(self, repo_type: str, repo_id: str) -> None:
         path = self.git_dir(repo_type, repo_id)
         if not (path / self.META_FILE).exists():
-            raise RepoNotFound(f"Repository {repo_id!r} not found.")
+            raise NoSuchRepo(f"Repository {repo_id!r} not found.")
         trash = path.parent / f".deleting-{path.name}-{secrets.token_hex(4)}"
         os.rename(path, trash)
         with self._lock:
@@ -516,7 +517,7 @@ class RepoStore:
         repo = self.get(repo_type, repo_id)
         sha = repo.refs.get(f"refs/tags/{version}")
         if sha is None:
-            raise RevisionNotFound(f"Tag {version!r} does not exist in {repo_id}.")
+            raise NoSuchRevision(f"Tag {version!r} does not exist in {repo_id}.")
         commit = repo.peel(sha)
         record = {
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import names
-from .errors import BadRequest, NotFound
+from .errors import HTTPBadRequest, HTTPNotFound
 
 Handler = Callable[..., Awaitable[Response]]
 
@@ -85,9 +85,9 @@ def split_path(request: Request) -> list[str]:
     try:
         segs = [unquote(s, errors="strict") for s in raw_path.split("/")[1:]]
     except UnicodeDecodeError:
-        raise BadRequest("The request path is not valid UTF-8.") from None
+        raise HTTPBadRequest("The request path is not valid UTF-8.") from None
     if any("\x00" in s for s in segs):
-        raise BadRequest("The request path contains a NUL byte.")
+        raise HTTPBadRequest("The request path contains a NUL byte.")
     return segs
 
 
@@ -95,7 +95,7 @@ def repo_address(type_dir: str, namespace: str, name: str) -> names.RepoAddress:
     """The validated repository of a route (400 for an invalid id)."""
     repo_type = names.REPO_TYPES.get(type_dir)
     if repo_type is None:
-        raise NotFound(f"Unknown repo type {type_dir!r}.")
+        raise HTTPNotFound(f"Unknown repo type {type_dir!r}.")
     return names.RepoAddress(repo_type, names.check_repo_id(namespace, name), [])
 
 
@@ -132,11 +132,11 @@ def no_route(method: str, segs: list[str]) -> Exception:
         rest = segs[1:]
         if len(rest) >= 3 and rest[0] in names.REPO_TYPES:
             repo_address(rest[0], rest[1], rest[2])
-        return NotFound(f"No API route for {method} /api/{'/'.join(rest)}.")
+        return HTTPNotFound(f"No API route for {method} /api/{'/'.join(rest)}.")
     if segs and segs[0] in SIGNED_UPLOAD_PATHS:
-        return NotFound(f"No route for {method} /{'/'.join(segs)}.")
+        return HTTPNotFound(f"No route for {method} /{'/'.join(segs)}.")
     if segs and segs[0] in ("datasets", "spaces"):
         segs = segs[1:]
     if len(segs) == 6 and segs[1].endswith(".git") and segs[2:5] == ["info", "lfs", "objects"]:
         repo_address("models", segs[0], segs[1][:-4])
-    return NotFound(f"No route for {method} /{'/'.join(segs)}.")
+    return HTTPNotFound(f"No route for {method} /{'/'.join(segs)}.")
