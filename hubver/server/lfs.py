@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..hashing import sha256_file
 from .locks import hold, is_orphaned
 from .storage_errors import BadUpload, TooLarge
 
@@ -32,14 +33,6 @@ _POINTER = re.compile(
     rb"^version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\nsize (\d+)\n$"
 )
 MAX_POINTER_SIZE = 200
-
-
-def sha256_of(path: Path, chunk: int = 4 << 20) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def pointer(oid: str, size: int) -> bytes:
@@ -91,7 +84,7 @@ class LfsStore:
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
         if self._verified.get(oid) == stamp:
             return True
-        if sha256_of(path) == oid:
+        if sha256_file(path) == oid:
             self._verified[oid] = stamp
             return True
         self.quarantine(oid)
@@ -115,7 +108,7 @@ class LfsStore:
             return damaged
         for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
             self._verified.pop(path.name, None)
-            if sha256_of(path) != path.name:
+            if sha256_file(path) != path.name:
                 damaged.append((path.name, self.quarantine(path.name)))
         return damaged
 
@@ -156,14 +149,13 @@ class LfsStore:
             if data.stat().st_size != size:
                 raise BadUpload(f"The parts of {oid} hold {data.stat().st_size} bytes, not {size}.")
             if hasher is None or next_part != count + 1:  # parts out of order: hash the whole
-                hasher = hashlib.sha256()
-                with data.open("rb") as f:
-                    while chunk := f.read(4 << 20):
-                        hasher.update(chunk)
-            if hasher.hexdigest() != oid:
+                digest = sha256_file(data)
+            else:
+                digest = hasher.hexdigest()
+            if digest != oid:
                 raise BadUpload(
                     f"The uploaded parts do not match their oid: expected sha256 {oid}, "
-                    f"got {hasher.hexdigest()}. The object was not stored."
+                    f"got {digest}. The object was not stored."
                 )
             final = self.path(oid)
             final.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,36 @@
+"""The route table and docs/hub-api.md list the same routes; templates match as documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hubver.server.app import HubApp, HubConfig
+from hubver.server.routing import compile_template
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "hub-api.md"
+
+
+def documented_routes() -> list[str]:
+    section = DOC.read_text().split("\n## Routes\n", 1)[1]
+    return re.findall(r"^- `([A-Z*]+ [^`]+)`", section, re.M)
+
+
+def test_every_route_is_documented_and_every_documented_route_exists(tmp_path):
+    app = HubApp(HubConfig(data_dir=tmp_path, admin_token="hf_route_table_test_token"))
+    table = [line for r in app.router.routes for line in r.describe()]
+    assert documented_routes() == table
+
+
+def test_templates_keep_quoted_segments_whole_and_exclude_reserved_prefixes():
+    rev = compile_template("/api/{repo_type}/{namespace}/{name}/revision/{rev}")
+    m = rev.match("/api/models/org/m/revision/refs%2Fpr%2F1")
+    assert m and m["rev"] == "refs%2Fpr%2F1"
+    assert rev.match("/api/models/org/m/revision/a/b") is None
+    resolve = compile_template("[/{repo_type}]/{namespace}/{name}/resolve/{rev}/{path:path}")
+    m = resolve.match("/datasets/org/d/resolve/main/a/b.txt")
+    assert m and (m["repo_type"], m["namespace"], m["path"]) == ("datasets", "org", "a/b.txt")
+    m = resolve.match("/org/m/resolve/main/x")
+    assert m and m["repo_type"] is None
+    for reserved in ("api", "datasets", "spaces", "lfs-upload"):
+        assert resolve.match(f"/{reserved}/m/resolve/main/x") is None
