@@ -56,8 +56,8 @@ class FileHandlers:
         names.check_revision(rev)
         start, limit = self._page(request, self.ctx.config.page_size)
 
-        def build() -> tuple[list[dict], bool]:
-            out: list[dict] = []
+        def build() -> tuple[list[dict[str, Any]], bool]:
+            out: list[dict[str, Any]] = []
             more = False
             for i, c in enumerate(repo.log(repo.resolve(rev))):
                 if i < start:
@@ -81,7 +81,9 @@ class FileHandlers:
         headers = self._next_link(request, p=str(start // limit + 1), limit=str(limit)) if more else {}
         return JSONResponse(items, headers=headers)
 
-    def _tree_items(self, repo: Repo, snap: Snapshot, paths: list[str], expand: bool, commit: str) -> list:
+    def _tree_items(
+        self, repo: Repo, snap: Snapshot, paths: list[str], expand: bool, commit: str
+    ) -> list[dict[str, Any]]:
         out = []
         for p in paths:
             if p in snap.files:
@@ -101,7 +103,7 @@ class FileHandlers:
         recursive = flag(request.query_params.get("recursive"))
         start, limit = self._page(request, 50 if expand else self.ctx.config.tree_page_size)
 
-        def build() -> tuple[list, bool]:
+        def build() -> tuple[list[dict[str, Any]], bool]:
             sha = repo.resolve(rev)
             snap = repo.snapshot(sha)
             if path and path not in snap.dirs:
@@ -138,7 +140,7 @@ class FileHandlers:
         for p in paths:
             names.check_path(p.rstrip("/") or ".")
 
-        def build() -> list:
+        def build() -> list[dict[str, Any]]:
             sha = repo.resolve(rev)
             snap = repo.snapshot(sha)
             found = [
@@ -182,14 +184,14 @@ class FileHandlers:
         return bytes_response(request, data, headers)
 
 
-def file_item(e: FileEntry) -> dict:
+def file_item(e: FileEntry) -> dict[str, Any]:
     item: dict[str, Any] = {"type": "file", "oid": e.blob, "size": e.size, "path": e.path}
     if e.lfs_oid:
         item["lfs"] = {"oid": e.lfs_oid, "size": e.size, "pointerSize": e.pointer_size}
     return item
 
 
-def add_last_commits(repo: Repo, head: str, items: list[dict]) -> None:
+def add_last_commits(repo: Repo, head: str, items: list[dict[str, Any]]) -> None:
     """Fill `lastCommit` of each item: the newest commit whose tree changed that path."""
     pending = {item["path"]: item for item in items}
     previous: dict[str, str | None] = {}

@@ -67,7 +67,7 @@ class RepoHandlers:
 
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
-        self._card_cache: dict[str, dict] = {}  # README front matter by blob id
+        self._card_cache: dict[str, dict[str, Any]] = {}  # README front matter by blob id
 
     def _repo_target(self, body: Any, user: User) -> tuple[str, str]:
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
@@ -119,7 +119,7 @@ class RepoHandlers:
             self.ctx.store.set_private(address.repo_type, address.repo_id, private)
         return JSONResponse({})
 
-    def _card(self, repo: Repo, snap: Snapshot) -> dict:
+    def _card(self, repo: Repo, snap: Snapshot) -> dict[str, Any]:
         entry = snap.files.get("README.md")
         if entry is None or entry.lfs_oid or entry.size > MiB:
             return {}
@@ -137,7 +137,7 @@ class RepoHandlers:
         repo = self.ctx.repo_for_read(request, address)
         blobs = flag(request.query_params.get("blobs"))
 
-        def build() -> dict:
+        def build() -> dict[str, Any]:
             target = rev or DEFAULT_BRANCH
             names.check_revision(target)
             try:
@@ -199,8 +199,8 @@ class RefHandlers:
     async def list_refs(self, request: Request, address: RepoAddress) -> Response:
         repo = self.ctx.repo_for_read(request, address)
 
-        def build() -> dict:
-            def items(kind: str, refs: dict[str, str]) -> list[dict]:
+        def build() -> dict[str, Any]:
+            def items(kind: str, refs: dict[str, str]) -> list[dict[str, Any]]:
                 return [
                     {"name": n, "ref": f"refs/{kind}/{n}", "targetCommit": sha}
                     for n, sha in sorted(refs.items())

@@ -11,6 +11,7 @@ import math
 import secrets
 import shutil
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -79,7 +80,7 @@ class UploadHandlers:
         if not isinstance(files, list):
             raise HTTPBadRequest("Expected a JSON body with a 'files' list.")
 
-        def build() -> list[dict]:
+        def build() -> list[dict[str, Any]]:
             snap = repo.snapshot(repo.resolve(rev))
             patterns = repo.lfs_patterns(snap)
             out = []
@@ -289,7 +290,7 @@ class UploadHandlers:
 
     async def _write_stream(self, request: Request, sink: Any) -> None:
         buf = bytearray()
-        pending: asyncio.Future | None = None
+        pending: asyncio.Future[Any] | None = None
         try:
             async for chunk in request.stream():
                 buf += chunk
@@ -325,12 +326,12 @@ class UploadHandlers:
             if repo.refs.get(f"refs/tags/{rev}") is not None or names.is_commit_id(rev):
                 raise HTTPBadRequest(f"Commits go to a branch; {rev!r} is not one.")
             raise HTTPRevisionNotFound(f"Branch {rev!r} does not exist.")
-        header: dict | None = None
+        header: dict[str, Any] | None = None
         ops: list[Op] = []
         total = 0
         buf = b""
 
-        async def lines():
+        async def lines() -> AsyncIterator[bytes]:
             nonlocal buf, total
             async for chunk in request.stream():
                 total += len(chunk)
@@ -408,7 +409,7 @@ class UploadHandlers:
             }
         )
 
-    def _regular_op(self, repo: Repo, value: dict) -> Op:
+    def _regular_op(self, repo: Repo, value: dict[str, Any]) -> Op:
         path = names.check_path(_text(value.get("path")))
         content = value.get("content", "")
         if not isinstance(content, str):
@@ -429,7 +430,7 @@ class UploadHandlers:
             )
         return Op("add", path, repo.write_blob(data))
 
-    def _lfs_op(self, repo: Repo, value: dict) -> Op:
+    def _lfs_op(self, repo: Repo, value: dict[str, Any]) -> Op:
         path = names.check_path(_text(value.get("path")))
         if value.get("algo", "sha256") != "sha256":
             raise HTTPBadRequest("Only sha256 LFS objects are supported.")

@@ -1,6 +1,6 @@
 """The embedded hub's HTTP API: the subset of huggingface.co that the HF clients use.
 
-The contract is `docs/hub-api.md`; `ROUTES` below is its table of contents (a test checks that
+The contract is `docs/hub-api.md`; `routes()` below is its table of contents (a test checks that
 the two agree). Routing is on the raw path (see routing.py): clients send revisions quoted with
 `safe=""` (`release%2F1.0`) while file paths keep their slashes.
 """
@@ -8,12 +8,12 @@ the two agree). Routing is on the raw path (see routing.py): clients send revisi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from .api_files import FileHandlers
 from .api_repos import AccountHandlers, RefHandlers, RepoHandlers
@@ -82,7 +82,7 @@ class HubApp:
         ctx = ServerContext(config, self.tokens, self.signer, self.store)
         self.router = Router(routes(ctx))
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()

@@ -7,7 +7,7 @@ import json
 import logging
 import math
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -20,7 +20,7 @@ MAX_CARD_CHARS = 4 << 20
 MAX_CARD_DEPTH = 64
 
 
-def card_metadata(content: str) -> dict:
+def card_metadata(content: str) -> dict[str, Any]:
     """The YAML front matter of a model card, or {}; ValueError if it is not valid YAML."""
     if not content.startswith("---"):
         return {}
@@ -40,7 +40,7 @@ def card_metadata(content: str) -> dict:
         return {}
     if not isinstance(data, dict):
         raise ValueError("The model card metadata must be a YAML mapping.")
-    return json_safe(data)
+    return cast(dict[str, Any], json_safe(data))
 
 
 def json_safe(data: Any) -> Any:

@@ -19,6 +19,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .locks import dir_lock
 
@@ -87,7 +88,7 @@ class ObjectStore:
 
     def __init__(self, objects_dir: Path) -> None:
         self.dir = objects_dir
-        self._packed = None
+        self._packed: Any = None  # gitdb.db.PackedDB, imported only when packs exist
 
     def _loose_path(self, sha: str) -> Path:
         return self.dir / sha[:2] / sha[2:]
@@ -141,7 +142,7 @@ class ObjectStore:
 
     # -- packs (only present if someone ran git gc on the data dir) --------------------------
 
-    def _packs(self):
+    def _packs(self) -> Any:
         pack_dir = self.dir / "pack"
         if not pack_dir.is_dir() or not any(pack_dir.glob("*.pack")):
             return None

@@ -17,9 +17,10 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from . import gitstore as git
 from .lfs import MAX_POINTER_SIZE, LfsStore, parse_pointer, pointer
@@ -68,13 +69,17 @@ TAG = RefKind("tag", "refs/tags/", "branch")
 BRANCH = RefKind("branch", "refs/heads/", "tag")
 
 
-class _LRU(OrderedDict):
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _LRU(OrderedDict[K, V]):
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
         self.lock = threading.Lock()
 
-    def get_or(self, key, make):
+    def get_or(self, key: K, make: Callable[[], V]) -> V:
         with self.lock:
             if key in self:
                 self.move_to_end(key)
@@ -131,9 +136,9 @@ class Repo:
         self.objects = git.ObjectStore(git_dir / "objects")
         self.refs = git.Refs(git_dir)
         self.lfs = LfsStore(git_dir)
-        self._commits = _LRU(4096)
-        self._snapshots = _LRU(256)
-        self._blobs = _LRU(65536)
+        self._commits: _LRU[str, git.Commit] = _LRU(4096)
+        self._snapshots: _LRU[str, Snapshot] = _LRU(256)
+        self._blobs: _LRU[str, tuple[int, str | None, int | None]] = _LRU(65536)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -249,7 +254,7 @@ class Repo:
     # -- writing ---------------------------------------------------------------------------
 
     def write_tree(self, files: dict[str, tuple[str, str]]) -> str:
-        root: dict = {}
+        root: dict[str, Any] = {}
         for path, (mode, sha) in files.items():
             node = root
             *dirs, name = path.split("/")
@@ -257,7 +262,7 @@ class Repo:
                 node = node.setdefault(d, {})
             node[name] = (mode, sha)
 
-        def write(node: dict) -> str:
+        def write(node: dict[str, Any]) -> str:
             entries = []
             for name, value in node.items():
                 if isinstance(value, dict):

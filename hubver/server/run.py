@@ -8,9 +8,13 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .app import HubApp, HubConfig
 from .protocol import ConnectionLimits
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -49,7 +53,7 @@ def connection_limits(config: HubConfig) -> ConnectionLimits:
     )
 
 
-def _uvicorn_server(app: HubApp, log_level: str):
+def _uvicorn_server(app: HubApp, log_level: str) -> uvicorn.Server:
     import uvicorn
 
     from .protocol import GuardedH11Protocol
