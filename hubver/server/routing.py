@@ -104,14 +104,16 @@ class Router:
 
     def __init__(self, routes: Sequence[Route]) -> None:
         self.routes = list(routes)
+        # Per method, the routes that answer it, in table order: a request tries only those.
+        methods = {m for r in self.routes for m in r.methods if m != ANY}
+        self._by_method = {m: [r for r in self.routes if m in r.methods or ANY in r.methods] for m in methods}
+        self._any = [r for r in self.routes if ANY in r.methods]
 
     async def dispatch(self, request: Request) -> Response:
         segs = split_path(request)
         path = "/" + "/".join(s.replace("%", "%25").replace("/", "%2F") for s in segs)
         method = request.method
-        for r in self.routes:
-            if ANY not in r.methods and method not in r.methods:
-                continue
+        for r in self._by_method.get(method, self._any):
             m = r.pattern.match(path)
             if m is None:
                 continue
