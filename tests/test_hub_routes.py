@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from hubver.server.app import HubApp, HubConfig
@@ -34,3 +36,16 @@ def test_templates_keep_quoted_segments_whole_and_exclude_reserved_prefixes():
     assert m and m["repo_type"] is None
     for reserved in ("api", "datasets", "spaces", "lfs-upload"):
         assert resolve.match(f"/{reserved}/m/resolve/main/x") is None
+
+
+def test_the_server_imports_nothing_of_the_client():
+    # Beyond what `import hubver` itself loads: only the server's modules and the neutral hashing.
+    code = (
+        "import sys, hubver\n"
+        "before = set(sys.modules)\n"
+        "import hubver.server.app, hubver.server.run\n"
+        "print(sorted(m for m in set(sys.modules) - before if m.startswith(('hubver', 'huggingface_hub'))"
+        " and not m.startswith('hubver.server')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() in ("[]", "['hubver.hashing']")

@@ -106,7 +106,7 @@ class RepoHandlers:
         user = self.ctx.require_user(request)
         body = await self.ctx.read_json(request)
         repo_type, repo_id = self._repo_target(body, user)
-        address = RepoAddress(repo_type, repo_id, [])
+        address = RepoAddress(repo_type, repo_id)
         self.ctx.repo_for_write(request, address)
         await run_in_threadpool(self.ctx.store.delete, repo_type, repo_id)
         return JSONResponse({})

@@ -28,11 +28,10 @@ MAX_REF_LENGTH = 200
 
 @dataclass
 class RepoAddress:
-    """The repository a request is about: its type, `namespace/name`, and the path segments after it."""
+    """The repository a request is about: its type (`model`, `dataset`, `space`) and `namespace/name`."""
 
     repo_type: str
     repo_id: str
-    rest: list[str]
 
 
 def check_name(part: str, what: str = "repository name") -> str:

@@ -96,7 +96,7 @@ def repo_address(type_dir: str, namespace: str, name: str) -> names.RepoAddress:
     repo_type = names.REPO_TYPES.get(type_dir)
     if repo_type is None:
         raise HTTPNotFound(f"Unknown repo type {type_dir!r}.")
-    return names.RepoAddress(repo_type, names.check_repo_id(namespace, name), [])
+    return names.RepoAddress(repo_type, names.check_repo_id(namespace, name))
 
 
 class Router:
