@@ -1,9 +1,8 @@
-"""Handlers for accounts, repositories, repo info, refs, tags and branches."""
+"""Handlers for repositories: create, delete, settings, repo info."""
 
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -18,48 +17,12 @@ from .errors import (
     HTTPBadRequest,
     HTTPForbidden,
 )
-from .gittext import check_text
 from .httputil import MiB, flag, header_safe, iso
 from .names import RepoAddress
-from .repos import BRANCH, DEFAULT_BRANCH, TAG, RefKind, Repo, Snapshot
+from .repos import DEFAULT_BRANCH, Repo, Snapshot
 from .storage_errors import NoSuchRevision, RepoExists
 
 log = logging.getLogger("hubver.server")
-
-
-class AccountHandlers:
-    """Who the caller is, and the small endpoints the HF clients probe."""
-
-    def __init__(self, ctx: ServerContext) -> None:
-        self.ctx = ctx
-
-    async def whoami(self, request: Request) -> Response:
-        user = self.ctx.require_user(request)
-        return JSONResponse(
-            {
-                "type": "user",
-                "id": user.name,
-                "name": user.name,
-                "fullname": user.name,
-                "isPro": False,
-                "canPay": False,
-                "orgs": [{"type": "org", "name": o, "roleInOrg": "write"} for o in user.orgs],
-                "auth": {"type": "access_token", "accessToken": {"displayName": "hubver", "role": "write"}},
-            }
-        )
-
-    async def agent_harnesses(self, request: Request) -> Response:
-        return JSONResponse({"standardEnvVars": [], "harnesses": {}})
-
-    async def validate_yaml(self, request: Request) -> Response:
-        body = await self.ctx.read_json(request)
-        content = body.get("content", "") if isinstance(body, dict) else ""
-        try:
-            # In a worker thread: a large card takes a while, and must not hold up other requests.
-            await run_in_threadpool(card_metadata, content if isinstance(content, str) else "")
-        except ValueError as e:
-            return JSONResponse({"errors": [{"message": str(e)}], "warnings": []}, status_code=400)
-        return JSONResponse({"errors": [], "warnings": []})
 
 
 class RepoHandlers:
@@ -188,82 +151,3 @@ class RepoHandlers:
             return info
 
         return JSONResponse(await run_in_threadpool(build))
-
-
-class RefHandlers:
-    """Refs: list them; create and delete tags and branches."""
-
-    def __init__(self, ctx: ServerContext) -> None:
-        self.ctx = ctx
-
-    async def list_refs(self, request: Request, address: RepoAddress) -> Response:
-        repo = self.ctx.repo_for_read(request, address)
-
-        def build() -> dict[str, Any]:
-            def items(kind: str, refs: dict[str, str]) -> list[dict[str, Any]]:
-                return [
-                    {"name": n, "ref": f"refs/{kind}/{n}", "targetCommit": sha}
-                    for n, sha in sorted(refs.items())
-                ]
-
-            out = {
-                "branches": items("heads", repo.branches()),
-                "tags": items("tags", repo.tags()),
-                "converts": [],
-            }
-            if flag(request.query_params.get("include_prs")):
-                out["pullRequests"] = [
-                    {"name": n, "ref": n, "targetCommit": sha}
-                    for n, sha in sorted(repo.pull_requests().items())
-                ]
-            return out
-
-        return JSONResponse(await run_in_threadpool(build))
-
-    async def create_tag(self, request: Request, address: RepoAddress, rev: str) -> Response:
-        repo, user = self.ctx.repo_for_write(request, address)
-        body = await self.ctx.read_json(request)
-        if not isinstance(body, dict) or not isinstance(body.get("tag"), str):
-            raise HTTPBadRequest("Expected a JSON body with 'tag'.")
-        names.check_revision(rev)
-        message = body.get("message") if isinstance(body.get("message"), str) else None
-        if message is not None:
-            check_text(message, "The tag message")
-        await run_in_threadpool(
-            partial(repo.create_ref, TAG, body["tag"], rev, message=message, tagger=user.name)
-        )
-        return JSONResponse({})
-
-    async def create_branch(self, request: Request, address: RepoAddress, branch: str) -> Response:
-        repo, _ = self.ctx.repo_for_write(request, address)
-        body = await self.ctx.read_json(request, optional=True)
-        start = body.get("startingPoint") if isinstance(body, dict) else None
-        if start is not None:
-            if not isinstance(start, str):
-                raise HTTPBadRequest("'startingPoint' must be a string.")
-            names.check_revision(start)
-        await run_in_threadpool(repo.create_ref, BRANCH, branch, start or DEFAULT_BRANCH)
-        return JSONResponse({})
-
-    async def delete_tag(self, request: Request, address: RepoAddress, tag: str) -> Response:
-        return await self._delete(request, address, TAG, tag)
-
-    async def delete_branch(self, request: Request, address: RepoAddress, branch: str) -> Response:
-        return await self._delete(request, address, BRANCH, branch)
-
-    async def _delete(self, request: Request, address: RepoAddress, kind: RefKind, name: str) -> Response:
-        repo, _ = self.ctx.repo_for_write(request, address)
-        names.check_ref_name(name, f"{kind.word} name")
-        if self.ctx.config.protect_versions:
-            if kind is TAG and await run_in_threadpool(repo.is_version_tag, name):
-                raise HTTPForbidden(
-                    f"Tag {name!r} marks a hubver version: versions are never deleted or moved on this hub. "
-                    "An administrator removes one with `hubver hub remove-version`, which keeps a record."
-                )
-            if kind is BRANCH and await run_in_threadpool(repo.holds_versions, name):
-                raise HTTPForbidden(
-                    f"Branch {name!r} holds hubver versions (or an alias): it cannot be deleted, "
-                    "rewound or re-created on this hub, so no version can disappear from its history."
-                )
-        await run_in_threadpool(repo.delete_ref, kind, name)
-        return JSONResponse({})

@@ -15,8 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from .api_accounts import AccountHandlers
 from .api_files import FileHandlers
-from .api_repos import AccountHandlers, RefHandlers, RepoHandlers
+from .api_refs import RefHandlers
+from .api_repos import RepoHandlers
 from .api_uploads import XET_MESSAGE, XET_PATH, UploadHandlers
 from .auth import Signer, TokenStore
 from .context import ServerContext

@@ -1,0 +1,49 @@
+"""Handlers for who the caller is and the endpoints the HF clients probe (whoami, validate-yaml)."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .cards import card_metadata
+from .context import ServerContext
+
+log = logging.getLogger("hubver.server")
+
+
+class AccountHandlers:
+    """Who the caller is, and the small endpoints the HF clients probe."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+
+    async def whoami(self, request: Request) -> Response:
+        user = self.ctx.require_user(request)
+        return JSONResponse(
+            {
+                "type": "user",
+                "id": user.name,
+                "name": user.name,
+                "fullname": user.name,
+                "isPro": False,
+                "canPay": False,
+                "orgs": [{"type": "org", "name": o, "roleInOrg": "write"} for o in user.orgs],
+                "auth": {"type": "access_token", "accessToken": {"displayName": "hubver", "role": "write"}},
+            }
+        )
+
+    async def agent_harnesses(self, request: Request) -> Response:
+        return JSONResponse({"standardEnvVars": [], "harnesses": {}})
+
+    async def validate_yaml(self, request: Request) -> Response:
+        body = await self.ctx.read_json(request)
+        content = body.get("content", "") if isinstance(body, dict) else ""
+        try:
+            # In a worker thread: a large card takes a while, and must not hold up other requests.
+            await run_in_threadpool(card_metadata, content if isinstance(content, str) else "")
+        except ValueError as e:
+            return JSONResponse({"errors": [{"message": str(e)}], "warnings": []}, status_code=400)
+        return JSONResponse({"errors": [], "warnings": []})
