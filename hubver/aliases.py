@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import index, versionids
-from .errors import ConflictError, IntegrityError, VersionIdError, VersionNotFound
-from .hub import Conflict, Hub
+from .client import HubClient
+from .errors import ConflictError, IntegrityError, RefConflict, VersionIdError, VersionNotFound
 from .jsonio import dumps
 from .provenance import current_user
 from .settings import Settings
@@ -58,14 +58,14 @@ def promote(
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
 ) -> Promotion:
     """Point `alias` at `version`: after this, `revision=alias` loads exactly that version."""
     from huggingface_hub import CommitOperationAdd, CommitOperationCopy, CommitOperationDelete
 
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
+    with session(settings, client, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, client):
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            refs = h.refs(r)
+            refs = client.refs(r)
             if version not in refs.tags:
                 raise VersionNotFound(
                     f"Version {version} not found in {r}.",
@@ -74,27 +74,27 @@ def promote(
             _check_alias(alias, refs, s.branch)
             target = refs.tags[version]
             if attempt == 1:  # never point an alias at a version that is not what was published
-                check_version(h, read_listing(h, r, s.branch), version, target).raise_if_broken(r)
+                check_version(client, read_listing(client, r, s.branch), version, target).raise_if_broken(r)
             now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
             who = current_user()
             if alias not in refs.branches:
                 # Created at the version's own commit: right from the first instant.
                 try:
-                    h.create_branch(r, alias, target)
-                except Conflict:
+                    client.create_branch(r, alias, target)
+                except RefConflict:
                     continue
                 head, record = target, None
             else:
                 head = refs.branches[alias]
-                record = read_alias_records(h, r, refs, s.branch).get(alias)
+                record = read_alias_records(client, r, refs, s.branch).get(alias)
             previous = (record or {}).get("version")
             history = list((record or {}).get("history") or [])
             if previous == version and history:
                 return Promotion(r, alias, version, head, previous, who, now, changed=False, history=history)
             history.append({"from": previous, "to": version, "commit": target, "by": who, "at": now})
             new_record = {"alias": alias, "version": version, "commit": target, "history": history}
-            _, target_files = h.files(r, target)
-            _, alias_files = h.files(r, head)
+            _, target_files = client.files(r, target)
+            _, alias_files = client.files(r, head)
             ops: list[Any] = []
             for path, f in sorted(target_files.items()):
                 if path == index.ALIAS_PATH:
@@ -113,7 +113,7 @@ def promote(
                 CommitOperationAdd(path_in_repo=index.ALIAS_PATH, path_or_fileobj=dumps(new_record).encode())
             )
             try:
-                commit = h.commit(
+                commit = client.commit(
                     r,
                     alias,
                     ops,
@@ -124,7 +124,7 @@ def promote(
             except ConflictError:
                 time.sleep(0.1 * attempt)
                 continue
-            _check_content(h, r, alias, version, commit, target_files)
+            _check_content(client, r, alias, version, commit, target_files)
             return Promotion(r, alias, version, commit, previous, who, now, history=history)
         raise ConflictError(
             f"Gave up promoting {alias} after {MAX_ATTEMPTS} attempts: it kept changing.",
@@ -132,8 +132,8 @@ def promote(
         )
 
 
-def _check_content(h: Hub, repo: str, alias: str, version: str, commit: str, expected) -> None:
-    _, now = h.files(repo, commit)
+def _check_content(client: HubClient, repo: str, alias: str, version: str, commit: str, expected) -> None:
+    _, now = client.files(repo, commit)
     got = {p: f.blob_id for p, f in now.items() if p != index.ALIAS_PATH}
     want = {p: f.blob_id for p, f in expected.items() if p != index.ALIAS_PATH}
     if got != want:
@@ -151,11 +151,11 @@ def list_aliases(
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
 ) -> list[dict[str, Any]]:
     """Every alias with the version it points at and its latest promotion."""
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
-        records = read_alias_records(h, r, h.refs(r), s.branch)
+    with session(settings, client, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, client):
+        records = read_alias_records(client, r, client.refs(r), s.branch)
     out = []
     for alias, rec in sorted(records.items()):
         last = (rec.get("history") or [{}])[-1]
@@ -179,14 +179,14 @@ def alias_history(
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
 ) -> list[dict[str, Any]]:
     """Every promotion of `alias`, oldest first: {from, to, commit, by, at}."""
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
-        refs = h.refs(r)
+    with session(settings, client, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, client):
+        refs = client.refs(r)
         if alias not in refs.branches:
             raise VersionNotFound(f"Alias {alias} not found in {r}.", f"Run `hubver aliases --repo {r}`.")
-        record = read_alias_records(h, r, refs, s.branch).get(alias)
+        record = read_alias_records(client, r, refs, s.branch).get(alias)
     if record is None:
         raise VersionNotFound(
             f"{alias} is a branch of {r}, but not a hubver alias.", f"Run `hubver aliases --repo {r}`."

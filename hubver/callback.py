@@ -529,14 +529,14 @@ class HubverCallback:
         """Steps of `run_id` that have a version in the repo (by push id); None if unknown."""
         if not run_id:
             return set()
+        from .client import open_client
         from .errors import RepoNotFound
-        from .hub import open_hub
         from .publish import read_state
 
         repo = self.settings.require_repo()
         try:
-            with open_hub(self.settings) as hub:
-                entries = read_state(hub, repo, self.settings.branch).entries
+            with open_client(self.settings) as client:
+                entries = read_state(client, repo, self.settings.branch).entries
         except RepoNotFound:
             return set()
         except HubverError as e:

@@ -19,8 +19,8 @@ from typing import Any
 
 from . import index
 from .artifact import sha256_file
+from .client import HubClient
 from .errors import CheckoutError, HubverError, IntegrityError, MetadataError
-from .hub import Hub
 from .jsonio import load_json
 from .settings import Settings
 from .trust import git_blob_sha
@@ -68,11 +68,11 @@ def checkout(
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
     unchecked: bool = False,
 ) -> CheckoutResult:
     """Download `version` into `to` (default `./<name>-<version>`), sha256-checked against its manifest."""
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
+    with session(settings, client, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, client):
         target = Path(to).expanduser() if to else default_target(r, version)
         _check_target(target, force)
         cache = Path(cache_dir) if cache_dir else None
@@ -80,7 +80,9 @@ def checkout(
             snapshot, commit = _offline_cached(r, version, cache)
             checked_against = "the local cache only"
         else:
-            snapshot, commit = fetch_checked(h, r, s.branch, version, cache, quiet=quiet, unchecked=unchecked)
+            snapshot, commit = fetch_checked(
+                client, r, s.branch, version, cache, quiet=quiet, unchecked=unchecked
+            )
             checked_against = "the Hub"
     if snapshot.name != commit:
         raise IntegrityError(
@@ -125,7 +127,7 @@ def checkout(
 
 
 def fetch_checked(
-    h: Hub,
+    client: HubClient,
     repo: str,
     branch: str,
     version: str,
@@ -142,15 +144,15 @@ def fetch_checked(
     very blob of that commit: the cache is not the authority. The files themselves are then
     sha256-checked against that hubver.json by the caller.
     """
-    listing = read_listing(h, repo, branch)
+    listing = read_listing(client, repo, branch)
     commit = resolve_ref(listing.refs, repo, version)
     cached = _cached_snapshot(repo, commit, cache)
     if not unchecked:
         meta_bytes = (cached / index.METADATA_PATH).read_bytes() if cached else None
-        check = check_version(h, listing, version, commit, metadata_bytes=meta_bytes)
+        check = check_version(client, listing, version, commit, metadata_bytes=meta_bytes)
         check.raise_if_broken(repo)
         expected_blob = check.files[index.METADATA_PATH].blob_id
-    snapshot = cached or h.snapshot(repo, commit, cache_dir=cache, quiet=quiet)
+    snapshot = cached or client.snapshot(repo, commit, cache_dir=cache, quiet=quiet)
     meta_path = snapshot / index.METADATA_PATH
     if not unchecked and (not meta_path.is_file() or git_blob_sha(meta_path.read_bytes()) != expected_blob):
         raise IntegrityError(
@@ -224,12 +226,12 @@ def check_snapshot(snapshot: Path, repo: str, version: str) -> int:
 
 def _copy_hashing(src: Path, dest: Path, chunk: int = 4 << 20) -> str:
     """Copy `src` to `dest` and return the sha256 of what was written: one pass over the bytes."""
-    h = hashlib.sha256()
+    client = hashlib.sha256()
     with src.open("rb") as fin, dest.open("wb") as fout:
         while block := fin.read(chunk):
-            h.update(block)
+            client.update(block)
             fout.write(block)
-    return h.hexdigest()
+    return client.hexdigest()
 
 
 def _manifest(meta_path: Path, repo: str, version: str) -> dict[str, str | None] | None:

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import index
+from .client import HubClient, Refs
 from .errors import HubverError
-from .hub import Hub, Refs
 from .settings import Settings
 from .trust import ContentCheck, chain_problems, check_commit, published_commit, read_index
 from .versions import read_alias_records, session
@@ -50,27 +50,27 @@ def verify(
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
 ) -> list[VerifyReport]:
     """One report per version (or for `version` only), plus reports for lost versions and aliases."""
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
-        return _Verifier(h, r, s.branch, repair, deep).run(version)
+    with session(settings, client, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, client):
+        return _Verifier(client, r, s.branch, repair, deep).run(version)
 
 
 class _Verifier:
-    def __init__(self, hub: Hub, repo: str, branch: str, repair: bool, deep: bool) -> None:
-        self.hub, self.repo, self.branch, self.repair, self.deep = hub, repo, branch, repair, deep
+    def __init__(self, client: HubClient, repo: str, branch: str, repair: bool, deep: bool) -> None:
+        self.client, self.repo, self.branch, self.repair, self.deep = client, repo, branch, repair, deep
 
     def run(self, only: str | None) -> list[VerifyReport]:
-        h, r = self.hub, self.repo
-        refs = h.refs(r)
+        client, r = self.client, self.repo
+        refs = client.refs(r)
         head = refs.branches.get(self.branch)
         entries: list[dict[str, Any]] = []
         reports: list[VerifyReport] = []
         history: dict[str, str] = {}  # commit id -> title
         if head is not None:
-            entries, problems, exists = read_index(h, r, head)
-            history = {c.commit_id: c.title or "" for c in h.commits(r, self.branch)}
+            entries, problems, exists = read_index(client, r, head)
+            history = {c.commit_id: c.title or "" for c in client.commits(r, self.branch)}
             if problems or (not exists and refs.tags):
                 general = VerifyReport(f"index of {self.branch}", True, head, None)
                 for p in problems:
@@ -134,7 +134,7 @@ class _Verifier:
         self, report: VerifyReport, entry: dict[str, Any], commit: str, position: list[dict[str, Any]]
     ) -> ContentCheck | None:
         try:
-            check = check_commit(self.hub, self.repo, entry["version"], commit, entry, position=position)
+            check = check_commit(self.client, self.repo, entry["version"], commit, entry, position=position)
         except HubverError as e:
             report.fail(e.message)
             return None
@@ -146,7 +146,7 @@ class _Verifier:
                 path = f.get("path")
                 if not isinstance(path, str) or path not in check.files:
                     continue
-                actual = self.hub.sha256_of(self.repo, path, commit)
+                actual = self.client.sha256_of(self.repo, path, commit)
                 if actual != f.get("sha256"):
                     report.fail(
                         f"BYTES DAMAGED: {path} of {entry['version']} downloads with sha256 {actual[:12]}, "
@@ -177,7 +177,7 @@ class _Verifier:
                 f"Run `hubver verify {v} --repair --repo {self.repo}`."
             )
             return
-        self.hub.create_tag(self.repo, v, named, message=f"hubver version {v} (tag repaired)")
+        self.client.create_tag(self.repo, v, named, message=f"hubver version {v} (tag repaired)")
         report.tag_commit, report.repaired = named, True
 
     def _lost(self, entries: list[dict[str, Any]], refs: Refs, history: dict[str, str]) -> list[VerifyReport]:
@@ -188,7 +188,7 @@ class _Verifier:
             if tag in listed:
                 continue
             try:
-                theirs, _, _ = read_index(self.hub, self.repo, commit)
+                theirs, _, _ = read_index(self.client, self.repo, commit)
             except HubverError:
                 continue
             own = next((e for e in theirs if e["version"] == tag), None)
@@ -216,7 +216,7 @@ class _Verifier:
     def _aliases(self, entries: list[dict[str, Any]], refs: Refs) -> list[VerifyReport]:
         by_version = {e["version"]: e for e in entries}
         reports = []
-        for alias, record in sorted(read_alias_records(self.hub, self.repo, refs, self.branch).items()):
+        for alias, record in sorted(read_alias_records(self.client, self.repo, refs, self.branch).items()):
             v = str(record["version"])
             report = VerifyReport(f"alias {alias}", True, record.get("head"), refs.tags.get(v))
             entry = by_version.get(v)
@@ -230,7 +230,7 @@ class _Verifier:
                     f"{refs.tags[v][:12]}."
                 )
             try:
-                check = check_commit(self.hub, self.repo, v, str(record["head"]), entry, alias=True)
+                check = check_commit(self.client, self.repo, v, str(record["head"]), entry, alias=True)
             except HubverError as e:
                 report.fail(e.message)
             else:

@@ -18,9 +18,9 @@ from typing import Any
 from . import index
 from .artifact import PICKLE_SUFFIXES
 from .card import is_hub_id
+from .client import HubClient
 from .download import check_snapshot, fetch_checked
 from .errors import HubverError, LoadError
-from .hub import Hub
 from .jsonio import load_json
 from .settings import Settings
 from .versions import session
@@ -72,7 +72,7 @@ def load(
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
     unchecked: bool = False,
     **kwargs: Any,
 ):
@@ -90,13 +90,13 @@ def load(
     # Unset, transformers asks on stdin whether to run the repo's code (and runs it on "y").
     kwargs.setdefault("trust_remote_code", False)
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
+    with session(settings, client, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, client):
         if offline:
             snapshot = _offline_snapshot(r, version, cache_dir)
             log.warning("%s of %s: checked against the local cache only (HF_HUB_OFFLINE is set).", version, r)
         else:
             cache = Path(cache_dir) if cache_dir else None
-            snapshot, _ = fetch_checked(h, r, s.branch, version, cache, unchecked=unchecked)
+            snapshot, _ = fetch_checked(client, r, s.branch, version, cache, unchecked=unchecked)
         check_snapshot(snapshot, r, version)
         meta_path = snapshot / index.METADATA_PATH
         meta = load_json(meta_path) if meta_path.exists() else {}
@@ -104,7 +104,7 @@ def load(
         _check_weights(snapshot, f"Version {version} of {r}", allow_pickle)
         base_dir = None
         if is_adapter and base_model is None:
-            base_dir = _base_snapshot(h, meta, snapshot, cache_dir, offline)
+            base_dir = _base_snapshot(client, meta, snapshot, cache_dir, offline)
             _check_weights(base_dir, f"The base model {base_dir}", allow_pickle)
     try:
         if not is_adapter:
@@ -132,7 +132,7 @@ def _offline_snapshot(repo: str, version: str, cache_dir: str | Path | None) -> 
         ) from None
 
 
-def _base_snapshot(h: Hub, meta: dict, snapshot: Path, cache_dir, offline: bool) -> Path:
+def _base_snapshot(client: HubClient, meta: dict, snapshot: Path, cache_dir, offline: bool) -> Path:
     base = meta.get("base_model") or {}
     adapter_cfg = load_json(snapshot / "adapter_config.json")
     name = base.get("name") or adapter_cfg.get("base_model_name_or_path")
@@ -150,12 +150,12 @@ def _base_snapshot(h: Hub, meta: dict, snapshot: Path, cache_dir, offline: bool)
     if offline:
         return _offline_snapshot(name, revision or "main", cache_dir)
     try:
-        return h.snapshot(
+        return client.snapshot(
             name, revision or "main", cache_dir=Path(cache_dir) if cache_dir else None, quiet=True
         )
     except HubverError as e:
         raise LoadError(
-            f"Cannot fetch the base model {name}@{revision or 'main'} from {h.endpoint}: {e.message}",
+            f"Cannot fetch the base model {name}@{revision or 'main'} from {client.endpoint}: {e.message}",
             "Pass base_model= with a local path or another hub id.",
         ) from None
 

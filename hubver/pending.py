@@ -69,7 +69,7 @@ def job_settings(job: dict[str, Any], token: str | None, overrides: dict[str, An
     )
 
 
-def publish_entry(entry: Entry, job: dict[str, Any], settings: Settings, hub: Any = None) -> Any:
+def publish_entry(entry: Entry, job: dict[str, Any], settings: Settings, client: Any = None) -> Any:
     """Publish one complete entry; returns its PushResult (raises HubverError)."""
     from .publish import push
 
@@ -79,7 +79,7 @@ def publish_entry(entry: Entry, job: dict[str, Any], settings: Settings, hub: An
         extra = dict(kwargs.get("extra") or {})
         extra["incomplete"] = "the run stopped before this step's evaluation finished"
         kwargs["extra"] = extra
-    return push(entry.files, settings=settings, hub=hub, push_id=job.get("push_id"), **kwargs)
+    return push(entry.files, settings=settings, client=client, push_id=job.get("push_id"), **kwargs)
 
 
 def drain(
@@ -98,7 +98,7 @@ def drain(
     after a passing failure: True sleeps `delay` and tries the same entry again. Call with the
     outbox's drain lock held.
     """
-    from .hub import open_hub
+    from .client import open_client
 
     outcomes: list[Outcome] = []
     hubs: dict[tuple[str, str | None], Any] = {}
@@ -108,7 +108,7 @@ def drain(
         def hub_for(run_settings: Settings) -> Any:
             key = (run_settings.endpoint, run_settings.token)
             if key not in hubs:
-                hubs[key] = opened.enter_context(open_hub(run_settings))
+                hubs[key] = opened.enter_context(open_client(run_settings))
             return hubs[key]
 
         try:

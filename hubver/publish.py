@@ -21,8 +21,17 @@ from typing import Any
 from . import card, index, versionids
 from .artifact import Artifact, manifest_digest, scan
 from .ci import github_context
-from .errors import ConflictError, HubError, HubverError, IntegrityError, VersionIdError
-from .hub import Conflict, Hub, RemoteFile, RepoNotFound, TransientError, open_hub
+from .client import HubClient, RemoteFile, open_client
+from .errors import (
+    ConflictError,
+    HubError,
+    HubverError,
+    IntegrityError,
+    RefConflict,
+    RepoNotFound,
+    TransientError,
+    VersionIdError,
+)
 from .jsonio import dumps, finite
 from .metadata import base_model_of, build, local_lora_ranks
 from .provenance import code_provenance, current_user, environment
@@ -88,17 +97,17 @@ class BranchState:
         return next((e for e in self.entries if e["version"] == version), None)
 
 
-def read_state(hub: Hub, repo: str, branch: str, *, refs=None) -> BranchState:
-    refs = refs or hub.refs(repo)
+def read_state(client: HubClient, repo: str, branch: str, *, refs=None) -> BranchState:
+    refs = refs or client.refs(repo)
     if branch not in refs.branches:
         return BranchState(None, {}, [], [], refs.tags, refs.branches, None)
     head = refs.branches[branch]
-    head_sha, files = hub.files(repo, head)
-    raw, _ = hub.read_file(repo, index.INDEX_PATH, head) if index.INDEX_PATH in files else (None, None)
+    head_sha, files = client.files(repo, head)
+    raw, _ = client.read_file(repo, index.INDEX_PATH, head) if index.INDEX_PATH in files else (None, None)
     entries, problems = index.parse(raw)
     readme = None
     if index.CARD_PATH in files:
-        data, _ = hub.read_file(repo, index.CARD_PATH, head)
+        data, _ = client.read_file(repo, index.CARD_PATH, head)
         readme = data.decode("utf-8", "replace") if data else None
     return BranchState(head_sha, files, entries, problems, refs.tags, refs.branches, readme)
 
@@ -121,11 +130,11 @@ def _same_as_remote(f, remote: RemoteFile | None) -> bool:
     return remote.blob_id == git_blob_sha(f.local.read_bytes())
 
 
-def version_url(hub: Hub, repo: str, version: str) -> str:
+def version_url(client: HubClient, repo: str, version: str) -> str:
     """Where a version can be seen: its Hub page, or for the in-process hub, its git repository."""
-    if hub.local_dir is not None:  # the in-process hub's port dies with this command
-        return f"file://{hub.local_dir}/repos/models/{repo}.git"
-    return f"{hub.endpoint}/{repo}/tree/{version}"
+    if client.local_dir is not None:  # the in-process hub's port dies with this command
+        return f"file://{client.local_dir}/repos/models/{repo}.git"
+    return f"{client.endpoint}/{repo}/tree/{version}"
 
 
 def _training_inputs(
@@ -157,7 +166,7 @@ def _training_inputs(
 
 
 def _resolve_base(
-    hub: Hub, artifact: Artifact, base_model: str | None
+    client: HubClient, artifact: Artifact, base_model: str | None
 ) -> tuple[dict[str, Any] | None, bytes | None]:
     """The base model record, and a rewritten adapter_config.json when it gains a hub id or revision."""
     base = base_model_of(artifact)
@@ -168,7 +177,7 @@ def _resolve_base(
         return None, None
     if card.is_hub_id(base["name"]) and not _is_local_path(base["name"]) and not base.get("revision"):
         try:
-            sha, _ = hub.files(base["name"], "main")
+            sha, _ = client.files(base["name"], "main")
             base["revision"] = sha
         except HubverError:
             base["revision"] = None  # not on this endpoint: recorded by name only
@@ -190,7 +199,7 @@ def _is_local_path(name: str) -> bool:
         return False
 
 
-def repair_tags(hub: Hub, repo: str, branch: str, state: BranchState) -> list[str]:
+def repair_tags(client: HubClient, repo: str, branch: str, state: BranchState) -> list[str]:
     """Create the tags of versions whose commit landed but whose tag did not.
 
     A tag is recreated only on the commit the index chain names for it (the next entry's
@@ -206,21 +215,21 @@ def repair_tags(hub: Hub, repo: str, branch: str, state: BranchState) -> list[st
         if commit is None:
             continue
         try:
-            check = check_commit(hub, repo, version, commit, entry, position=state.entries[: i + 1])
+            check = check_commit(client, repo, version, commit, entry, position=state.entries[: i + 1])
         except HubverError:
             continue
         if not check.ok:
             continue
         try:
-            hub.create_tag(repo, version, commit, message=f"hubver version {version} (tag repaired)")
-        except Conflict:
+            client.create_tag(repo, version, commit, message=f"hubver version {version} (tag repaired)")
+        except RefConflict:
             continue
         state.tags[version] = commit
         repaired.append(version)
     return repaired
 
 
-def check_history(hub: Hub, repo: str, branch: str, state: BranchState) -> None:
+def check_history(client: HubClient, repo: str, branch: str, state: BranchState) -> None:
     """Record every version id the branch's history names, and refuse an index that lost some.
 
     Commit titles are not trusted to say where a version is, only that an id was used: a
@@ -230,7 +239,7 @@ def check_history(hub: Hub, repo: str, branch: str, state: BranchState) -> None:
     if state.head is None:
         return
     titled: dict[str, str] = {}
-    for c in hub.commits(repo, state.head):  # the head the index was read at, not a newer one
+    for c in client.commits(repo, state.head):  # the head the index was read at, not a newer one
         m = index.COMMIT_TITLE.match(c.title or "")
         if m:
             titled.setdefault(m.group(1), c.commit_id)
@@ -321,7 +330,7 @@ def push(
     dry_run: bool = False,
     push_id: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
 ) -> PushResult:
     """Publish the model or adapter in `path` as a new version of `repo`.
 
@@ -377,9 +386,9 @@ def push(
     )
     if push_id:
         req.push_id = push_id
-    if hub is not None:
-        return _push(hub, req)
-    with open_hub(settings) as opened:
+    if client is not None:
+        return _push(client, req)
+    with open_client(settings) as opened:
         return _push(opened, req)
 
 
@@ -420,17 +429,17 @@ class _Request:
     push_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def _push(hub: Hub, req: _Request) -> PushResult:
+def _push(client: HubClient, req: _Request) -> PushResult:
     repo_exists = True
     try:
-        refs = hub.refs(req.repo)
+        refs = client.refs(req.repo)
     except RepoNotFound:
         if req.dry_run:
             refs, repo_exists = None, False
         else:
-            hub.ensure_repo(req.repo, private=req.private)
-            refs = hub.refs(req.repo)
-    base, adapter_config = _resolve_base(hub, req.artifact, req.base_model)
+            client.ensure_repo(req.repo, private=req.private)
+            refs = client.refs(req.repo)
+    base, adapter_config = _resolve_base(client, req.artifact, req.base_model)
     manifest = [
         {
             "path": f.path,
@@ -448,33 +457,33 @@ def _push(hub: Hub, req: _Request) -> PushResult:
     for attempt in range(1, MAX_ATTEMPTS + 1):
         result.attempts = attempt
         if repo_exists:
-            state = read_state(hub, req.repo, req.branch, refs=refs)
+            state = read_state(client, req.repo, req.branch, refs=refs)
         else:  # a dry run for a repository that push would create
             state = BranchState(None, {}, [], [], {}, {}, None)
         refs = None  # later attempts re-read everything
-        check_history(hub, req.repo, req.branch, state)
+        check_history(client, req.repo, req.branch, state)
         if not req.dry_run:
-            result.repaired += repair_tags(hub, req.repo, req.branch, state)
+            result.repaired += repair_tags(client, req.repo, req.branch, state)
         found = _existing_version(state, digest, req.ci_key, req.push_id, explicit=bool(req.version))
         if found:
-            return _report_existing(hub, req, state, *found, result)
+            return _report_existing(client, req, state, *found, result)
         meta, readme, entries = _compose(req, state, base, manifest)
         ops = _operations(req, state, adapter_config, meta, readme, entries, result)
         result.version, result.metadata, result.card = meta["version"], meta, readme
-        result.url = version_url(hub, req.repo, meta["version"])
+        result.url = version_url(client, req.repo, meta["version"])
         if req.dry_run:
             return result
         if state.head is None:  # a new versions branch starts from main
-            start = hub.refs(req.repo).branches.get("main")
+            start = client.refs(req.repo).branches.get("main")
             if start is None:
                 raise HubError(f"{req.repo} has no 'main' branch to start branch {req.branch!r} from.")
-            hub.create_branch(req.repo, req.branch, start)
+            client.create_branch(req.repo, req.branch, start)
             continue
         title = f"hubver {meta['version']}" + (
             f": {req.message.splitlines()[0][:200]}" if req.message else ""
         )
         try:
-            commit = hub.commit(
+            commit = client.commit(
                 req.repo,
                 req.branch,
                 ops,
@@ -486,7 +495,7 @@ def _push(hub: Hub, req: _Request) -> PushResult:
             # Someone else committed first, or the answer was lost: re-read and see.
             time.sleep(random.uniform(0.05, 0.3) * attempt)
             continue
-        _tag(hub, req.repo, meta["version"], commit)
+        _tag(client, req.repo, meta["version"], commit)
         result.commit, result.created = commit, True
         return result
     raise ConflictError(
@@ -496,20 +505,25 @@ def _push(hub: Hub, req: _Request) -> PushResult:
 
 
 def _report_existing(
-    hub: Hub, req: _Request, state: BranchState, entry: dict[str, Any], reason: str, result: PushResult
+    client: HubClient,
+    req: _Request,
+    state: BranchState,
+    entry: dict[str, Any],
+    reason: str,
+    result: PushResult,
 ) -> PushResult:
     """The version that stands for this push: made by it on an earlier attempt, or an identical one."""
     v = entry["version"]
     if not req.dry_run and v not in state.tags and state.head:
-        hub.create_tag(req.repo, v, state.head, message=f"hubver version {v}")
+        client.create_tag(req.repo, v, state.head, message=f"hubver version {v}")
         state.tags[v] = state.head
     result.version, result.commit = v, state.tags.get(v)
-    result.url = version_url(hub, req.repo, v)
+    result.url = version_url(client, req.repo, v)
     result.created = reason == "published by this push"
     result.reason = None if result.created else reason
     if not result.created and result.commit:
         with contextlib.suppress(HubverError):
-            result.metadata = load_remote_metadata(hub, req.repo, v, result.commit)
+            result.metadata = load_remote_metadata(client, req.repo, v, result.commit)
         position = state.entries.index(entry)
         result.previous_metrics = state.entries[position - 1].get("metrics") if position else None
     return result
@@ -606,11 +620,11 @@ def _operations(
     return ops
 
 
-def _tag(hub: Hub, repo: str, version: str, commit: str) -> None:
+def _tag(client: HubClient, repo: str, version: str, commit: str) -> None:
     try:
-        hub.create_tag(repo, version, commit, message=f"hubver version {version}")
-    except Conflict:
-        actual = hub.refs(repo).tags.get(version)
+        client.create_tag(repo, version, commit, message=f"hubver version {version}")
+    except RefConflict:
+        actual = client.refs(repo).tags.get(version)
         if actual != commit:
             raise VersionIdError(
                 f"The tag {version} in {repo} was created by someone else (at {actual}) while this push "

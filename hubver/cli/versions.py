@@ -204,8 +204,8 @@ def list_(settings, as_json, sort, limit):
     from ..training import key_metric_names
     from ..versions import read_listing, session, sort_versions
 
-    with session(settings) as (s, repo, hub):
-        listing = read_listing(hub, repo, s.branch)
+    with session(settings) as (s, repo, client):
+        listing = read_listing(client, repo, s.branch)
     versions = sort_versions(listing.versions, sort, limit)
     for problem in listing.problems:
         warn(problem)
