@@ -406,7 +406,7 @@ def push_v2_bytes(b: Bench) -> list[Row]:
 def _make_versions(b: Bench, repo: str, count: int) -> dict[str, Any]:
     """`count` real versions made by hubver.push, each a new adapter with its metrics."""
     import hubver
-    from hubver.versions import read_listing
+    from hubver.registry.browse import read_listing
 
     hub = b.client()
     src = b.work / "many"
@@ -436,7 +436,7 @@ def _make_versions(b: Bench, repo: str, count: int) -> dict[str, Any]:
 def list_versions(b: Bench) -> list[Row]:
     from huggingface_hub import hf_hub_download
 
-    from hubver.versions import read_listing
+    from hubver.registry.browse import read_listing
 
     n = b.sizes.versions
     repo = "bench/many-versions"

@@ -15,17 +15,17 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "push": "hubver.publish",
-    "list_versions": "hubver.versions",
-    "get_version": "hubver.versions",
-    "diff": "hubver.versions",
-    "resolve": "hubver.versions",
-    "checkout": "hubver.download",
-    "promote": "hubver.aliases",
-    "list_aliases": "hubver.aliases",
-    "alias_history": "hubver.aliases",
-    "verify": "hubver.integrity",
-    "load": "hubver.loading",
+    "push": "hubver.registry.push",
+    "list_versions": "hubver.registry.browse",
+    "get_version": "hubver.registry.browse",
+    "diff": "hubver.registry.browse",
+    "resolve": "hubver.registry.browse",
+    "checkout": "hubver.registry.checkout",
+    "promote": "hubver.registry.aliases",
+    "list_aliases": "hubver.registry.aliases",
+    "alias_history": "hubver.registry.aliases",
+    "verify": "hubver.registry.verify",
+    "load": "hubver.registry.load",
     "HubverCallback": "hubver.callback",
     "HubverError": "hubver.errors",
 }

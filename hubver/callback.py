@@ -531,7 +531,7 @@ class HubverCallback:
             return set()
         from .client import open_client
         from .errors import RepoNotFound
-        from .publish import read_state
+        from .registry.push import read_state
 
         repo = self.settings.require_repo()
         try:
@@ -573,7 +573,7 @@ class HubverCallback:
 
     def _on_outcome(self, outcome: dict[str, Any]) -> None:
         """An entry was published or failed (called from the reader thread)."""
-        from .publish import PushResult
+        from .registry.push import PushResult
 
         with self._lock:
             snap = self._run.handed.pop(str(outcome.get("entry")), None)

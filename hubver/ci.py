@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .redact import scrub
 
 if TYPE_CHECKING:
-    from .publish import PushResult
+    from .registry.push import PushResult
 
 
 def in_github_actions(env: Mapping[str, str] | None = None) -> bool:

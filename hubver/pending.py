@@ -71,7 +71,7 @@ def job_settings(job: dict[str, Any], token: str | None, overrides: dict[str, An
 
 def publish_entry(entry: Entry, job: dict[str, Any], settings: Settings, client: Any = None) -> Any:
     """Publish one complete entry; returns its PushResult (raises HubverError)."""
-    from .publish import push
+    from .registry.push import push
 
     kwargs = dict(job.get("push") or {})
     if not job.get("sealed"):

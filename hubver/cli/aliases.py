@@ -13,7 +13,7 @@ from .common import emit_json, repo_options, table
 @repo_options
 def promote(settings, as_json, version, alias):
     """Point ALIAS (e.g. production) at VERSION; rollback is promoting an older one."""
-    from ..aliases import promote as do_promote
+    from ..registry.aliases import promote as do_promote
 
     p = do_promote(version=version, alias=alias, settings=settings)
     if as_json:
@@ -30,7 +30,7 @@ def promote(settings, as_json, version, alias):
 @repo_options
 def aliases(settings, as_json):
     """List the aliases and the version each points at."""
-    from ..aliases import list_aliases
+    from ..registry.aliases import list_aliases
 
     rows = list_aliases(settings=settings)
     if as_json:
@@ -52,7 +52,7 @@ def aliases(settings, as_json):
 @repo_options
 def history(settings, as_json, alias):
     """Show every promotion of ALIAS: who, when, from which version to which."""
-    from ..aliases import alias_history
+    from ..registry.aliases import alias_history
 
     records = alias_history(alias=alias, settings=settings)
     if as_json:

@@ -60,8 +60,8 @@ def push(settings, as_json, directory, version_id, scheme, bump, message, privat
     if pending or retry_failed:
         return _push_pending(settings, as_json, directory, retry_failed, dry_run)
     from ..ci import in_github_actions, step_outputs, summary_markdown, write_outputs, write_summary
-    from ..publish import push as do_push
     from ..redact import known_secrets
+    from ..registry.push import push as do_push
     from ..training import parse_pairs
 
     result = do_push(
@@ -201,8 +201,9 @@ def _print_outcome(outcome) -> None:
 @click.option("--limit", type=int, help="Show at most N versions (the newest, or the best with --sort).")
 def list_(settings, as_json, sort, limit):
     """List the versions, with their metrics and aliases."""
+    from ..client import session
+    from ..registry.browse import read_listing, sort_versions
     from ..training import key_metric_names
-    from ..versions import read_listing, session, sort_versions
 
     with session(settings) as (s, repo, client):
         listing = read_listing(client, repo, s.branch)
@@ -243,8 +244,8 @@ def list_(settings, as_json, sort, limit):
 @click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
 def show(settings, as_json, version, unchecked):
     """Show one version: metadata, files and model card summary."""
+    from ..registry.browse import get_version
     from ..training import key_hyperparameters
-    from ..versions import get_version
 
     detail = get_version(version=version, settings=settings, unchecked=unchecked)
     if as_json:
@@ -318,8 +319,8 @@ def show(settings, as_json, version, unchecked):
 @click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
 def diff(settings, as_json, a, b, unchecked):
     """Compare versions A and B (LoRA ranks are read from the weights)."""
+    from ..registry.browse import diff as do_diff
     from ..training import RUN_LOCAL_ARGS, is_noise_metric
-    from ..versions import diff as do_diff
 
     d = do_diff(a=a, b=b, settings=settings, unchecked=unchecked)
     if as_json:
@@ -374,7 +375,7 @@ def diff(settings, as_json, a, b, unchecked):
 @click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
 def checkout(settings, as_json, version, target, force, unchecked):
     """Download exactly VERSION's files into a directory, sha256-checked."""
-    from ..download import checkout as do_checkout
+    from ..registry.checkout import checkout as do_checkout
 
     result = do_checkout(
         version=version, to=target, force=force, quiet=as_json, settings=settings, unchecked=unchecked
@@ -397,7 +398,7 @@ def checkout(settings, as_json, version, target, force, unchecked):
 @click.option("--deep", is_flag=True, help="Also download and hash every file of every version.")
 def verify(settings, as_json, version, repair, deep):
     """Check that VERSION (default: all) is intact: tag, commit, content, index chain, aliases."""
-    from ..integrity import verify as do_verify
+    from ..registry.verify import verify as do_verify
 
     reports = do_verify(version=version, repair=repair, deep=deep, settings=settings)
     if as_json:

@@ -7,18 +7,17 @@ alias branches), the version index at the branch head, and one small record per 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import index, versionids
-from .client import HubClient, Refs, open_client
-from .errors import HubverError, MetadataError, VersionNotFound
-from .jsonio import parse_json
-from .settings import Settings, resolve_settings
-from .tensors import lora_ranks, rank_summary
-from .trust import ContentCheck, chain_problems, check_commit, published_commit
+from .. import index, versionids
+from ..client import HubClient, Refs, session
+from ..errors import HubverError, MetadataError, VersionNotFound
+from ..jsonio import parse_json
+from ..settings import Settings
+from ..tensors import lora_ranks, rank_summary
+from ..trust import ContentCheck, chain_problems, check_commit, published_commit
 
 
 @dataclass
@@ -63,20 +62,6 @@ class VersionDetail:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.info.to_dict(), "metadata": self.metadata, "card": self.card}
-
-
-@contextlib.contextmanager
-def session(
-    settings: Settings | None = None, client: HubClient | None = None, **kwargs: Any
-) -> Iterator[tuple[Settings, str, HubClient]]:
-    """Settings, repo and a connected Hub, for the library functions below."""
-    settings = settings or resolve_settings(**kwargs)
-    repo = settings.require_repo()
-    if client is not None:
-        yield settings, repo, client
-        return
-    with open_client(settings) as opened:
-        yield settings, repo, opened
 
 
 def read_alias_records(client: HubClient, repo: str, refs: Refs, branch: str) -> dict[str, dict[str, Any]]:
@@ -310,7 +295,7 @@ def get_version(
     Raises IntegrityError if the tag's commit does not hold the version the index recorded
     (moved tag, changed files or metadata); `unchecked` reads it anyway, for forensics.
     """
-    from .card import split_card
+    from ..card import split_card
 
     with session(settings, client, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, client):
         listing = read_listing(client, r, s.branch)

@@ -14,13 +14,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from . import index, versionids
-from .client import HubClient
-from .errors import ConflictError, IntegrityError, RefConflict, VersionIdError, VersionNotFound
-from .jsonio import dumps
-from .provenance import current_user
-from .settings import Settings
-from .versions import check_version, read_alias_records, read_listing, session
+from .. import index, versionids
+from ..client import HubClient, session
+from ..errors import ConflictError, IntegrityError, RefConflict, VersionIdError, VersionNotFound
+from ..jsonio import dumps
+from ..provenance import current_user
+from ..settings import Settings
+from .browse import check_version, read_alias_records, read_listing
 
 MAX_ATTEMPTS = 8
 

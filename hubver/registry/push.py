@@ -18,11 +18,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import card, index, versionids
-from .artifact import Artifact, manifest_digest, scan
-from .ci import github_context
-from .client import HubClient, RemoteFile, open_client
-from .errors import (
+from .. import card, index, versionids
+from ..artifact import Artifact, manifest_digest, scan
+from ..ci import github_context
+from ..client import HubClient, RemoteFile, open_client
+from ..errors import (
     ConflictError,
     HubError,
     HubverError,
@@ -32,14 +32,14 @@ from .errors import (
     TransientError,
     VersionIdError,
 )
-from .jsonio import dumps, finite
-from .metadata import base_model_of, build, local_lora_ranks
-from .provenance import code_provenance, current_user, environment
-from .redact import known_secrets, scrub, strip_url_credentials
-from .settings import Settings, resolve_settings
-from .training import check_metrics, dataset_facts, finite_metrics, from_trainer_state, load_metrics_file
-from .trust import GIT_ID_LIMIT, check_commit, entry_hash, git_blob_sha, published_commit
-from .versions import load_remote_metadata
+from ..jsonio import dumps, finite
+from ..metadata import base_model_of, build, local_lora_ranks
+from ..provenance import code_provenance, current_user, environment
+from ..redact import known_secrets, scrub, strip_url_credentials
+from ..settings import Settings, resolve_settings
+from ..training import check_metrics, dataset_facts, finite_metrics, from_trainer_state, load_metrics_file
+from ..trust import GIT_ID_LIMIT, check_commit, entry_hash, git_blob_sha, published_commit
+from .browse import load_remote_metadata
 
 MAX_ATTEMPTS = 12
 

@@ -17,14 +17,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import index
-from .artifact import sha256_file
-from .client import HubClient
-from .errors import CheckoutError, HubverError, IntegrityError, MetadataError
-from .jsonio import load_json
-from .settings import Settings
-from .trust import git_blob_sha
-from .versions import check_version, read_listing, resolve_ref, session
+from .. import index
+from ..artifact import sha256_file
+from ..client import HubClient, session
+from ..errors import CheckoutError, HubverError, IntegrityError, MetadataError
+from ..jsonio import load_json
+from ..settings import Settings
+from ..trust import git_blob_sha
+from .browse import check_version, read_listing, resolve_ref
 
 
 @dataclass

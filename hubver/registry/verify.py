@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import index
-from .client import HubClient, Refs
-from .errors import HubverError
-from .settings import Settings
-from .trust import ContentCheck, chain_problems, check_commit, published_commit, read_index
-from .versions import read_alias_records, session
+from .. import index
+from ..client import HubClient, Refs, session
+from ..errors import HubverError
+from ..settings import Settings
+from ..trust import ContentCheck, chain_problems, check_commit, published_commit, read_index
+from .browse import read_alias_records
 
 
 @dataclass

@@ -15,15 +15,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from . import index
-from .artifact import PICKLE_SUFFIXES
-from .card import is_hub_id
-from .client import HubClient
-from .download import check_snapshot, fetch_checked
-from .errors import HubverError, LoadError
-from .jsonio import load_json
-from .settings import Settings
-from .versions import session
+from .. import index
+from ..artifact import PICKLE_SUFFIXES
+from ..card import is_hub_id
+from ..client import HubClient, session
+from ..errors import HubverError, LoadError
+from ..jsonio import load_json
+from ..settings import Settings
+from .checkout import check_snapshot, fetch_checked
 
 log = logging.getLogger("hubver")
 

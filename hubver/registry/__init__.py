@@ -1,0 +1,1 @@
+"""The verbs on a model repository, one module each: push, checkout, verify, load, aliases, browse."""
