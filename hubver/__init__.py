@@ -4,6 +4,8 @@
     hubver.push("out/", "me/my-adapter", message="r=8")     # -> PushResult(version="v3", ...)
     hubver.list_versions("me/my-adapter")                   # -> [VersionInfo, ...]
     model = hubver.load("me/my-adapter", "v3")              # base at its recorded revision + adapter
+    with hubver.connect("me/my-adapter") as registry:       # one client for several verbs
+        registry.promote("v3", "production")
 
 Everything is imported lazily: `import hubver` does not import torch or huggingface_hub.
 """
@@ -15,6 +17,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "connect": "hubver.registry",
+    "Registry": "hubver.registry",
     "push": "hubver.registry.push",
     "list_versions": "hubver.registry.browse",
     "get_version": "hubver.registry.browse",

@@ -31,7 +31,7 @@ from .errors import (
     RevisionMissing,
     TransientError,
 )
-from .settings import HF_ENDPOINT_DEFAULT, Settings, resolve_settings
+from .settings import HF_ENDPOINT_DEFAULT, Settings
 
 T = TypeVar("T")
 MAX_SMALL_FILE = 32 << 20  # hubver.json, the index, alias records: refuse anything larger
@@ -544,17 +544,3 @@ def open_client(settings: Settings) -> Iterator[HubClient]:
         yield client
     finally:
         running.stop()
-
-
-@contextlib.contextmanager
-def session(
-    settings: Settings | None = None, client: HubClient | None = None, **kwargs: Any
-) -> Iterator[tuple[Settings, str, HubClient]]:
-    """Settings, repo and a connected client, for the library functions of hubver.registry."""
-    settings = settings or resolve_settings(**kwargs)
-    repo = settings.require_repo()
-    if client is not None:
-        yield settings, repo, client
-        return
-    with open_client(settings) as opened:
-        yield settings, repo, opened

@@ -101,15 +101,15 @@ def drain(
     from .client import open_client
 
     outcomes: list[Outcome] = []
-    hubs: dict[tuple[str, str | None], Any] = {}
+    clients: dict[tuple[str, str | None], Any] = {}
     delay = 1.0
     with contextlib.ExitStack() as opened:
 
-        def hub_for(run_settings: Settings) -> Any:
+        def client_for(run_settings: Settings) -> Any:
             key = (run_settings.endpoint, run_settings.token)
-            if key not in hubs:
-                hubs[key] = opened.enter_context(open_client(run_settings))
-            return hubs[key]
+            if key not in clients:
+                clients[key] = opened.enter_context(open_client(run_settings))
+            return clients[key]
 
         try:
             while True:
@@ -137,7 +137,7 @@ def drain(
                     outcome = Outcome(entry.name, entry.describe(), entry.step, ok=False, job=job)
                     try:
                         run_settings = job_settings(job, token, overrides)
-                        outcome.result = publish_entry(entry, job, run_settings, hub_for(run_settings))
+                        outcome.result = publish_entry(entry, job, run_settings, client_for(run_settings))
                         outcome.ok = True
                     except HubverError as e:
                         outcome.error = _message(e, token)

@@ -13,9 +13,10 @@ from .common import emit_json, repo_options, table
 @repo_options
 def promote(settings, as_json, version, alias):
     """Point ALIAS (e.g. production) at VERSION; rollback is promoting an older one."""
-    from ..registry.aliases import promote as do_promote
+    from ..registry import connect
 
-    p = do_promote(version=version, alias=alias, settings=settings)
+    with connect(settings=settings) as registry:
+        p = registry.promote(version, alias)
     if as_json:
         emit_json(p.to_dict())
         return
@@ -30,9 +31,10 @@ def promote(settings, as_json, version, alias):
 @repo_options
 def aliases(settings, as_json):
     """List the aliases and the version each points at."""
-    from ..registry.aliases import list_aliases
+    from ..registry import connect
 
-    rows = list_aliases(settings=settings)
+    with connect(settings=settings) as registry:
+        rows = registry.aliases()
     if as_json:
         emit_json(rows)
         return
@@ -52,9 +54,10 @@ def aliases(settings, as_json):
 @repo_options
 def history(settings, as_json, alias):
     """Show every promotion of ALIAS: who, when, from which version to which."""
-    from ..registry.aliases import alias_history
+    from ..registry import connect
 
-    records = alias_history(alias=alias, settings=settings)
+    with connect(settings=settings) as registry:
+        records = registry.alias_history(alias)
     if as_json:
         emit_json(records)
         return

@@ -61,27 +61,30 @@ def push(settings, as_json, directory, version_id, scheme, bump, message, privat
         return _push_pending(settings, as_json, directory, retry_failed, dry_run)
     from ..ci import in_github_actions, step_outputs, summary_markdown, write_outputs, write_summary
     from ..redact import known_secrets
-    from ..registry.push import push as do_push
+    from ..registry import connect
     from ..training import parse_pairs
 
-    result = do_push(
-        directory,
-        version=version_id,
-        scheme=scheme,
-        bump=bump,
-        message=message,
-        private=private,
-        metrics=parse_pairs(metrics, "metric", numeric=True),
-        metrics_file=metrics_file,
-        params=parse_pairs(params, "param", numeric=False),
-        dataset=dataset,
-        num_samples=num_samples,
-        base_model=base_model,
-        template=template,
-        excludes=tuple(excludes),
-        dry_run=dry_run,
-        settings=settings,
-    )
+    # Parsed before the repository is asked for: a bad --metric is reported first, as before.
+    metric_values = parse_pairs(metrics, "metric", numeric=True)
+    param_values = parse_pairs(params, "param", numeric=False)
+    with connect(settings=settings) as registry:
+        result = registry.push(
+            directory,
+            version=version_id,
+            scheme=scheme,
+            bump=bump,
+            message=message,
+            private=private,
+            metrics=metric_values,
+            metrics_file=metrics_file,
+            params=param_values,
+            dataset=dataset,
+            num_samples=num_samples,
+            base_model=base_model,
+            template=template,
+            excludes=tuple(excludes),
+            dry_run=dry_run,
+        )
     if not dry_run and in_github_actions():
         write_outputs(step_outputs(result))
         write_summary(summary_markdown(result), known_secrets([settings.token]))
@@ -201,12 +204,12 @@ def _print_outcome(outcome) -> None:
 @click.option("--limit", type=int, help="Show at most N versions (the newest, or the best with --sort).")
 def list_(settings, as_json, sort, limit):
     """List the versions, with their metrics and aliases."""
-    from ..client import session
-    from ..registry.browse import read_listing, sort_versions
+    from ..registry import connect
+    from ..registry.browse import sort_versions
     from ..training import key_metric_names
 
-    with session(settings) as (s, repo, client):
-        listing = read_listing(client, repo, s.branch)
+    with connect(settings=settings) as registry:
+        listing = registry.listing()
     versions = sort_versions(listing.versions, sort, limit)
     for problem in listing.problems:
         warn(problem)
@@ -244,10 +247,11 @@ def list_(settings, as_json, sort, limit):
 @click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
 def show(settings, as_json, version, unchecked):
     """Show one version: metadata, files and model card summary."""
-    from ..registry.browse import get_version
+    from ..registry import connect
     from ..training import key_hyperparameters
 
-    detail = get_version(version=version, settings=settings, unchecked=unchecked)
+    with connect(settings=settings) as registry:
+        detail = registry.show(version, unchecked=unchecked)
     if as_json:
         emit_json(detail.to_dict())
         return
@@ -319,10 +323,11 @@ def show(settings, as_json, version, unchecked):
 @click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
 def diff(settings, as_json, a, b, unchecked):
     """Compare versions A and B (LoRA ranks are read from the weights)."""
-    from ..registry.browse import diff as do_diff
+    from ..registry import connect
     from ..training import RUN_LOCAL_ARGS, is_noise_metric
 
-    d = do_diff(a=a, b=b, settings=settings, unchecked=unchecked)
+    with connect(settings=settings) as registry:
+        d = registry.diff(a, b, unchecked=unchecked)
     if as_json:
         emit_json(d.to_dict())
         return
@@ -375,11 +380,10 @@ def diff(settings, as_json, a, b, unchecked):
 @click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
 def checkout(settings, as_json, version, target, force, unchecked):
     """Download exactly VERSION's files into a directory, sha256-checked."""
-    from ..registry.checkout import checkout as do_checkout
+    from ..registry import connect
 
-    result = do_checkout(
-        version=version, to=target, force=force, quiet=as_json, settings=settings, unchecked=unchecked
-    )
+    with connect(settings=settings) as registry:
+        result = registry.checkout(version, target, force=force, quiet=as_json, unchecked=unchecked)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -398,9 +402,10 @@ def checkout(settings, as_json, version, target, force, unchecked):
 @click.option("--deep", is_flag=True, help="Also download and hash every file of every version.")
 def verify(settings, as_json, version, repair, deep):
     """Check that VERSION (default: all) is intact: tag, commit, content, index chain, aliases."""
-    from ..registry.verify import verify as do_verify
+    from ..registry import connect
 
-    reports = do_verify(version=version, repair=repair, deep=deep, settings=settings)
+    with connect(settings=settings) as registry:
+        reports = registry.verify(version, repair=repair, deep=deep)
     if as_json:
         emit_json([r.to_dict() for r in reports])
     else:

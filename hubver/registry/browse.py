@@ -12,12 +12,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import index, versionids
-from ..client import HubClient, Refs, session
+from ..client import HubClient, Refs
 from ..errors import HubverError, MetadataError, VersionNotFound
 from ..jsonio import parse_json
 from ..settings import Settings
 from ..tensors import lora_ranks, rank_summary
 from ..trust import ContentCheck, chain_problems, check_commit, published_commit
+from . import Registry, connect
 
 
 @dataclass
@@ -239,13 +240,10 @@ def list_versions(
     client: HubClient | None = None,
 ) -> list[VersionInfo]:
     """Every version on the branch, oldest first (or by `sort`: a metric, '-metric' for descending)."""
-    with session(settings, client, repo=repo, endpoint=endpoint, local=local, token=token, branch=branch) as (
-        s,
-        r,
-        client,
-    ):
-        listing = read_listing(client, r, s.branch)
-    return sort_versions(listing.versions, sort, limit)
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, branch=branch, settings=settings, client=client
+    ) as registry:
+        return registry.list_versions(sort=sort, limit=limit)
 
 
 def resolve(
@@ -262,8 +260,10 @@ def resolve(
 
     Raises VersionNotFound when it is neither.
     """
-    with session(settings, client, repo=repo, endpoint=endpoint, local=local, token=token) as (_s, r, client):
-        return resolve_ref(client.refs(r), r, version)
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
+    ) as registry:
+        return registry.resolve(version)
 
 
 def resolve_ref(refs: Refs, repo: str, version: str) -> str:
@@ -295,29 +295,37 @@ def get_version(
     Raises IntegrityError if the tag's commit does not hold the version the index recorded
     (moved tag, changed files or metadata); `unchecked` reads it anyway, for forensics.
     """
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
+    ) as registry:
+        return registry.get_version(version, unchecked=unchecked)
+
+
+def read_version(registry: Registry, version: str, *, unchecked: bool = False) -> VersionDetail:
+    """`Registry.get_version`: see `get_version`."""
     from ..card import split_card
 
-    with session(settings, client, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, client):
-        listing = read_listing(client, r, s.branch)
-        commit = resolve_ref(listing.refs, r, version)
-        info = next((v for v in listing.versions if v.version == version), None)
-        if info is None:
-            alias_version = listing.aliases.get(version)
-            base = next((v for v in listing.versions if v.version == alias_version), None)
-            info = (
-                VersionInfo(version, commit)
-                if base is None
-                else VersionInfo(**{**base.to_dict(), "commit": commit})
-            )
-        if unchecked:
-            metadata = load_remote_metadata(client, r, version, commit)
-        else:
-            check = check_version(client, listing, version, commit)
-            check.raise_if_broken(r)
-            metadata = check.metadata or {}
-        raw_card, _ = client.read_file(r, index.CARD_PATH, commit)
-        card_meta, _, _ = split_card(raw_card.decode("utf-8", "replace") if raw_card else None)
-        return VersionDetail(info, metadata, card_meta)
+    client, r = registry.client, registry.repo
+    listing = read_listing(client, r, registry.branch)
+    commit = resolve_ref(listing.refs, r, version)
+    info = next((v for v in listing.versions if v.version == version), None)
+    if info is None:
+        alias_version = listing.aliases.get(version)
+        base = next((v for v in listing.versions if v.version == alias_version), None)
+        info = (
+            VersionInfo(version, commit)
+            if base is None
+            else VersionInfo(**{**base.to_dict(), "commit": commit})
+        )
+    if unchecked:
+        metadata = load_remote_metadata(client, r, version, commit)
+    else:
+        check = check_version(client, listing, version, commit)
+        check.raise_if_broken(r)
+        metadata = check.metadata or {}
+    raw_card, _ = client.read_file(r, index.CARD_PATH, commit)
+    card_meta, _, _ = split_card(raw_card.decode("utf-8", "replace") if raw_card else None)
+    return VersionDetail(info, metadata, card_meta)
 
 
 @dataclass
@@ -380,22 +388,30 @@ def diff(
     unchecked: bool = False,
 ) -> VersionDiff:
     """What changed from version `a` to version `b`: settings, LoRA ranks (from the weights), metrics, files."""
-    with session(settings, client, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, client):
-        listing = read_listing(client, r, s.branch)
-        refs = listing.refs
-        ca, cb = resolve_ref(refs, r, a), resolve_ref(refs, r, b)
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            if unchecked:
-                ma, mb = pool.map(lambda vc: load_remote_metadata(client, r, *vc), [(a, ca), (b, cb)])
-            else:
-                checks = list(pool.map(lambda vc: check_version(client, listing, *vc), [(a, ca), (b, cb)]))
-                for check in checks:
-                    check.raise_if_broken(r)
-                ma, mb = (c.metadata or {} for c in checks)
-            problems: list[str] = []
-            ra, rb = pool.map(
-                lambda cm: remote_lora_ranks(client, r, cm[0], cm[1], problems), [(ca, ma), (cb, mb)]
-            )
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
+    ) as registry:
+        return registry.diff(a, b, unchecked=unchecked)
+
+
+def diff_versions(registry: Registry, a: str, b: str, *, unchecked: bool = False) -> VersionDiff:
+    """`Registry.diff`: see `diff`."""
+    client, r = registry.client, registry.repo
+    listing = read_listing(client, r, registry.branch)
+    refs = listing.refs
+    ca, cb = resolve_ref(refs, r, a), resolve_ref(refs, r, b)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        if unchecked:
+            ma, mb = pool.map(lambda vc: load_remote_metadata(client, r, *vc), [(a, ca), (b, cb)])
+        else:
+            checks = list(pool.map(lambda vc: check_version(client, listing, *vc), [(a, ca), (b, cb)]))
+            for check in checks:
+                check.raise_if_broken(r)
+            ma, mb = (c.metadata or {} for c in checks)
+        problems: list[str] = []
+        ra, rb = pool.map(
+            lambda cm: remote_lora_ranks(client, r, cm[0], cm[1], problems), [(ca, ma), (cb, mb)]
+        )
     files_a, files_b = _files(ma), _files(mb)
     metrics = {}
     metrics_a, metrics_b = _obj(ma.get("metrics")), _obj(mb.get("metrics"))

@@ -19,11 +19,12 @@ from typing import Any
 
 from .. import index
 from ..artifact import sha256_file
-from ..client import HubClient, session
+from ..client import HubClient
 from ..errors import CheckoutError, HubverError, IntegrityError, MetadataError
 from ..jsonio import load_json
 from ..settings import Settings
 from ..trust import git_blob_sha
+from . import Registry, connect
 from .browse import check_version, read_listing, resolve_ref
 
 
@@ -72,18 +73,37 @@ def checkout(
     unchecked: bool = False,
 ) -> CheckoutResult:
     """Download `version` into `to` (default `./<name>-<version>`), sha256-checked against its manifest."""
-    with session(settings, client, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, client):
-        target = Path(to).expanduser() if to else default_target(r, version)
-        _check_target(target, force)
-        cache = Path(cache_dir) if cache_dir else None
-        if _offline():
-            snapshot, commit = _offline_cached(r, version, cache)
-            checked_against = "the local cache only"
-        else:
-            snapshot, commit = fetch_checked(
-                client, r, s.branch, version, cache, quiet=quiet, unchecked=unchecked
-            )
-            checked_against = "the Hub"
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
+    ) as registry:
+        return registry.checkout(
+            version, to, force=force, cache_dir=cache_dir, quiet=quiet, unchecked=unchecked
+        )
+
+
+def checkout_into(
+    registry: Registry,
+    version: str,
+    to: str | Path | None = None,
+    *,
+    force: bool = False,
+    cache_dir: str | Path | None = None,
+    quiet: bool = False,
+    unchecked: bool = False,
+) -> CheckoutResult:
+    """`Registry.checkout`: see `checkout`."""
+    client, r = registry.client, registry.repo
+    target = Path(to).expanduser() if to else default_target(r, version)
+    _check_target(target, force)
+    cache = Path(cache_dir) if cache_dir else None
+    if _offline():
+        snapshot, commit = _offline_cached(r, version, cache)
+        checked_against = "the local cache only"
+    else:
+        snapshot, commit = fetch_checked(
+            client, r, registry.branch, version, cache, quiet=quiet, unchecked=unchecked
+        )
+        checked_against = "the Hub"
     if snapshot.name != commit:
         raise IntegrityError(
             f"{version} of {r} moved while it was being downloaded ({commit[:12]} -> {snapshot.name[:12]}).",

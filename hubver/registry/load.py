@@ -18,10 +18,11 @@ from typing import Any
 from .. import index
 from ..artifact import PICKLE_SUFFIXES
 from ..card import is_hub_id
-from ..client import HubClient, session
+from ..client import HubClient
 from ..errors import HubverError, LoadError
 from ..jsonio import load_json
 from ..settings import Settings
+from . import Registry, connect
 from .checkout import check_snapshot, fetch_checked
 
 log = logging.getLogger("hubver")
@@ -74,7 +75,7 @@ def load(
     client: HubClient | None = None,
     unchecked: bool = False,
     **kwargs: Any,
-):
+) -> Any:
     """Load `version` of `repo` as a model (in eval mode).
 
     For an adapter: the base named in its metadata (at its recorded revision; override with
@@ -84,27 +85,55 @@ def load(
 
     >>> model = hubver.load("me/my-adapter", "v3")  # doctest: +SKIP
     """
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
+    ) as registry:
+        return registry.load(
+            version,
+            base_model=base_model,
+            model_class=model_class,
+            device=device,
+            allow_pickle=allow_pickle,
+            cache_dir=cache_dir,
+            unchecked=unchecked,
+            **kwargs,
+        )
+
+
+def load_from(
+    registry: Registry,
+    version: str,
+    *,
+    base_model: Any = None,
+    model_class: Any = None,
+    device: str | None = None,
+    allow_pickle: bool = False,
+    cache_dir: str | Path | None = None,
+    unchecked: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """`Registry.load`: see `load`."""
     if not allow_pickle:
         kwargs.setdefault("use_safetensors", True)
     # Unset, transformers asks on stdin whether to run the repo's code (and runs it on "y").
     kwargs.setdefault("trust_remote_code", False)
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    with session(settings, client, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, client):
-        if offline:
-            snapshot = _offline_snapshot(r, version, cache_dir)
-            log.warning("%s of %s: checked against the local cache only (HF_HUB_OFFLINE is set).", version, r)
-        else:
-            cache = Path(cache_dir) if cache_dir else None
-            snapshot, _ = fetch_checked(client, r, s.branch, version, cache, unchecked=unchecked)
-        check_snapshot(snapshot, r, version)
-        meta_path = snapshot / index.METADATA_PATH
-        meta = load_json(meta_path) if meta_path.exists() else {}
-        is_adapter = (snapshot / "adapter_config.json").exists()
-        _check_weights(snapshot, f"Version {version} of {r}", allow_pickle)
-        base_dir = None
-        if is_adapter and base_model is None:
-            base_dir = _base_snapshot(client, meta, snapshot, cache_dir, offline)
-            _check_weights(base_dir, f"The base model {base_dir}", allow_pickle)
+    client, r = registry.client, registry.repo
+    if offline:
+        snapshot = _offline_snapshot(r, version, cache_dir)
+        log.warning("%s of %s: checked against the local cache only (HF_HUB_OFFLINE is set).", version, r)
+    else:
+        cache = Path(cache_dir) if cache_dir else None
+        snapshot, _ = fetch_checked(client, r, registry.branch, version, cache, unchecked=unchecked)
+    check_snapshot(snapshot, r, version)
+    meta_path = snapshot / index.METADATA_PATH
+    meta = load_json(meta_path) if meta_path.exists() else {}
+    is_adapter = (snapshot / "adapter_config.json").exists()
+    _check_weights(snapshot, f"Version {version} of {r}", allow_pickle)
+    base_dir = None
+    if is_adapter and base_model is None:
+        base_dir = _base_snapshot(client, meta, snapshot, cache_dir, offline)
+        _check_weights(base_dir, f"The base model {base_dir}", allow_pickle)
     try:
         if not is_adapter:
             return _finish(_model_class(model_class).from_pretrained(str(snapshot), **kwargs), device)

@@ -21,7 +21,7 @@ from typing import Any
 from .. import card, index, versionids
 from ..artifact import Artifact, manifest_digest, scan
 from ..ci import github_context
-from ..client import HubClient, RemoteFile, open_client
+from ..client import HubClient, RemoteFile
 from ..errors import (
     ConflictError,
     HubError,
@@ -36,9 +36,10 @@ from ..jsonio import dumps, finite
 from ..metadata import base_model_of, build, local_lora_ranks
 from ..provenance import code_provenance, current_user, environment
 from ..redact import known_secrets, scrub, strip_url_credentials
-from ..settings import Settings, resolve_settings
+from ..settings import Settings
 from ..training import check_metrics, dataset_facts, finite_metrics, from_trainer_state, load_metrics_file
 from ..trust import GIT_ID_LIMIT, check_commit, entry_hash, git_blob_sha, published_commit
+from . import Registry, connect
 from .browse import load_remote_metadata
 
 MAX_ATTEMPTS = 12
@@ -342,10 +343,55 @@ def push(
 
     >>> hubver.push("out/", "me/my-adapter", message="r=8, 3 epochs")  # doctest: +SKIP
     """
-    settings = settings or resolve_settings(
-        repo=repo, endpoint=endpoint, local=local, token=token, branch=branch
-    )
-    repo = settings.require_repo()
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, branch=branch, settings=settings, client=client
+    ) as registry:
+        return registry.push(
+            path,
+            version=version,
+            scheme=scheme,
+            bump=bump,
+            message=message,
+            private=private,
+            metrics=metrics,
+            metrics_file=metrics_file,
+            params=params,
+            dataset=dataset,
+            num_samples=num_samples,
+            base_model=base_model,
+            template=template,
+            excludes=excludes,
+            training=training,
+            extra=extra,
+            dry_run=dry_run,
+            push_id=push_id,
+        )
+
+
+def push_to(
+    registry: Registry,
+    path: str | Path,
+    *,
+    version: str | None = None,
+    scheme: str = "counter",
+    bump: str | None = None,
+    message: str | None = None,
+    private: bool = False,
+    metrics: dict[str, Any] | None = None,
+    metrics_file: str | Path | None = None,
+    params: dict[str, Any] | None = None,
+    dataset: str | dict[str, Any] | None = None,
+    num_samples: int | None = None,
+    base_model: str | None = None,
+    template: str | Path | None = None,
+    excludes: tuple[str, ...] = (),
+    training: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    dry_run: bool = False,
+    push_id: str | None = None,
+) -> PushResult:
+    """`Registry.push`: see `push`."""
+    settings, repo = registry.settings, registry.repo
     if settings.branch:
         versionids.validate(settings.branch, reserved=())
     if scheme not in versionids.SCHEMES:
@@ -361,7 +407,7 @@ def push(
         artifact, training, Path(metrics_file) if metrics_file else None, metrics, params
     )
     ci = github_context()
-    secrets = known_secrets([settings.token, token])
+    secrets = known_secrets([settings.token, *registry.secrets])
     req = _Request(
         repo=repo,
         branch=settings.branch,
@@ -386,10 +432,7 @@ def push(
     )
     if push_id:
         req.push_id = push_id
-    if client is not None:
-        return _push(client, req)
-    with open_client(settings) as opened:
-        return _push(opened, req)
+    return _push(registry.client, req)
 
 
 def _dataset(spec: str | None, num_samples: int | None) -> dict[str, Any] | None:

@@ -14,10 +14,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import index
-from ..client import HubClient, Refs, session
+from ..client import HubClient, Refs
 from ..errors import HubverError
 from ..settings import Settings
 from ..trust import ContentCheck, chain_problems, check_commit, published_commit, read_index
+from . import Registry, connect
 from .browse import read_alias_records
 
 
@@ -53,8 +54,18 @@ def verify(
     client: HubClient | None = None,
 ) -> list[VerifyReport]:
     """One report per version (or for `version` only), plus reports for lost versions and aliases."""
-    with session(settings, client, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, client):
-        return _Verifier(client, r, s.branch, repair, deep).run(version)
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
+    ) as registry:
+        return registry.verify(version, repair=repair, deep=deep)
+
+
+def verify_in(
+    registry: Registry, version: str | None = None, *, repair: bool = False, deep: bool = False
+) -> list[VerifyReport]:
+    """`Registry.verify`: see `verify`."""
+    client, r = registry.client, registry.repo
+    return _Verifier(client, r, registry.branch, repair, deep).run(version)
 
 
 class _Verifier:
