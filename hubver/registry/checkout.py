@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import index
-from ..artifact import sha256_file
 from ..client import HubClient
 from ..errors import CheckoutError, HubverError, IntegrityError, MetadataError
+from ..hashing import BLOCK, sha256_file
 from ..jsonio import load_json
 from ..settings import Settings
 from ..trust import git_blob_sha
@@ -244,14 +244,14 @@ def check_snapshot(snapshot: Path, repo: str, version: str) -> int:
     return len(manifest)
 
 
-def _copy_hashing(src: Path, dest: Path, chunk: int = 4 << 20) -> str:
+def _copy_hashing(src: Path, dest: Path, chunk: int = BLOCK) -> str:
     """Copy `src` to `dest` and return the sha256 of what was written: one pass over the bytes."""
-    client = hashlib.sha256()
+    digest = hashlib.sha256()
     with src.open("rb") as fin, dest.open("wb") as fout:
         while block := fin.read(chunk):
-            client.update(block)
+            digest.update(block)
             fout.write(block)
-    return client.hexdigest()
+    return digest.hexdigest()
 
 
 def _manifest(meta_path: Path, repo: str, version: str) -> dict[str, str | None] | None:
