@@ -168,6 +168,10 @@ class HubverCallback:
         self._extra = _jsonable(push_kwargs.pop("extra", None) or {}, "extra")
         self._base_override = push_kwargs.pop("base_model", None)
         self.push_kwargs = _jsonable(push_kwargs, "push option")
+        from .registry.request import PushRequest
+
+        # An option hubver.push does not take fails here, not in the upload process at the first save.
+        PushRequest.from_json(self.push_kwargs, "HubverCallback push options")
         self.results: list[Any] = []  # PushResult of every version of the current run, in order
         self.failures: list[Failure] = []
         self.recovered: list[Any] = []  # versions of an earlier run published by this one
@@ -381,7 +385,7 @@ class HubverCallback:
             "step": step,
             "final": final,
             "sealed": False,
-            "push": self._push_kwargs(trigger, epoch, step, message, recovered=recovered),
+            "push": self._push_request(trigger, epoch, step, message, recovered=recovered),
         }
         snap = _Snapshot(entry, job, step)
         self._fill_metrics(snap, state)
@@ -389,7 +393,7 @@ class HubverCallback:
         run.spooled.append(step)
         return snap
 
-    def _push_kwargs(
+    def _push_request(
         self, trigger: str, epoch: float | None, step: int, message: str, *, recovered: bool
     ) -> dict[str, Any]:
         run = self._run
@@ -398,7 +402,9 @@ class HubverCallback:
             run_record.update(resumed_from=run.resumed_from, this_run=run.id)
         if recovered:
             run_record["recovered"] = True
-        return {
+        from .registry.request import PushRequest
+
+        options = {
             "scheme": self.scheme,
             "bump": self.bump,
             "message": message,
@@ -414,6 +420,7 @@ class HubverCallback:
             "extra": {"trigger": trigger, **({"recovered": True} if recovered else {}), **self._extra},
             **self.push_kwargs,
         }
+        return PushRequest.from_json(options).to_json()
 
     def _fill_metrics(self, snap: _Snapshot, state) -> None:
         history = list(state.log_history or [])
@@ -788,7 +795,7 @@ def _trained_base(model) -> str | None:
         return None if config is not None else str(Path(name).resolve())
     if revision:
         return f"{name}@{revision}"
-    from .card import is_hub_id
+    from .ids import is_hub_id
 
     if not is_hub_id(name):
         return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,21 +16,14 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .ids import is_hub_id
 from .training import key_hyperparameters, key_metric_names
 
 START = "<!-- hubver:start -->"
 END = "<!-- hubver:end -->"
 DEFAULT_TEMPLATE = "default.md.j2"
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 # PEFT's and transformers' empty card templates: boilerplate, not a user's words.
 _BOILERPLATE = ("[More Information Needed]", "<!-- Provide a quick summary of what the model is/does. -->")
-
-
-def is_hub_id(name: object) -> bool:
-    """True for `namespace/name`; False for anything else, whatever its type (cards are edited by hand)."""
-    return (
-        isinstance(name, str) and len(name) <= 200 and bool(_HUB_ID.match(name)) and not name.startswith("/")
-    )
 
 
 def _names(value: object) -> list[str]:

@@ -199,7 +199,7 @@ def summary_markdown(result: PushResult, previous_metrics: dict[str, Any] | None
 
 def _load_snippet(meta: dict[str, Any], repo: str, version: str) -> list[str]:
     # The same three cases as the model card's "Load this version".
-    from .card import is_hub_id
+    from .ids import is_hub_id
 
     base = (meta.get("base_model") or {}).get("name")
     if meta.get("kind") == "adapter" and is_hub_id(base):

@@ -71,15 +71,21 @@ def job_settings(job: dict[str, Any], token: str | None, overrides: dict[str, An
 
 def publish_entry(entry: Entry, job: dict[str, Any], settings: Settings, client: Any = None) -> Any:
     """Publish one complete entry; returns its PushResult (raises HubverError)."""
-    from .registry.push import push
+    from .registry import connect
+    from .registry.request import PushRequest
 
-    kwargs = dict(job.get("push") or {})
+    # job.json of every hubver version holds push options under "push": PushRequest.to_json()
+    # now, loose hubver.push keyword arguments before (a subset of the same names).
+    request = PushRequest.from_json(job.get("push") or {}, f"push options in {entry.path}/job.json")
+    if job.get("push_id"):
+        request = request.replace(push_id=job["push_id"])
     if not job.get("sealed"):
         # Its trainer died after saving the weights and before the step's evaluation finished.
-        extra = dict(kwargs.get("extra") or {})
+        extra = dict(request.extra or {})
         extra["incomplete"] = "the run stopped before this step's evaluation finished"
-        kwargs["extra"] = extra
-    return push(entry.files, settings=settings, client=client, push_id=job.get("push_id"), **kwargs)
+        request = request.replace(extra=extra)
+    with connect(settings=settings, client=client) as registry:
+        return registry.push(entry.files, request)
 
 
 def drain(

@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import index
+from . import index, layout
 from .artifact import manifest_digest
 from .client import HubClient, RemoteFile
 from .errors import IntegrityError, MetadataError
@@ -77,34 +77,34 @@ def check_commit(
     out = ContentCheck(version, commit)
     _, files = client.files(repo, commit)
     out.files = files
-    meta_file = files.get(index.METADATA_PATH)
+    meta_file = files.get(layout.METADATA_PATH)
     if meta_file is None:
-        out.problems.append(f"commit {commit[:12]} has no {index.METADATA_PATH}.")
+        out.problems.append(f"commit {commit[:12]} has no {layout.METADATA_PATH}.")
         return out
     if metadata_bytes is None:
-        metadata_bytes, _ = client.read_file(repo, index.METADATA_PATH, commit)
+        metadata_bytes, _ = client.read_file(repo, layout.METADATA_PATH, commit)
     elif git_blob_sha(metadata_bytes) != meta_file.blob_id:
         out.problems.append(
-            f"the cached {index.METADATA_PATH} differs from the one in commit {commit[:12]} on the Hub."
+            f"the cached {layout.METADATA_PATH} differs from the one in commit {commit[:12]} on the Hub."
         )
         return out
     try:
-        meta = parse_json(metadata_bytes or b"", f"{index.METADATA_PATH} of version {version} in {repo}")
+        meta = parse_json(metadata_bytes or b"", f"{layout.METADATA_PATH} of version {version} in {repo}")
     except MetadataError as e:
         out.problems.append(e.message)
         return out
     if not isinstance(meta, dict):
-        out.problems.append(f"{index.METADATA_PATH} at {commit[:12]} is not a JSON object.")
+        out.problems.append(f"{layout.METADATA_PATH} at {commit[:12]} is not a JSON object.")
         return out
     out.metadata = meta
     if meta.get("version") != version:
         out.problems.append(
-            f"commit {commit[:12]} holds {index.METADATA_PATH} of version {meta.get('version')!r}, not {version}."
+            f"commit {commit[:12]} holds {layout.METADATA_PATH} of version {meta.get('version')!r}, not {version}."
         )
     recorded_blob = (entry or {}).get("metadata_blob")
     if recorded_blob and meta_file.blob_id != recorded_blob:
         out.problems.append(
-            f"{index.METADATA_PATH} at {commit[:12]} is not the one {version} was published with."
+            f"{layout.METADATA_PATH} at {commit[:12]} is not the one {version} was published with."
         )
     recomputed, file_problems = _recompute(client, repo, commit, files, meta, alias=alias)
     digest = manifest_digest(recomputed)
@@ -116,9 +116,9 @@ def check_commit(
             + (f" ({'; '.join(file_problems)})" if file_problems else "")
         )
     elif meta.get("digest") != want:
-        out.problems.append(f"{index.METADATA_PATH} at {commit[:12]} records another digest than the index.")
+        out.problems.append(f"{layout.METADATA_PATH} at {commit[:12]} records another digest than the index.")
     if position is not None and not alias:
-        blob = files.get(index.INDEX_PATH)
+        blob = files.get(layout.INDEX_PATH)
         expected = git_blob_sha(index.render(position))
         if blob is None or blob.blob_id != expected:
             out.problems.append(
@@ -143,7 +143,7 @@ def _recompute(
     which hubver records at push time. Versions from before that are read and hashed.
     """
     listed = {f.get("path"): f for f in meta.get("files") or [] if isinstance(f, dict)}
-    managed = index.MANAGED_PATHS
+    managed = layout.MANAGED_PATHS
     out: list[dict[str, Any]] = []
     problems: list[str] = []
     for path, remote in sorted(files.items()):
@@ -228,6 +228,6 @@ def published_commit(entries: list[dict[str, Any]], i: int, head: str | None) ->
 
 def read_index(client: HubClient, repo: str, head: str) -> tuple[list[dict[str, Any]], list[str], bool]:
     """Entries at `head`, problems reading them, and whether the index exists at all."""
-    raw, _ = client.read_file(repo, index.INDEX_PATH, head)
+    raw, _ = client.read_file(repo, layout.INDEX_PATH, head)
     entries, problems = index.parse(raw)
     return entries, problems, raw is not None

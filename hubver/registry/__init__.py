@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .browse import Listing, VersionDetail, VersionDiff, VersionInfo
     from .checkout import CheckoutResult
     from .push import PushResult
+    from .request import PushRequest
     from .verify import VerifyReport
 
 
@@ -77,11 +78,17 @@ class Registry:
 
     # Publishing
 
-    def push(self, path: str | Path, **options: Any) -> PushResult:
-        """Publish `path` as a new version; `options` are those of `hubver.push`."""
+    def push(self, path: str | Path, request: PushRequest | None = None, **options: Any) -> PushResult:
+        """Publish `path` as a new version, as `request` says (or `options`, those of `hubver.push`;
+        given both, `options` override the request's)."""
         from .push import push_to
+        from .request import PushRequest
 
-        return push_to(self, path, **options)
+        if request is None:
+            request = PushRequest(**options)
+        elif options:
+            request = request.replace(**options)
+        return push_to(self, path, request)
 
     # Reading
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import index, versionids
+from .. import ids, layout
 from ..client import HubClient
 from ..errors import ConflictError, IntegrityError, RefConflict, VersionIdError, VersionNotFound
 from ..jsonio import dumps
@@ -43,7 +43,7 @@ class Promotion:
 
 
 def _check_alias(alias: str, refs, branch: str) -> None:
-    versionids.validate(alias, reserved=("main", branch))
+    ids.validate(alias, reserved=("main", branch))
     if alias in refs.tags:
         raise VersionIdError(
             f"{alias!r} is a version id, so it cannot also be an alias.", "Pick another alias name."
@@ -109,7 +109,7 @@ def promote_in(registry: Registry, version: str, alias: str) -> Promotion:
         _, alias_files = client.files(r, head)
         ops: list[Any] = []
         for path, f in sorted(target_files.items()):
-            if path == index.ALIAS_PATH:
+            if path == layout.ALIAS_PATH:
                 continue
             current = alias_files.get(path)
             if current is None or current.blob_id != f.blob_id:
@@ -117,10 +117,10 @@ def promote_in(registry: Registry, version: str, alias: str) -> Promotion:
         ops += [
             CommitOperationDelete(path_in_repo=p)
             for p in sorted(alias_files)
-            if p not in target_files and p != index.ALIAS_PATH
+            if p not in target_files and p != layout.ALIAS_PATH
         ]
         ops.append(
-            CommitOperationAdd(path_in_repo=index.ALIAS_PATH, path_or_fileobj=dumps(new_record).encode())
+            CommitOperationAdd(path_in_repo=layout.ALIAS_PATH, path_or_fileobj=dumps(new_record).encode())
         )
         try:
             commit = client.commit(
@@ -144,8 +144,8 @@ def promote_in(registry: Registry, version: str, alias: str) -> Promotion:
 
 def _check_content(client: HubClient, repo: str, alias: str, version: str, commit: str, expected) -> None:
     _, now = client.files(repo, commit)
-    got = {p: f.blob_id for p, f in now.items() if p != index.ALIAS_PATH}
-    want = {p: f.blob_id for p, f in expected.items() if p != index.ALIAS_PATH}
+    got = {p: f.blob_id for p, f in now.items() if p != layout.ALIAS_PATH}
+    want = {p: f.blob_id for p, f in expected.items() if p != layout.ALIAS_PATH}
     if got != want:
         differing = sorted(p for p in set(got) | set(want) if got.get(p) != want.get(p))
         raise IntegrityError(

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .. import index, versionids
+from .. import ids, index, layout
 from ..client import HubClient, Refs
 from ..errors import HubverError, MetadataError, VersionNotFound
 from ..jsonio import parse_json
@@ -73,12 +73,12 @@ def read_alias_records(client: HubClient, repo: str, refs: Refs, branch: str) ->
     def read(alias: str) -> tuple[str, dict[str, Any] | None]:
         head = refs.branches[alias]
         try:
-            raw, _ = client.read_file(repo, index.ALIAS_PATH, head)
+            raw, _ = client.read_file(repo, layout.ALIAS_PATH, head)
         except HubverError:
             raw = None
         if raw:
             with contextlib.suppress(MetadataError):
-                record = parse_json(raw, f"{index.ALIAS_PATH} on {alias}")
+                record = parse_json(raw, f"{layout.ALIAS_PATH} on {alias}")
                 if isinstance(record, dict) and record.get("version"):
                     return alias, {**record, "head": head}
         if head in version_commits:  # promoted, but the record commit never landed
@@ -97,7 +97,7 @@ def read_listing(client: HubClient, repo: str, branch: str) -> Listing:
     problems: list[str] = []
     entries: list[dict[str, Any]] = []
     if head is not None:
-        raw, _ = client.read_file(repo, index.INDEX_PATH, head)
+        raw, _ = client.read_file(repo, layout.INDEX_PATH, head)
         entries, problems = index.parse(raw)
         if raw is None:
             entries, more = _entries_from_tags(client, repo, refs)
@@ -205,7 +205,7 @@ def _files(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _entries_from_tags(client: HubClient, repo: str, refs: Refs) -> tuple[list[dict[str, Any]], list[str]]:
     """No index (versions from an older hubver, or tags made by hand): read each tag's hubver.json."""
     entries = []
-    for tag in versionids.sort(refs.tags):
+    for tag in ids.sort(refs.tags):
         try:
             meta = load_remote_metadata(client, repo, tag, refs.tags[tag])
         except MetadataError as e:
@@ -271,7 +271,7 @@ def resolve_ref(refs: Refs, repo: str, version: str) -> str:
         return refs.tags[version]
     if version in refs.branches:
         return refs.branches[version]
-    known = versionids.sort(refs.tags)
+    known = ids.sort(refs.tags)
     raise VersionNotFound(
         f"Version {version} not found in {repo}."
         + (f" Known versions: {', '.join(known[-5:])}{' ...' if len(known) > 5 else ''}." if known else ""),
@@ -323,7 +323,7 @@ def read_version(registry: Registry, version: str, *, unchecked: bool = False) -
         check = check_version(client, listing, version, commit)
         check.raise_if_broken(r)
         metadata = check.metadata or {}
-    raw_card, _ = client.read_file(r, index.CARD_PATH, commit)
+    raw_card, _ = client.read_file(r, layout.CARD_PATH, commit)
     card_meta, _, _ = split_card(raw_card.decode("utf-8", "replace") if raw_card else None)
     return VersionDetail(info, metadata, card_meta)
 
@@ -454,13 +454,13 @@ def diff_versions(registry: Registry, a: str, b: str, *, unchecked: bool = False
 
 def load_remote_metadata(client: HubClient, repo: str, version: str, commit: str) -> dict[str, Any]:
     """hubver.json of a version; MetadataError naming the version and file if missing or broken."""
-    raw, _ = client.read_file(repo, index.METADATA_PATH, commit)
+    raw, _ = client.read_file(repo, layout.METADATA_PATH, commit)
     if raw is None:
         raise MetadataError(
-            f"Version {version} of {repo} has no {index.METADATA_PATH} (commit {commit[:12]}).",
+            f"Version {version} of {repo} has no {layout.METADATA_PATH} (commit {commit[:12]}).",
             "It was not published by hubver, or the file was removed.",
         )
-    meta = parse_json(raw, f"{index.METADATA_PATH} of version {version} in {repo}")
+    meta = parse_json(raw, f"{layout.METADATA_PATH} of version {version} in {repo}")
     if not isinstance(meta, dict):
-        raise MetadataError(f"{index.METADATA_PATH} of version {version} in {repo} is not a JSON object.")
+        raise MetadataError(f"{layout.METADATA_PATH} of version {version} in {repo} is not a JSON object.")
     return meta

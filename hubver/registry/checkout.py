@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import index
+from .. import layout
 from ..client import HubClient
 from ..errors import CheckoutError, HubverError, IntegrityError, MetadataError
 from ..hashing import BLOCK, sha256_file
@@ -109,14 +109,16 @@ def checkout_into(
             f"{version} of {r} moved while it was being downloaded ({commit[:12]} -> {snapshot.name[:12]}).",
             f"Run `hubver verify {version} --repo {r}`.",
         )
-    meta_path = snapshot / index.METADATA_PATH
+    meta_path = snapshot / layout.METADATA_PATH
     manifest = _manifest(meta_path, r, version) if meta_path.exists() else None
     if manifest is None:
-        wanted = [p for p in _walk(snapshot) if p not in index.MANAGED_PATHS and not p.startswith(".hubver/")]
+        wanted = [
+            p for p in _walk(snapshot) if p not in layout.MANAGED_PATHS and not p.startswith(".hubver/")
+        ]
         expected: dict[str, str | None] = {p: None for p in wanted}
     else:
         expected = manifest
-    extra = [p for p in (index.METADATA_PATH, index.CARD_PATH) if (snapshot / p).exists()]
+    extra = [p for p in (layout.METADATA_PATH, layout.CARD_PATH) if (snapshot / p).exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.hubver-", dir=target.parent))
     try:
@@ -168,15 +170,15 @@ def fetch_checked(
     commit = resolve_ref(listing.refs, repo, version)
     cached = _cached_snapshot(repo, commit, cache)
     if not unchecked:
-        meta_bytes = (cached / index.METADATA_PATH).read_bytes() if cached else None
+        meta_bytes = (cached / layout.METADATA_PATH).read_bytes() if cached else None
         check = check_version(client, listing, version, commit, metadata_bytes=meta_bytes)
         check.raise_if_broken(repo)
-        expected_blob = check.files[index.METADATA_PATH].blob_id
+        expected_blob = check.files[layout.METADATA_PATH].blob_id
     snapshot = cached or client.snapshot(repo, commit, cache_dir=cache, quiet=quiet)
-    meta_path = snapshot / index.METADATA_PATH
+    meta_path = snapshot / layout.METADATA_PATH
     if not unchecked and (not meta_path.is_file() or git_blob_sha(meta_path.read_bytes()) != expected_blob):
         raise IntegrityError(
-            f"The downloaded {index.METADATA_PATH} of {version} is not the one in its commit {commit[:12]}.",
+            f"The downloaded {layout.METADATA_PATH} of {version} is not the one in its commit {commit[:12]}.",
             f"Delete the cached copy and retry; run `hubver verify {version} --repo {repo}`.",
         )
     _remember_ref(repo, version, commit, cache)
@@ -221,7 +223,7 @@ def _cached_snapshot(repo: str, commit: str, cache_dir: Path | None) -> Path | N
     """The commit's snapshot in the HF cache if it is complete there (nothing to download)."""
     snapshot = _cache_root(repo, cache_dir) / "snapshots" / commit
     try:
-        manifest = _manifest(snapshot / index.METADATA_PATH, repo, commit[:12])
+        manifest = _manifest(snapshot / layout.METADATA_PATH, repo, commit[:12])
     except (OSError, HubverError):
         return None
     if manifest is None or not all((snapshot / p).is_file() for p in manifest):
@@ -231,7 +233,7 @@ def _cached_snapshot(repo: str, commit: str, cache_dir: Path | None) -> Path | N
 
 def check_snapshot(snapshot: Path, repo: str, version: str) -> int:
     """sha256-check every file of a snapshot against its hubver.json; the number checked."""
-    manifest = _manifest(snapshot / index.METADATA_PATH, repo, version) or {}
+    manifest = _manifest(snapshot / layout.METADATA_PATH, repo, version) or {}
     for path, digest in sorted(manifest.items()):
         src = snapshot / path
         if not src.is_file():
@@ -263,7 +265,7 @@ def _manifest(meta_path: Path, repo: str, version: str) -> dict[str, str | None]
     files = load_json(meta_path).get("files")
     if files is None:
         return None
-    where = f"{index.METADATA_PATH} of version {version} in {repo}"
+    where = f"{layout.METADATA_PATH} of version {version} in {repo}"
     hint = f"Run `hubver verify {version} --repo {repo}`."
     if not isinstance(files, list) or not all(
         isinstance(f, dict) and isinstance(f.get("path"), str) for f in files

@@ -15,11 +15,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .. import index
+from .. import layout
 from ..artifact import PICKLE_SUFFIXES
-from ..card import is_hub_id
 from ..client import HubClient
 from ..errors import HubverError, LoadError
+from ..ids import is_hub_id
 from ..jsonio import load_json
 from ..settings import Settings
 from . import Registry, connect
@@ -126,7 +126,7 @@ def load_from(
         cache = Path(cache_dir) if cache_dir else None
         snapshot, _ = fetch_checked(client, r, registry.branch, version, cache, unchecked=unchecked)
     check_snapshot(snapshot, r, version)
-    meta_path = snapshot / index.METADATA_PATH
+    meta_path = snapshot / layout.METADATA_PATH
     meta = load_json(meta_path) if meta_path.exists() else {}
     is_adapter = (snapshot / "adapter_config.json").exists()
     _check_weights(snapshot, f"Version {version} of {r}", allow_pickle)

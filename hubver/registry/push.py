@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .. import card, index, versionids
+from .. import card, ids, index, layout
 from ..artifact import Artifact, manifest_digest, scan
 from ..ci import github_context
 from ..client import HubClient, RemoteFile
@@ -33,6 +33,7 @@ from ..errors import (
     VersionIdError,
 )
 from ..jsonio import dumps, finite
+from ..layout import commit_title, titled_version
 from ..metadata import base_model_of, build, local_lora_ranks
 from ..provenance import code_provenance, current_user, environment
 from ..redact import known_secrets, scrub, strip_url_credentials
@@ -41,6 +42,7 @@ from ..training import check_metrics, dataset_facts, finite_metrics, from_traine
 from ..trust import GIT_ID_LIMIT, check_commit, entry_hash, git_blob_sha, published_commit
 from . import Registry, connect
 from .browse import load_remote_metadata
+from .request import PushRequest
 
 MAX_ATTEMPTS = 12
 
@@ -104,11 +106,11 @@ def read_state(client: HubClient, repo: str, branch: str, *, refs=None) -> Branc
         return BranchState(None, {}, [], [], refs.tags, refs.branches, None)
     head = refs.branches[branch]
     head_sha, files = client.files(repo, head)
-    raw, _ = client.read_file(repo, index.INDEX_PATH, head) if index.INDEX_PATH in files else (None, None)
+    raw, _ = client.read_file(repo, layout.INDEX_PATH, head) if layout.INDEX_PATH in files else (None, None)
     entries, problems = index.parse(raw)
     readme = None
-    if index.CARD_PATH in files:
-        data, _ = client.read_file(repo, index.CARD_PATH, head)
+    if layout.CARD_PATH in files:
+        data, _ = client.read_file(repo, layout.CARD_PATH, head)
         readme = data.decode("utf-8", "replace") if data else None
     return BranchState(head_sha, files, entries, problems, refs.tags, refs.branches, readme)
 
@@ -176,17 +178,17 @@ def _resolve_base(
         base = {"name": name, "revision": rev or None, "source": "--base-model"}
     if base is None:
         return None, None
-    if card.is_hub_id(base["name"]) and not _is_local_path(base["name"]) and not base.get("revision"):
+    if ids.is_hub_id(base["name"]) and not _is_local_path(base["name"]) and not base.get("revision"):
         try:
             sha, _ = client.files(base["name"], "main")
             base["revision"] = sha
         except HubverError:
             base["revision"] = None  # not on this endpoint: recorded by name only
-    elif not card.is_hub_id(base["name"]):
+    elif not ids.is_hub_id(base["name"]):
         base["local"] = True
     rewritten = None
     cfg = artifact.adapter_config
-    if cfg is not None and card.is_hub_id(base["name"]):
+    if cfg is not None and ids.is_hub_id(base["name"]):
         wanted = {"base_model_name_or_path": base["name"], "revision": base.get("revision")}
         if any(cfg.get(k) != v for k, v in wanted.items()):
             rewritten = (dumps({**cfg, **wanted})).encode()
@@ -241,9 +243,9 @@ def check_history(client: HubClient, repo: str, branch: str, state: BranchState)
         return
     titled: dict[str, str] = {}
     for c in client.commits(repo, state.head):  # the head the index was read at, not a newer one
-        m = index.COMMIT_TITLE.match(c.title or "")
-        if m:
-            titled.setdefault(m.group(1), c.commit_id)
+        version = titled_version(c.title)
+        if version:
+            titled.setdefault(version, c.commit_id)
     state.history_ids = set(titled)
     listed = {e["version"] for e in state.entries}
     lost = sorted(v for v in titled if v not in listed)
@@ -276,7 +278,7 @@ def _pick_version(state: BranchState, version: str | None, scheme: str, bump: st
     """The id of the new version: checked against every ref of the repo before anything is uploaded."""
     used = {e["version"] for e in state.entries} | set(state.tags) | state.history_ids
     if version:
-        if version not in used and (clash := versionids.ref_clash(version, state.tags, state.branches)):
+        if version not in used and (clash := ids.ref_clash(version, state.tags, state.branches)):
             raise VersionIdError(
                 f"Invalid version id {version!r} for {repo}: {clash}.",
                 f"Pick another id with --version, or omit it to get the next one "
@@ -289,7 +291,7 @@ def _pick_version(state: BranchState, version: str | None, scheme: str, bump: st
             raise VersionIdError(
                 f"Version {version} already exists in {repo}"
                 f"{when}{f' at commit {commit[:12]}' if commit else ''}; versions are never overwritten.",
-                f"Pick another id with --version, or omit it to get the next one ({versionids.next_id(used, 'counter')}).",
+                f"Pick another id with --version, or omit it to get the next one ({ids.next_id(used, 'counter')}).",
             )
         return version
     return _free_id(used, state, scheme, bump)
@@ -299,8 +301,8 @@ def _free_id(used: set[str], state: BranchState, scheme: str, bump: str | None) 
     """The next id of `scheme` that clashes with no tag or branch (an alias named v3 is skipped)."""
     taken = set(used)
     while True:
-        candidate = versionids.next_id(taken, scheme, bump=bump)
-        if not versionids.ref_clash(candidate, state.tags, state.branches):
+        candidate = ids.next_id(taken, scheme, bump=bump)
+        if not ids.ref_clash(candidate, state.tags, state.branches):
             return candidate
         taken.add(candidate)
 
@@ -343,95 +345,73 @@ def push(
 
     >>> hubver.push("out/", "me/my-adapter", message="r=8, 3 epochs")  # doctest: +SKIP
     """
+    request = PushRequest(
+        version=version,
+        scheme=scheme,
+        bump=bump,
+        message=message,
+        private=private,
+        metrics=metrics,
+        metrics_file=None if metrics_file is None else str(metrics_file),
+        params=params,
+        dataset=dataset,
+        num_samples=num_samples,
+        base_model=base_model,
+        template=None if template is None else str(template),
+        excludes=excludes,
+        training=training,
+        extra=extra,
+        dry_run=dry_run,
+        push_id=push_id,
+    )
     with connect(
         repo, endpoint=endpoint, local=local, token=token, branch=branch, settings=settings, client=client
     ) as registry:
-        return registry.push(
-            path,
-            version=version,
-            scheme=scheme,
-            bump=bump,
-            message=message,
-            private=private,
-            metrics=metrics,
-            metrics_file=metrics_file,
-            params=params,
-            dataset=dataset,
-            num_samples=num_samples,
-            base_model=base_model,
-            template=template,
-            excludes=excludes,
-            training=training,
-            extra=extra,
-            dry_run=dry_run,
-            push_id=push_id,
-        )
+        return registry.push(path, request)
 
 
-def push_to(
-    registry: Registry,
-    path: str | Path,
-    *,
-    version: str | None = None,
-    scheme: str = "counter",
-    bump: str | None = None,
-    message: str | None = None,
-    private: bool = False,
-    metrics: dict[str, Any] | None = None,
-    metrics_file: str | Path | None = None,
-    params: dict[str, Any] | None = None,
-    dataset: str | dict[str, Any] | None = None,
-    num_samples: int | None = None,
-    base_model: str | None = None,
-    template: str | Path | None = None,
-    excludes: tuple[str, ...] = (),
-    training: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
-    dry_run: bool = False,
-    push_id: str | None = None,
-) -> PushResult:
+def push_to(registry: Registry, path: str | Path, request: PushRequest) -> PushResult:
     """`Registry.push`: see `push`."""
     settings, repo = registry.settings, registry.repo
     if settings.branch:
-        versionids.validate(settings.branch, reserved=())
-    if scheme not in versionids.SCHEMES:
+        ids.validate(settings.branch, reserved=())
+    if request.scheme not in ids.SCHEMES:
         raise VersionIdError(
-            f"Unknown version scheme {scheme!r}.", f"Use one of: {', '.join(versionids.SCHEMES)}."
+            f"Unknown version scheme {request.scheme!r}.", f"Use one of: {', '.join(ids.SCHEMES)}."
         )
-    if version:
-        versionids.validate(version, reserved=("main", settings.branch))
+    if request.version:
+        ids.validate(request.version, reserved=("main", settings.branch))
     # Everything local first: a bad directory or file fails before any request.
-    artifact = scan(path, excludes=excludes)
+    artifact = scan(path, excludes=request.excludes)
     local_lora_ranks(artifact)  # every safetensors header checked before the first request
     train_section, merged_metrics = _training_inputs(
-        artifact, training, Path(metrics_file) if metrics_file else None, metrics, params
+        artifact,
+        request.training,
+        Path(request.metrics_file) if request.metrics_file else None,
+        request.metrics,
+        request.params,
     )
     ci = github_context()
     secrets = known_secrets([settings.token, *registry.secrets])
     req = _Request(
         repo=repo,
         branch=settings.branch,
+        options=request,
         artifact=artifact,
-        version=version,
-        scheme=scheme,
-        bump=bump,
-        message=message,
-        private=private,
         training=train_section,
         metrics=merged_metrics,
-        dataset=dataset if isinstance(dataset, dict) else _dataset(dataset, num_samples),
-        base_model=base_model,
-        template=Path(template) if template else None,
-        extra=extra,
-        dry_run=dry_run,
+        dataset=request.dataset
+        if isinstance(request.dataset, dict)
+        else _dataset(request.dataset, request.num_samples),
+        template=Path(request.template) if request.template else None,
         ci=ci,
         ci_key=scrub(ci["idempotency_key"], secrets) if ci else None,
         code=code_provenance(),
         environment=environment(),
         secrets=secrets,
     )
-    if push_id:
-        req.push_id = push_id
+    if request.push_id:
+        req.push_id = request.push_id
     return _push(registry.client, req)
 
 
@@ -447,23 +427,16 @@ def _dataset(spec: str | None, num_samples: int | None) -> dict[str, Any] | None
 
 @dataclass
 class _Request:
-    """A push, with everything that could be worked out before talking to the Hub."""
+    """A push: the caller's options, plus everything worked out from them before talking to the Hub."""
 
     repo: str
     branch: str
+    options: PushRequest
     artifact: Artifact
-    version: str | None
-    scheme: str
-    bump: str | None
-    message: str | None
-    private: bool
     training: dict[str, Any]
     metrics: dict[str, Any]
     dataset: dict[str, Any] | None
-    base_model: str | None
     template: Path | None
-    extra: dict[str, Any] | None
-    dry_run: bool
     ci: dict[str, Any] | None
     ci_key: str | None
     code: dict[str, Any] | None
@@ -477,12 +450,12 @@ def _push(client: HubClient, req: _Request) -> PushResult:
     try:
         refs = client.refs(req.repo)
     except RepoNotFound:
-        if req.dry_run:
+        if req.options.dry_run:
             refs, repo_exists = None, False
         else:
-            client.ensure_repo(req.repo, private=req.private)
+            client.ensure_repo(req.repo, private=req.options.private)
             refs = client.refs(req.repo)
-    base, adapter_config = _resolve_base(client, req.artifact, req.base_model)
+    base, adapter_config = _resolve_base(client, req.artifact, req.options.base_model)
     manifest = [
         {
             "path": f.path,
@@ -496,7 +469,7 @@ def _push(client: HubClient, req: _Request) -> PushResult:
     ]
     digest = manifest_digest(manifest)
     result = PushResult(req.repo, "", None, "", req.branch, created=False, skipped=req.artifact.skipped)
-    result.dry_run = req.dry_run
+    result.dry_run = req.options.dry_run
     for attempt in range(1, MAX_ATTEMPTS + 1):
         result.attempts = attempt
         if repo_exists:
@@ -505,16 +478,16 @@ def _push(client: HubClient, req: _Request) -> PushResult:
             state = BranchState(None, {}, [], [], {}, {}, None)
         refs = None  # later attempts re-read everything
         check_history(client, req.repo, req.branch, state)
-        if not req.dry_run:
+        if not req.options.dry_run:
             result.repaired += repair_tags(client, req.repo, req.branch, state)
-        found = _existing_version(state, digest, req.ci_key, req.push_id, explicit=bool(req.version))
+        found = _existing_version(state, digest, req.ci_key, req.push_id, explicit=bool(req.options.version))
         if found:
             return _report_existing(client, req, state, *found, result)
         meta, readme, entries = _compose(req, state, base, manifest)
         ops = _operations(req, state, adapter_config, meta, readme, entries, result)
         result.version, result.metadata, result.card = meta["version"], meta, readme
         result.url = version_url(client, req.repo, meta["version"])
-        if req.dry_run:
+        if req.options.dry_run:
             return result
         if state.head is None:  # a new versions branch starts from main
             start = client.refs(req.repo).branches.get("main")
@@ -522,9 +495,7 @@ def _push(client: HubClient, req: _Request) -> PushResult:
                 raise HubError(f"{req.repo} has no 'main' branch to start branch {req.branch!r} from.")
             client.create_branch(req.repo, req.branch, start)
             continue
-        title = f"hubver {meta['version']}" + (
-            f": {req.message.splitlines()[0][:200]}" if req.message else ""
-        )
+        title = commit_title(meta["version"], req.options.message)
         try:
             commit = client.commit(
                 req.repo,
@@ -557,7 +528,7 @@ def _report_existing(
 ) -> PushResult:
     """The version that stands for this push: made by it on an earlier attempt, or an identical one."""
     v = entry["version"]
-    if not req.dry_run and v not in state.tags and state.head:
+    if not req.options.dry_run and v not in state.tags and state.head:
         client.create_tag(req.repo, v, state.head, message=f"hubver version {v}")
         state.tags[v] = state.head
     result.version, result.commit = v, state.tags.get(v)
@@ -576,7 +547,7 @@ def _compose(
     req: _Request, state: BranchState, base: dict[str, Any] | None, manifest: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
     """hubver.json, the model card and the index of the next version on top of `state`."""
-    new_version = _pick_version(state, req.version, req.scheme, req.bump, req.repo)
+    new_version = _pick_version(state, req.options.version, req.options.scheme, req.options.bump, req.repo)
     previous = state.entries[-1] if state.entries else None
     parent = (
         {"version": previous["version"], "commit": state.tags.get(previous["version"])} if previous else None
@@ -584,7 +555,7 @@ def _compose(
     meta = build(
         req.artifact,
         version=new_version,
-        message=req.message,
+        message=req.options.message,
         created_by=current_user(),
         base_model=base,
         training=req.training,
@@ -595,7 +566,7 @@ def _compose(
         environment=req.environment,
         parent=parent,
         files=manifest,
-        extra=req.extra,
+        extra=req.options.extra,
         secrets=req.secrets,
     )
     entry = index.entry_for(meta, push_id=req.push_id, ci_key=req.ci_key)
@@ -649,14 +620,14 @@ def _operations(
         ops.append(op)
         result.uploaded.append(f.path)
     result.deleted = sorted(
-        p for p in state.files if p not in req.artifact.paths and p not in index.MANAGED_PATHS
+        p for p in state.files if p not in req.artifact.paths and p not in layout.MANAGED_PATHS
     )
     ops += [CommitOperationDelete(path_in_repo=p) for p in result.deleted]
     ops += [
-        CommitOperationAdd(path_in_repo=index.METADATA_PATH, path_or_fileobj=dumps(meta).encode()),
-        CommitOperationAdd(path_in_repo=index.CARD_PATH, path_or_fileobj=readme.encode()),
+        CommitOperationAdd(path_in_repo=layout.METADATA_PATH, path_or_fileobj=dumps(meta).encode()),
+        CommitOperationAdd(path_in_repo=layout.CARD_PATH, path_or_fileobj=readme.encode()),
         # Lines written by others may hold NaN (Python's json reads it): the index stays strict JSON.
-        CommitOperationAdd(path_in_repo=index.INDEX_PATH, path_or_fileobj=index.render(finite(entries))),
+        CommitOperationAdd(path_in_repo=layout.INDEX_PATH, path_or_fileobj=index.render(finite(entries))),
     ]
     previous = state.entries[-1] if state.entries else None
     result.previous_metrics = previous.get("metrics") if previous else None

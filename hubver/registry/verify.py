@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .. import index
+from .. import layout
 from ..client import HubClient, Refs
 from ..errors import HubverError
+from ..layout import titled_version
 from ..settings import Settings
 from ..trust import ContentCheck, chain_problems, check_commit, published_commit, read_index
 from . import Registry, connect
@@ -88,7 +89,7 @@ class _Verifier:
                     general.fail(f"INDEX DAMAGED: {p}")
                 if not exists:
                     general.fail(
-                        f"INDEX MISSING: {index.INDEX_PATH} is gone from the head of {self.branch} "
+                        f"INDEX MISSING: {layout.INDEX_PATH} is gone from the head of {self.branch} "
                         f"({head[:12]}); the tags below say what it held."
                     )
                 reports.append(general)
@@ -151,7 +152,7 @@ class _Verifier:
             return None
         for p in check.problems:
             report.fail(p)
-        report.files_checked = sum(1 for p in check.files if p not in index.MANAGED_PATHS)
+        report.files_checked = sum(1 for p in check.files if p not in layout.MANAGED_PATHS)
         if self.deep and check.metadata is not None:
             for f in check.metadata.get("files") or []:
                 path = f.get("path")
@@ -214,12 +215,12 @@ class _Verifier:
             reports.append(report)
         tagged = set(refs.tags)
         for commit, title in history.items():
-            m = index.COMMIT_TITLE.match(title)
-            if m and m.group(1) not in listed and m.group(1) not in tagged:
-                report = VerifyReport(m.group(1), False, None, None)
+            titled = titled_version(title)
+            if titled and titled not in listed and titled not in tagged:
+                report = VerifyReport(titled, False, None, None)
                 report.problems.append(
                     f"VERSION MISSING: commit {commit[:12]} ({title!r}) is in the history of {self.branch}, "
-                    f"but {m.group(1)} has neither an index entry nor a tag (the index was shortened)."
+                    f"but {titled} has neither an index entry nor a tag (the index was shortened)."
                 )
                 reports.append(report)
         return reports
@@ -247,6 +248,6 @@ class _Verifier:
             else:
                 for p in check.problems:
                     report.fail(f"ALIAS {alias} does not hold {v}: {p}")
-                report.files_checked = sum(1 for p in check.files if p not in index.MANAGED_PATHS)
+                report.files_checked = sum(1 for p in check.files if p not in layout.MANAGED_PATHS)
             reports.append(report)
         return reports
