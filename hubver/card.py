@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .formatting import MISSING_MARKDOWN, fmt
 from .ids import is_hub_id
 from .training import key_hyperparameters, key_metric_names
 
@@ -142,19 +143,11 @@ def _compiled(template: str | None, _mtime_ns: int):
         loader = jinja2.DictLoader({DEFAULT_TEMPLATE: text})
         name = DEFAULT_TEMPLATE
     env = jinja2.Environment(loader=loader, **env_kwargs)
-    env.filters["fmt"] = _fmt
+    env.filters["fmt"] = functools.partial(fmt, missing=MISSING_MARKDOWN, text=str)
     try:
         return env.get_template(name)
     except jinja2.TemplateError as e:
         raise ConfigError(f"The card template {template or name} is invalid: {e}.") from None
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if value is None:
-        return "—"
-    return str(value)
 
 
 def _mapping(value: object) -> dict[str, Any]:

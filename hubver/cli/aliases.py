@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .common import emit_json, repo_options, table
+from ..formatting import table
+from .common import emit_json, repo_options
 
 
 @click.command()

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from ..formatting import safe
+
 
 def repo_options(func: Callable) -> Callable:
     """--repo, --endpoint/--local, --token, --branch and --json, resolved into `settings`."""
@@ -57,15 +59,6 @@ def emit_json(data: Any) -> None:
     )
 
 
-def safe(value: Any) -> str:
-    """`value` as text a terminal shows as it is: control characters (ESC, BEL, CR, newlines...)
-    from data written by others are escaped (`\\x1b`), never sent raw."""
-    text = value if isinstance(value, str) else str(value)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
 def text_list(value: Any) -> list[str]:
     """A list of names from metadata written by anyone: a string is one name, other types none."""
     if isinstance(value, str):
@@ -78,22 +71,6 @@ def text_list(value: Any) -> list[str]:
 def obj(value: Any) -> dict[str, Any]:
     """`value` if it is a JSON object, else empty (hubver.json edited on the Hub may hold anything)."""
     return value if isinstance(value, dict) else {}
-
-
-def table(rows: list[list[Any]], headers: list[str]) -> str:
-    cells = [[("" if c is None else safe(c)) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    return "\n".join(lines)
-
-
-def fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if value is None:
-        return "-"
-    return safe(value)
 
 
 def warn(message: str) -> None:

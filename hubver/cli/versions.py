@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from .common import emit_json, fmt, obj, repo_options, safe, table, text_list, warn
+from ..formatting import fmt, safe, table
+from .common import emit_json, obj, repo_options, text_list, warn
 
 
 @click.command()
