@@ -184,13 +184,13 @@ class HubverCallback:
 
     # -- Trainer events -----------------------------------------------------------------------
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         # Events this class does not handle, including ones newer transformers versions add.
         if name.startswith("on_"):
             return lambda *args, **kwargs: None
         raise AttributeError(name)
 
-    def on_train_begin(self, args, state, control, **kwargs):
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._run.id:  # this callback served an earlier train(): finish with that run first
             self._seal_pending()
             self._close_uploader(timeout=self.wait_timeout)
@@ -232,7 +232,7 @@ class HubverCallback:
         if run.resumed_from:
             self._recover_checkpoints(args, state)
 
-    def on_epoch_end(self, args, state, control, **kwargs):
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.push != "epoch":
             return
         step = int(state.global_step)
@@ -252,7 +252,9 @@ class HubverCallback:
         else:
             self._hand_over(snap)
 
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+    def on_evaluate(
+        self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **kwargs: Any
+    ) -> None:
         if not metrics or not self._run.main:
             return
         step = int(state.global_step)
@@ -263,7 +265,7 @@ class HubverCallback:
             self._run.pending.awaits_eval = False
             self._fill_metrics(self._run.pending, state)
 
-    def on_save(self, args, state, control, **kwargs):
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         step = int(state.global_step)
         checkpoint = (self._run.output_dir or Path(".")) / f"checkpoint-{step}"
         if not self._run.main:
@@ -278,13 +280,13 @@ class HubverCallback:
         self._run.await_save = None
         self._hand_over(self._snapshot(trigger, state, kwargs, checkpoint=checkpoint))
 
-    def on_step_begin(self, args, state, control, **kwargs):
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._seal_pending()
 
-    def on_epoch_begin(self, args, state, control, **kwargs):
+    def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._seal_pending()
 
-    def on_train_end(self, args, state, control, **kwargs):
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         run = self._run
         if run.main:
             self._seal_pending()
@@ -317,7 +319,7 @@ class HubverCallback:
 
     # -- snapshots --------------------------------------------------------------------------------
 
-    def _dataset_facts(self, dataloader) -> dict[str, Any] | None:
+    def _dataset_facts(self, dataloader: Any) -> dict[str, Any] | None:
         dataset = getattr(dataloader, "dataset", None)
         facts: dict[str, Any] = {}
         if self.dataset_name:
@@ -335,7 +337,7 @@ class HubverCallback:
     def _snapshot(
         self,
         trigger: str,
-        state,
+        state: Any,
         kwargs: dict[str, Any],
         *,
         checkpoint: Path | None = None,
@@ -422,7 +424,7 @@ class HubverCallback:
         }
         return PushRequest.from_json(options).to_json()
 
-    def _fill_metrics(self, snap: _Snapshot, state) -> None:
+    def _fill_metrics(self, snap: _Snapshot, state: Any) -> None:
         history = list(state.log_history or [])
         metrics, steps, last = metrics_at(history, snap.step, self._run.evals)
         training = snap.job["push"]["training"]
@@ -498,7 +500,7 @@ class HubverCallback:
 
     # -- recovery after a kill ------------------------------------------------------------------
 
-    def _recover_checkpoints(self, args, state) -> None:
+    def _recover_checkpoints(self, args: Any, state: Any) -> None:
         """Publish checkpoints of the resumed run whose step should have a version and has none."""
         assert self._outbox is not None
         run = self._run
@@ -670,7 +672,7 @@ class _CheckpointState:
         self.log_history = history if isinstance(history, list) else []
 
 
-def _is_main(args, state) -> bool:
+def _is_main(args: Any, state: Any) -> bool:
     zero = getattr(state, "is_world_process_zero", None)
     if isinstance(zero, bool):
         return zero
@@ -681,12 +683,12 @@ def _value(x: Any) -> Any:
     return getattr(x, "value", x)
 
 
-def _sharded(args) -> bool:
+def _sharded(args: Any) -> bool:
     """FSDP or DeepSpeed: only the Trainer's own saving gathers the full weights."""
     return bool(getattr(args, "fsdp", None) or getattr(args, "deepspeed", None))
 
 
-def _distributed(args) -> dict[str, Any]:
+def _distributed(args: Any) -> dict[str, Any]:
     world = int(getattr(args, "world_size", 1) or 1)
     kind = _value(getattr(getattr(args, "distributed_state", None), "distributed_type", None))
     per_device = getattr(args, "per_device_train_batch_size", None)
@@ -770,7 +772,7 @@ def _jsonable(value: Any, what: str) -> Any:
     return convert(value)
 
 
-def _trained_base(model) -> str | None:
+def _trained_base(model: Any) -> str | None:
     """`name@commit` of the base the run is training, resolved where transformers loaded it from.
 
     Pinned when training starts, so a base whose `main` moves during a long run is still
@@ -808,7 +810,7 @@ def _trained_base(model) -> str | None:
         return None
 
 
-def _args_dict(args) -> dict[str, Any]:
+def _args_dict(args: Any) -> dict[str, Any]:
     try:
         data = args.to_dict()
     except Exception:

@@ -112,7 +112,7 @@ def front_matter(meta: dict[str, Any], existing: dict[str, Any], repo: str) -> d
     return fm
 
 
-def _template(template: Path | None):
+def _template(template: Path | None) -> Any:
     if template is None:
         return _compiled(None, 0)
     template = Path(template)
@@ -125,7 +125,7 @@ def _template(template: Path | None):
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled(template: str | None, _mtime_ns: int):
+def _compiled(template: str | None, _mtime_ns: int) -> Any:
     """The compiled template: compiling takes ~60 ms, more than the rest of a push's own work."""
     import jinja2
 

@@ -389,7 +389,7 @@ class HubClient:
 
         from huggingface_hub.errors import SafetensorsParsingError
 
-        def fetch():
+        def fetch() -> Any:
             try:
                 return self.api.parse_safetensors_file_metadata(repo, path, revision=revision)
             except (SafetensorsParsingError, ValueError, TypeError, KeyError, RecursionError) as e:
@@ -456,7 +456,7 @@ class HubClient:
         """
         message, description = self.scrub(message), self.scrub(description)
 
-        def send():
+        def send() -> Any:
             return self.api.create_commit(
                 repo,
                 operations,

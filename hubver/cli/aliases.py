@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..formatting import table
+from ..settings import Settings
 from .common import emit_json, repo_options
 
 
@@ -12,7 +13,7 @@ from .common import emit_json, repo_options
 @click.argument("version")
 @click.argument("alias")
 @repo_options
-def promote(settings, as_json, version, alias):
+def promote(settings: Settings, as_json: bool, version: str, alias: str) -> None:
     """Point ALIAS (e.g. production) at VERSION; rollback is promoting an older one."""
     from ..registry import connect
 
@@ -24,13 +25,13 @@ def promote(settings, as_json, version, alias):
     if not p.changed:
         click.echo(f"{alias} already points at {version}.")
         return
-    click.echo(f"{alias}: {p.previous or '(new)'} -> {version}  (commit {p.commit[:12]})")
+    click.echo(f"{alias}: {p.previous or '(new)'} -> {version}  (commit {(p.commit or '')[:12]})")
     click.echo(f'  load: from_pretrained("{p.repo}", revision="{alias}")')
 
 
 @click.command()
 @repo_options
-def aliases(settings, as_json):
+def aliases(settings: Settings, as_json: bool) -> None:
     """List the aliases and the version each points at."""
     from ..registry import connect
 
@@ -53,7 +54,7 @@ def aliases(settings, as_json):
 @click.command()
 @click.argument("alias")
 @repo_options
-def history(settings, as_json, alias):
+def history(settings: Settings, as_json: bool, alias: str) -> None:
     """Show every promotion of ALIAS: who, when, from which version to which."""
     from ..registry import connect
 

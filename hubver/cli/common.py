@@ -33,7 +33,15 @@ def repo_options(func: Callable) -> Callable:
     @click.option("--branch", metavar="BRANCH", help="Branch that holds the versions (default: main).")
     @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
     @functools.wraps(func)
-    def wrapper(repo, endpoint, local, token, branch, as_json, **kwargs):
+    def wrapper(
+        repo: str | None,
+        endpoint: str | None,
+        local: bool,
+        token: str | None,
+        branch: str | None,
+        as_json: bool,
+        **kwargs: Any,
+    ) -> Any:
         from ..settings import resolve_settings
 
         settings = resolve_settings(repo=repo, endpoint=endpoint, local=local, token=token, branch=branch)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..formatting import fmt, safe, table
+from ..settings import Settings
 from .common import emit_json, obj, repo_options, text_list, warn
+
+if TYPE_CHECKING:
+    from ..pending import Outcome
 
 
 @click.command()
@@ -55,8 +60,11 @@ from .common import emit_json, obj, repo_options, text_list, warn
 @click.option(
     "--retry-failed", is_flag=True, help="With --pending: also retry the snapshots the hub refused."
 )
-def push(settings, as_json, directory, version_id, scheme, bump, message, private, metrics, metrics_file, params,
-         dataset, num_samples, base_model, template, excludes, dry_run, pending, retry_failed):  # fmt: skip
+def push(settings: Settings, as_json: bool, directory: Path, version_id: str | None, scheme: str, bump: str | None,
+         message: str | None, private: bool, metrics: tuple[str, ...], metrics_file: Path | None,
+         params: tuple[str, ...], dataset: str | None, num_samples: int | None, base_model: str | None,
+         template: Path | None, excludes: tuple[str, ...], dry_run: bool, pending: bool,
+         retry_failed: bool) -> None:  # fmt: skip
     """Publish DIRECTORY (default: .) as a new version."""
     if pending or retry_failed:
         return _push_pending(settings, as_json, directory, retry_failed, dry_run)
@@ -116,7 +124,7 @@ def push(settings, as_json, directory, version_id, scheme, bump, message, privat
         )
         click.echo(f"  url: {result.url}")
         return
-    click.echo(f"Published {result.version} of {result.repo} (commit {result.commit[:12]}).")
+    click.echo(f"Published {result.version} of {result.repo} (commit {(result.commit or '')[:12]}).")
     click.echo(
         f"  {len(result.uploaded)} file(s) uploaded, {len(result.unchanged)} unchanged, {len(result.deleted)} removed"
     )
@@ -124,7 +132,9 @@ def push(settings, as_json, directory, version_id, scheme, bump, message, privat
     click.echo(f'  load: from_pretrained("{result.repo}", revision="{result.version}")')
 
 
-def _push_pending(settings, as_json, directory, retry_failed, dry_run):
+def _push_pending(
+    settings: Settings, as_json: bool, directory: Path, retry_failed: bool, dry_run: bool
+) -> None:
     from ..errors import HubverError
     from ..outbox import Outbox, outbox_for
     from ..pending import drain
@@ -187,7 +197,7 @@ def _push_pending(settings, as_json, directory, retry_failed, dry_run):
         )
 
 
-def _print_outcome(outcome) -> None:
+def _print_outcome(outcome: Outcome) -> None:
     if outcome.ok:
         r = outcome.result
         what = "Published" if r.created else "Already published"
@@ -203,7 +213,7 @@ def _print_outcome(outcome) -> None:
 @repo_options
 @click.option("--sort", metavar="METRIC", help="Order by a metric (prefix '-' for descending).")
 @click.option("--limit", type=int, help="Show at most N versions (the newest, or the best with --sort).")
-def list_(settings, as_json, sort, limit):
+def list_(settings: Settings, as_json: bool, sort: str | None, limit: int | None) -> None:
     """List the versions, with their metrics and aliases."""
     from ..registry import connect
     from ..registry.browse import sort_versions
@@ -246,7 +256,7 @@ def list_(settings, as_json, sort, limit):
 @click.argument("version")
 @repo_options
 @click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
-def show(settings, as_json, version, unchecked):
+def show(settings: Settings, as_json: bool, version: str, unchecked: bool) -> None:
     """Show one version: metadata, files and model card summary."""
     from ..registry import connect
     from ..training import key_hyperparameters
@@ -306,7 +316,8 @@ def show(settings, as_json, version, unchecked):
             + (f"  PR #{fmt(pr.get('number'))} {fmt(pr.get('title'))}" if pr else "")
         )
     click.echo("files:")
-    for f in m.get("files") if isinstance(m.get("files"), list) else []:
+    files = m.get("files")
+    for f in files if isinstance(files, list) else []:
         f = obj(f)
         click.echo(f"  {fmt(f.get('path'))}  {fmt(f.get('size'))} bytes  sha256:{fmt(f.get('sha256'))[:12]}")
     card = detail.card
@@ -322,7 +333,7 @@ def show(settings, as_json, version, unchecked):
 @click.argument("b")
 @repo_options
 @click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
-def diff(settings, as_json, a, b, unchecked):
+def diff(settings: Settings, as_json: bool, a: str, b: str, unchecked: bool) -> None:
     """Compare versions A and B (LoRA ranks are read from the weights)."""
     from ..registry import connect
     from ..training import RUN_LOCAL_ARGS, is_noise_metric
@@ -379,7 +390,9 @@ def diff(settings, as_json, a, b, unchecked):
 )
 @click.option("--force", is_flag=True, help="Replace the contents of a non-empty target directory.")
 @click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
-def checkout(settings, as_json, version, target, force, unchecked):
+def checkout(
+    settings: Settings, as_json: bool, version: str, target: Path | None, force: bool, unchecked: bool
+) -> None:
     """Download exactly VERSION's files into a directory, sha256-checked."""
     from ..registry import connect
 
@@ -401,7 +414,7 @@ def checkout(settings, as_json, version, target, force, unchecked):
 @repo_options
 @click.option("--repair", is_flag=True, help="Create tags that an interrupted push left missing.")
 @click.option("--deep", is_flag=True, help="Also download and hash every file of every version.")
-def verify(settings, as_json, version, repair, deep):
+def verify(settings: Settings, as_json: bool, version: str | None, repair: bool, deep: bool) -> None:
     """Check that VERSION (default: all) is intact: tag, commit, content, index chain, aliases."""
     from ..registry import connect
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import ids, layout
-from ..client import HubClient
+from ..client import HubClient, Refs, RemoteFile
 from ..errors import ConflictError, IntegrityError, RefConflict, VersionIdError, VersionNotFound
 from ..jsonio import dumps
 from ..provenance import current_user
@@ -42,7 +42,7 @@ class Promotion:
         return asdict(self)
 
 
-def _check_alias(alias: str, refs, branch: str) -> None:
+def _check_alias(alias: str, refs: Refs, branch: str) -> None:
     ids.validate(alias, reserved=("main", branch))
     if alias in refs.tags:
         raise VersionIdError(
@@ -142,7 +142,9 @@ def promote_in(registry: Registry, version: str, alias: str) -> Promotion:
     )
 
 
-def _check_content(client: HubClient, repo: str, alias: str, version: str, commit: str, expected) -> None:
+def _check_content(
+    client: HubClient, repo: str, alias: str, version: str, commit: str, expected: dict[str, RemoteFile]
+) -> None:
     _, now = client.files(repo, commit)
     got = {p: f.blob_id for p, f in now.items() if p != layout.ALIAS_PATH}
     want = {p: f.blob_id for p, f in expected.items() if p != layout.ALIAS_PATH}

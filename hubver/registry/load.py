@@ -50,7 +50,7 @@ def _check_weights(directory: Path, what: str, allow_pickle: bool) -> None:
         )
 
 
-def _model_class(model_class: Any, default: str | None = None):
+def _model_class(model_class: Any, default: str | None = None) -> Any:
     """A transformers Auto class from a class, a class name, or the task's default."""
     if model_class is not None and not isinstance(model_class, str):
         return model_class
@@ -160,7 +160,9 @@ def _offline_snapshot(repo: str, version: str, cache_dir: str | Path | None) -> 
         ) from None
 
 
-def _base_snapshot(client: HubClient, meta: dict, snapshot: Path, cache_dir, offline: bool) -> Path:
+def _base_snapshot(
+    client: HubClient, meta: dict[str, Any], snapshot: Path, cache_dir: str | Path | None, offline: bool
+) -> Path:
     base = meta.get("base_model") or {}
     adapter_cfg = load_json(snapshot / "adapter_config.json")
     name = base.get("name") or adapter_cfg.get("base_model_name_or_path")
@@ -189,8 +191,13 @@ def _base_snapshot(client: HubClient, meta: dict, snapshot: Path, cache_dir, off
 
 
 def _load_adapter(
-    snapshot: Path, meta: dict, base_model: Any, base_dir: Path | None, model_class: Any, kwargs: dict
-):
+    snapshot: Path,
+    meta: dict[str, Any],
+    base_model: Any,
+    base_dir: Path | None,
+    model_class: Any,
+    kwargs: dict[str, Any],
+) -> Any:
     from peft import PeftModel
 
     task = (meta.get("peft") or {}).get("task_type") or load_json(snapshot / "adapter_config.json").get(
@@ -212,7 +219,7 @@ def _load_adapter(
         return PeftModel.from_pretrained(base, str(snapshot), is_trainable=False, **peft_kwargs)
 
 
-def _finish(model, device: str | None):
+def _finish(model: Any, device: str | None) -> Any:
     if device is not None:
         model = model.to(device)
     model.eval()

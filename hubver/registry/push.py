@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import card, ids, index, layout
-from ..artifact import Artifact, manifest_digest, scan
+from ..artifact import Artifact, ArtifactFile, manifest_digest, scan
 from ..ci import github_context
-from ..client import HubClient, RemoteFile
+from ..client import HubClient, Refs, RemoteFile
 from ..errors import (
     ConflictError,
     HubError,
@@ -100,7 +100,7 @@ class BranchState:
         return next((e for e in self.entries if e["version"] == version), None)
 
 
-def read_state(client: HubClient, repo: str, branch: str, *, refs=None) -> BranchState:
+def read_state(client: HubClient, repo: str, branch: str, *, refs: Refs | None = None) -> BranchState:
     refs = refs or client.refs(repo)
     if branch not in refs.branches:
         return BranchState(None, {}, [], [], refs.tags, refs.branches, None)
@@ -123,7 +123,7 @@ def _with_git_id(entry: dict[str, Any], local: Path) -> dict[str, Any]:
     return {**entry, "git": git_blob_sha(local.read_bytes())}
 
 
-def _same_as_remote(f, remote: RemoteFile | None) -> bool:
+def _same_as_remote(f: ArtifactFile, remote: RemoteFile | None) -> bool:
     if remote is None or remote.size != f.size:
         return False
     if remote.sha256:
