@@ -64,9 +64,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import aliases, hub, versions
+    from . import aliases, browse, checkout, hub, push, verify
 
-    for module in (versions, aliases, hub):
+    for module in (push, browse, checkout, verify, aliases, hub):
         for command in module.COMMANDS:
             cli.add_command(command)
 
