@@ -17,6 +17,7 @@ import yaml
 
 from .errors import ConfigError
 from .formatting import MISSING_MARKDOWN, fmt
+from .frontmatter import split_front_matter
 from .ids import is_hub_id
 from .training import key_hyperparameters, key_metric_names
 
@@ -42,15 +43,14 @@ def split_card(text: str | None) -> tuple[dict[str, Any], str, str]:
         return {}, "", ""
     meta: dict[str, Any] = {}
     body = text
-    if text.startswith("---"):
-        end = text.find("\n---", 3)
-        if end > 0:
-            try:
-                loaded = yaml.safe_load(text[3:end])
-                meta = loaded if isinstance(loaded, dict) else {}
-            except (yaml.YAMLError, RecursionError, ValueError):
-                meta = {}  # someone else's broken front matter: hubver writes its own
-            body = text[end + 4 :].lstrip("\n")
+    front, rest = split_front_matter(text)
+    if front is not None:
+        try:
+            loaded = yaml.safe_load(front)
+            meta = loaded if isinstance(loaded, dict) else {}
+        except (yaml.YAMLError, RecursionError, ValueError):
+            meta = {}  # someone else's broken front matter: hubver writes its own
+        body = rest.lstrip("\n")
     if any(marker in body for marker in _BOILERPLATE) and START not in body:
         return {}, "", ""  # an empty template's front matter is as generated as its body
     if START in body and END in body:
