@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "connect": "hubver.registry",
     "Registry": "hubver.registry",
+    "PushRequest": "hubver.registry.request",
     "push": "hubver.registry.push",
     "list_versions": "hubver.registry.browse",
     "get_version": "hubver.registry.browse",
