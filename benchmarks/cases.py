@@ -123,9 +123,9 @@ class Bench:
         return HfApi(endpoint=self.url, token=self.token)
 
     def client(self):
-        from hubver.hub import Hub
+        from hubver.client import HubClient
 
-        return Hub(self.url, self.token)
+        return HubClient(self.url, self.token)
 
     def judge(self, ok: bool) -> bool | None:
         """Targets are judged only at full size: smoke sizes say nothing about them."""
@@ -167,7 +167,7 @@ def _push_pair(b: Bench, name: str, src: Path, weights: Path, reps: int) -> dict
     api.create_repo(raw_repo, exist_ok=True)
 
     def hv(i: int) -> None:
-        r = hubver.push(src, hv_repo, hub=hub, endpoint=b.url, token=b.token, message=f"rep {i}")
+        r = hubver.push(src, hv_repo, client=hub, endpoint=b.url, token=b.token, message=f"rep {i}")
         assert r.created, r.reason
 
     def raw(i: int) -> None:
@@ -346,16 +346,16 @@ def push_v2_bytes(b: Bench) -> list[Row]:
         (src / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
         repo = "bench/v2-bytes"
         git_dir = b.work / "counting-hub" / "repos" / "models" / f"{repo}.git"
-        from hubver.hub import Hub
+        from hubver.client import HubClient
 
-        client = Hub(hub.url, b.token)
-        hubver.push(src, repo, hub=client, endpoint=hub.url, token=b.token, message="v1")
+        client = HubClient(hub.url, b.token)
+        hubver.push(src, repo, client=client, endpoint=hub.url, token=b.token, message="v1")
         v1_bytes_total = sum(r["body"] for r in hub.app.requests)
         hub.app.requests.clear()
         changed = src / "model-00002-of-00002.safetensors"
         reseed_safetensors(changed, 2)
         before = _stored(git_dir)
-        result = hubver.push(src, repo, hub=client, endpoint=hub.url, token=b.token, message="v2")
+        result = hubver.push(src, repo, client=client, endpoint=hub.url, token=b.token, message="v2")
         after = _stored(git_dir)
         reqs = list(hub.app.requests)
         body = sum(r["body"] for r in reqs)
@@ -406,7 +406,7 @@ def push_v2_bytes(b: Bench) -> list[Row]:
 def _make_versions(b: Bench, repo: str, count: int) -> dict[str, Any]:
     """`count` real versions made by hubver.push, each a new adapter with its metrics."""
     import hubver
-    from hubver.versions import read_listing
+    from hubver.registry.browse import read_listing
 
     hub = b.client()
     src = b.work / "many"
@@ -419,7 +419,7 @@ def _make_versions(b: Bench, repo: str, count: int) -> dict[str, Any]:
         hubver.push(
             src,
             repo,
-            hub=hub,
+            client=hub,
             endpoint=b.url,
             token=b.token,
             message=f"run {i + 1}: lr sweep",
@@ -436,7 +436,7 @@ def _make_versions(b: Bench, repo: str, count: int) -> dict[str, Any]:
 def list_versions(b: Bench) -> list[Row]:
     from huggingface_hub import hf_hub_download
 
-    from hubver.versions import read_listing
+    from hubver.registry.browse import read_listing
 
     n = b.sizes.versions
     repo = "bench/many-versions"
@@ -605,7 +605,7 @@ def checkout(b: Bench) -> list[Row]:
     with client_requests() as sent:
         lib_t, _ = timed(
             lambda: hubver.checkout(
-                repo, "v1", b.work / "co-lib", cache_dir=home / "hub", quiet=True, hub=b.client()
+                repo, "v1", b.work / "co-lib", cache_dir=home / "hub", quiet=True, client=b.client()
             )
         )
     resolves = sum(1 for s in sent if "/resolve/" in s.path and s.method == "GET")

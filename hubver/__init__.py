@@ -4,6 +4,8 @@
     hubver.push("out/", "me/my-adapter", message="r=8")     # -> PushResult(version="v3", ...)
     hubver.list_versions("me/my-adapter")                   # -> [VersionInfo, ...]
     model = hubver.load("me/my-adapter", "v3")              # base at its recorded revision + adapter
+    with hubver.connect("me/my-adapter") as registry:       # one client for several verbs
+        registry.promote("v3", "production")
 
 Everything is imported lazily: `import hubver` does not import torch or huggingface_hub.
 """
@@ -15,17 +17,20 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "push": "hubver.publish",
-    "list_versions": "hubver.versions",
-    "get_version": "hubver.versions",
-    "diff": "hubver.versions",
-    "resolve": "hubver.versions",
-    "checkout": "hubver.download",
-    "promote": "hubver.aliases",
-    "list_aliases": "hubver.aliases",
-    "alias_history": "hubver.aliases",
-    "verify": "hubver.integrity",
-    "load": "hubver.loading",
+    "connect": "hubver.registry",
+    "Registry": "hubver.registry",
+    "PushRequest": "hubver.registry.request",
+    "push": "hubver.registry.push",
+    "list_versions": "hubver.registry.browse",
+    "get_version": "hubver.registry.browse",
+    "diff": "hubver.registry.browse",
+    "resolve": "hubver.registry.browse",
+    "checkout": "hubver.registry.checkout",
+    "promote": "hubver.registry.aliases",
+    "list_aliases": "hubver.registry.aliases",
+    "alias_history": "hubver.registry.aliases",
+    "verify": "hubver.registry.verify",
+    "load": "hubver.registry.load",
     "HubverCallback": "hubver.callback",
     "HubverError": "hubver.errors",
 }

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArtifactError
+from .hashing import sha256_file
 from .jsonio import load_json
 
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", "runs", "wandb", ".hubver", ".cache"}
@@ -98,14 +99,6 @@ def manifest_digest(manifest: list[dict[str, Any]]) -> str:
     h = hashlib.sha256()
     for entry in sorted(manifest, key=lambda e: e["path"]):
         h.update(f"{entry['path']}\0{entry['sha256']}\0{entry['size']}\n".encode())
-    return h.hexdigest()
-
-
-def sha256_file(path: Path, chunk: int = 4 << 20) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
     return h.hexdigest()
 
 

@@ -168,6 +168,10 @@ class HubverCallback:
         self._extra = _jsonable(push_kwargs.pop("extra", None) or {}, "extra")
         self._base_override = push_kwargs.pop("base_model", None)
         self.push_kwargs = _jsonable(push_kwargs, "push option")
+        from .registry.request import PushRequest
+
+        # An option hubver.push does not take fails here, not in the upload process at the first save.
+        PushRequest.from_json(self.push_kwargs, "HubverCallback push options")
         self.results: list[Any] = []  # PushResult of every version of the current run, in order
         self.failures: list[Failure] = []
         self.recovered: list[Any] = []  # versions of an earlier run published by this one
@@ -180,13 +184,13 @@ class HubverCallback:
 
     # -- Trainer events -----------------------------------------------------------------------
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         # Events this class does not handle, including ones newer transformers versions add.
         if name.startswith("on_"):
             return lambda *args, **kwargs: None
         raise AttributeError(name)
 
-    def on_train_begin(self, args, state, control, **kwargs):
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._run.id:  # this callback served an earlier train(): finish with that run first
             self._seal_pending()
             self._close_uploader(timeout=self.wait_timeout)
@@ -228,7 +232,7 @@ class HubverCallback:
         if run.resumed_from:
             self._recover_checkpoints(args, state)
 
-    def on_epoch_end(self, args, state, control, **kwargs):
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.push != "epoch":
             return
         step = int(state.global_step)
@@ -248,7 +252,9 @@ class HubverCallback:
         else:
             self._hand_over(snap)
 
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+    def on_evaluate(
+        self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **kwargs: Any
+    ) -> None:
         if not metrics or not self._run.main:
             return
         step = int(state.global_step)
@@ -259,7 +265,7 @@ class HubverCallback:
             self._run.pending.awaits_eval = False
             self._fill_metrics(self._run.pending, state)
 
-    def on_save(self, args, state, control, **kwargs):
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         step = int(state.global_step)
         checkpoint = (self._run.output_dir or Path(".")) / f"checkpoint-{step}"
         if not self._run.main:
@@ -274,13 +280,13 @@ class HubverCallback:
         self._run.await_save = None
         self._hand_over(self._snapshot(trigger, state, kwargs, checkpoint=checkpoint))
 
-    def on_step_begin(self, args, state, control, **kwargs):
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._seal_pending()
 
-    def on_epoch_begin(self, args, state, control, **kwargs):
+    def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._seal_pending()
 
-    def on_train_end(self, args, state, control, **kwargs):
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         run = self._run
         if run.main:
             self._seal_pending()
@@ -313,7 +319,7 @@ class HubverCallback:
 
     # -- snapshots --------------------------------------------------------------------------------
 
-    def _dataset_facts(self, dataloader) -> dict[str, Any] | None:
+    def _dataset_facts(self, dataloader: Any) -> dict[str, Any] | None:
         dataset = getattr(dataloader, "dataset", None)
         facts: dict[str, Any] = {}
         if self.dataset_name:
@@ -331,7 +337,7 @@ class HubverCallback:
     def _snapshot(
         self,
         trigger: str,
-        state,
+        state: Any,
         kwargs: dict[str, Any],
         *,
         checkpoint: Path | None = None,
@@ -381,7 +387,7 @@ class HubverCallback:
             "step": step,
             "final": final,
             "sealed": False,
-            "push": self._push_kwargs(trigger, epoch, step, message, recovered=recovered),
+            "push": self._push_request(trigger, epoch, step, message, recovered=recovered),
         }
         snap = _Snapshot(entry, job, step)
         self._fill_metrics(snap, state)
@@ -389,7 +395,7 @@ class HubverCallback:
         run.spooled.append(step)
         return snap
 
-    def _push_kwargs(
+    def _push_request(
         self, trigger: str, epoch: float | None, step: int, message: str, *, recovered: bool
     ) -> dict[str, Any]:
         run = self._run
@@ -398,7 +404,9 @@ class HubverCallback:
             run_record.update(resumed_from=run.resumed_from, this_run=run.id)
         if recovered:
             run_record["recovered"] = True
-        return {
+        from .registry.request import PushRequest
+
+        options = {
             "scheme": self.scheme,
             "bump": self.bump,
             "message": message,
@@ -414,8 +422,9 @@ class HubverCallback:
             "extra": {"trigger": trigger, **({"recovered": True} if recovered else {}), **self._extra},
             **self.push_kwargs,
         }
+        return PushRequest.from_json(options).to_json()
 
-    def _fill_metrics(self, snap: _Snapshot, state) -> None:
+    def _fill_metrics(self, snap: _Snapshot, state: Any) -> None:
         history = list(state.log_history or [])
         metrics, steps, last = metrics_at(history, snap.step, self._run.evals)
         training = snap.job["push"]["training"]
@@ -491,7 +500,7 @@ class HubverCallback:
 
     # -- recovery after a kill ------------------------------------------------------------------
 
-    def _recover_checkpoints(self, args, state) -> None:
+    def _recover_checkpoints(self, args: Any, state: Any) -> None:
         """Publish checkpoints of the resumed run whose step should have a version and has none."""
         assert self._outbox is not None
         run = self._run
@@ -529,14 +538,14 @@ class HubverCallback:
         """Steps of `run_id` that have a version in the repo (by push id); None if unknown."""
         if not run_id:
             return set()
+        from .client import open_client
         from .errors import RepoNotFound
-        from .hub import open_hub
-        from .publish import read_state
+        from .registry.push import read_state
 
         repo = self.settings.require_repo()
         try:
-            with open_hub(self.settings) as hub:
-                entries = read_state(hub, repo, self.settings.branch).entries
+            with open_client(self.settings) as client:
+                entries = read_state(client, repo, self.settings.branch).entries
         except RepoNotFound:
             return set()
         except HubverError as e:
@@ -573,7 +582,7 @@ class HubverCallback:
 
     def _on_outcome(self, outcome: dict[str, Any]) -> None:
         """An entry was published or failed (called from the reader thread)."""
-        from .publish import PushResult
+        from .registry.push import PushResult
 
         with self._lock:
             snap = self._run.handed.pop(str(outcome.get("entry")), None)
@@ -663,7 +672,7 @@ class _CheckpointState:
         self.log_history = history if isinstance(history, list) else []
 
 
-def _is_main(args, state) -> bool:
+def _is_main(args: Any, state: Any) -> bool:
     zero = getattr(state, "is_world_process_zero", None)
     if isinstance(zero, bool):
         return zero
@@ -674,12 +683,12 @@ def _value(x: Any) -> Any:
     return getattr(x, "value", x)
 
 
-def _sharded(args) -> bool:
+def _sharded(args: Any) -> bool:
     """FSDP or DeepSpeed: only the Trainer's own saving gathers the full weights."""
     return bool(getattr(args, "fsdp", None) or getattr(args, "deepspeed", None))
 
 
-def _distributed(args) -> dict[str, Any]:
+def _distributed(args: Any) -> dict[str, Any]:
     world = int(getattr(args, "world_size", 1) or 1)
     kind = _value(getattr(getattr(args, "distributed_state", None), "distributed_type", None))
     per_device = getattr(args, "per_device_train_batch_size", None)
@@ -763,7 +772,7 @@ def _jsonable(value: Any, what: str) -> Any:
     return convert(value)
 
 
-def _trained_base(model) -> str | None:
+def _trained_base(model: Any) -> str | None:
     """`name@commit` of the base the run is training, resolved where transformers loaded it from.
 
     Pinned when training starts, so a base whose `main` moves during a long run is still
@@ -788,7 +797,7 @@ def _trained_base(model) -> str | None:
         return None if config is not None else str(Path(name).resolve())
     if revision:
         return f"{name}@{revision}"
-    from .card import is_hub_id
+    from .ids import is_hub_id
 
     if not is_hub_id(name):
         return None
@@ -801,7 +810,7 @@ def _trained_base(model) -> str | None:
         return None
 
 
-def _args_dict(args) -> dict[str, Any]:
+def _args_dict(args: Any) -> dict[str, Any]:
     try:
         data = args.to_dict()
     except Exception:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,21 +16,16 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .formatting import MISSING_MARKDOWN, fmt
+from .frontmatter import split_front_matter
+from .ids import is_hub_id
 from .training import key_hyperparameters, key_metric_names
 
 START = "<!-- hubver:start -->"
 END = "<!-- hubver:end -->"
 DEFAULT_TEMPLATE = "default.md.j2"
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 # PEFT's and transformers' empty card templates: boilerplate, not a user's words.
 _BOILERPLATE = ("[More Information Needed]", "<!-- Provide a quick summary of what the model is/does. -->")
-
-
-def is_hub_id(name: object) -> bool:
-    """True for `namespace/name`; False for anything else, whatever its type (cards are edited by hand)."""
-    return (
-        isinstance(name, str) and len(name) <= 200 and bool(_HUB_ID.match(name)) and not name.startswith("/")
-    )
 
 
 def _names(value: object) -> list[str]:
@@ -49,15 +43,14 @@ def split_card(text: str | None) -> tuple[dict[str, Any], str, str]:
         return {}, "", ""
     meta: dict[str, Any] = {}
     body = text
-    if text.startswith("---"):
-        end = text.find("\n---", 3)
-        if end > 0:
-            try:
-                loaded = yaml.safe_load(text[3:end])
-                meta = loaded if isinstance(loaded, dict) else {}
-            except (yaml.YAMLError, RecursionError, ValueError):
-                meta = {}  # someone else's broken front matter: hubver writes its own
-            body = text[end + 4 :].lstrip("\n")
+    front, rest = split_front_matter(text)
+    if front is not None:
+        try:
+            loaded = yaml.safe_load(front)
+            meta = loaded if isinstance(loaded, dict) else {}
+        except (yaml.YAMLError, RecursionError, ValueError):
+            meta = {}  # someone else's broken front matter: hubver writes its own
+        body = rest.lstrip("\n")
     if any(marker in body for marker in _BOILERPLATE) and START not in body:
         return {}, "", ""  # an empty template's front matter is as generated as its body
     if START in body and END in body:
@@ -119,7 +112,7 @@ def front_matter(meta: dict[str, Any], existing: dict[str, Any], repo: str) -> d
     return fm
 
 
-def _template(template: Path | None):
+def _template(template: Path | None) -> Any:
     if template is None:
         return _compiled(None, 0)
     template = Path(template)
@@ -132,7 +125,7 @@ def _template(template: Path | None):
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled(template: str | None, _mtime_ns: int):
+def _compiled(template: str | None, _mtime_ns: int) -> Any:
     """The compiled template: compiling takes ~60 ms, more than the rest of a push's own work."""
     import jinja2
 
@@ -150,19 +143,11 @@ def _compiled(template: str | None, _mtime_ns: int):
         loader = jinja2.DictLoader({DEFAULT_TEMPLATE: text})
         name = DEFAULT_TEMPLATE
     env = jinja2.Environment(loader=loader, **env_kwargs)
-    env.filters["fmt"] = _fmt
+    env.filters["fmt"] = functools.partial(fmt, missing=MISSING_MARKDOWN, text=str)
     try:
         return env.get_template(name)
     except jinja2.TemplateError as e:
         raise ConfigError(f"The card template {template or name} is invalid: {e}.") from None
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if value is None:
-        return "—"
-    return str(value)
 
 
 def _mapping(value: object) -> dict[str, Any]:

@@ -17,10 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .formatting import MISSING_MARKDOWN, fmt_markdown, markdown_cell
 from .redact import scrub
 
 if TYPE_CHECKING:
-    from .publish import PushResult
+    from .registry.push import PushResult
 
 
 def in_github_actions(env: Mapping[str, str] | None = None) -> bool:
@@ -174,16 +175,16 @@ def summary_markdown(result: PushResult, previous_metrics: dict[str, Any] | None
         lines.append(f"| previous | `{parent}` |")
     if pr.get("number"):
         link = f"[#{pr['number']}]({pr['url']})" if pr.get("url") else f"#{pr['number']}"
-        title = f" {_cell(pr['title'])}" if pr.get("title") else ""
+        title = f" {markdown_cell(pr['title'])}" if pr.get("title") else ""
         lines.append(f"| pull request | {link}{title} |")
 
     rows = metric_rows(meta.get("metrics") or {}, previous_metrics)
     if rows:
         lines += ["", f"| metric | {version} | {parent or 'previous'} | change |", "|---|---|---|---|"]
         for row in rows:
-            delta = "—" if row["delta"] is None else f"{row['delta']:+.4g}"
+            delta = MISSING_MARKDOWN if row["delta"] is None else f"{row['delta']:+.4g}"
             lines.append(
-                f"| {_cell(row['name'])} | {_fmt(row['value'])} | {_fmt(row['previous'])} | {delta} |"
+                f"| {markdown_cell(row['name'])} | {fmt_markdown(row['value'])} | {fmt_markdown(row['previous'])} | {delta} |"
             )
 
     if meta.get("kind"):
@@ -199,7 +200,7 @@ def summary_markdown(result: PushResult, previous_metrics: dict[str, Any] | None
 
 def _load_snippet(meta: dict[str, Any], repo: str, version: str) -> list[str]:
     # The same three cases as the model card's "Load this version".
-    from .card import is_hub_id
+    from .ids import is_hub_id
 
     base = (meta.get("base_model") or {}).get("name")
     if meta.get("kind") == "adapter" and is_hub_id(base):
@@ -220,14 +221,3 @@ def _load_snippet(meta: dict[str, Any], repo: str, version: str) -> list[str]:
         "",
         f'model = AutoModelForCausalLM.from_pretrained("{repo}", revision="{version}")',
     ]
-
-
-def _cell(value: Any) -> str:
-    # Table cells: a pipe or a newline in a PR title would break the table.
-    return " ".join(str(value).split()).replace("|", "\\|")
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.4g}" if isinstance(value, float) else _cell(value)

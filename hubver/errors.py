@@ -55,12 +55,27 @@ class HubError(HubverError):
     """The Hub refused or failed a request in a way not covered above."""
 
 
+class RevisionMissing(HubError):
+    """A branch, tag or commit does not exist (callers say which version it was)."""
+
+
+class TransientError(HubError):
+    """A 429/5xx or dropped connection on a request that was not retried (it may have landed)."""
+
+
 class HubStorageFull(HubError):
     """The Hub answered 507: its disk is full. Not retried: only freeing space helps."""
 
 
 class ConflictError(HubverError):
     """Someone else changed the repository at the same time and retries ran out."""
+
+
+class RefConflict(ConflictError):
+    """412/409 on one request: the branch moved under us, or a ref exists already.
+
+    The callers retry on it; `ConflictError` itself is what they raise once retries ran out.
+    """
 
 
 class IntegrityError(HubverError):

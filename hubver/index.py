@@ -8,17 +8,11 @@ pushes need to stay idempotent (content digest, push id, CI key).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-INDEX_PATH = ".hubver/versions.jsonl"
-METADATA_PATH = "hubver.json"
-CARD_PATH = "README.md"
-ALIAS_PATH = ".hubver/alias.json"
-MANAGED_PATHS = {INDEX_PATH, METADATA_PATH, CARD_PATH, ".gitattributes", ALIAS_PATH}
+from .layout import INDEX_PATH
+
 MAX_INDEX_METRICS = 50
-# The title of the commit that publishes a version: "hubver v3" or "hubver v3: message".
-COMMIT_TITLE = re.compile(r"^hubver (\S+)(?::|$)")
 
 
 def parse(data: bytes | None) -> tuple[list[dict[str, Any]], list[str]]:

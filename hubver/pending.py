@@ -69,17 +69,23 @@ def job_settings(job: dict[str, Any], token: str | None, overrides: dict[str, An
     )
 
 
-def publish_entry(entry: Entry, job: dict[str, Any], settings: Settings, hub: Any = None) -> Any:
+def publish_entry(entry: Entry, job: dict[str, Any], settings: Settings, client: Any = None) -> Any:
     """Publish one complete entry; returns its PushResult (raises HubverError)."""
-    from .publish import push
+    from .registry import connect
+    from .registry.request import PushRequest
 
-    kwargs = dict(job.get("push") or {})
+    # job.json of every hubver version holds push options under "push": PushRequest.to_json()
+    # now, loose hubver.push keyword arguments before (a subset of the same names).
+    request = PushRequest.from_json(job.get("push") or {}, f"push options in {entry.path}/job.json")
+    if job.get("push_id"):
+        request = request.replace(push_id=job["push_id"])
     if not job.get("sealed"):
         # Its trainer died after saving the weights and before the step's evaluation finished.
-        extra = dict(kwargs.get("extra") or {})
+        extra = dict(request.extra or {})
         extra["incomplete"] = "the run stopped before this step's evaluation finished"
-        kwargs["extra"] = extra
-    return push(entry.files, settings=settings, hub=hub, push_id=job.get("push_id"), **kwargs)
+        request = request.replace(extra=extra)
+    with connect(settings=settings, client=client) as registry:
+        return registry.push(entry.files, request)
 
 
 def drain(
@@ -98,18 +104,18 @@ def drain(
     after a passing failure: True sleeps `delay` and tries the same entry again. Call with the
     outbox's drain lock held.
     """
-    from .hub import open_hub
+    from .client import open_client
 
     outcomes: list[Outcome] = []
-    hubs: dict[tuple[str, str | None], Any] = {}
+    clients: dict[tuple[str, str | None], Any] = {}
     delay = 1.0
     with contextlib.ExitStack() as opened:
 
-        def hub_for(run_settings: Settings) -> Any:
+        def client_for(run_settings: Settings) -> Any:
             key = (run_settings.endpoint, run_settings.token)
-            if key not in hubs:
-                hubs[key] = opened.enter_context(open_hub(run_settings))
-            return hubs[key]
+            if key not in clients:
+                clients[key] = opened.enter_context(open_client(run_settings))
+            return clients[key]
 
         try:
             while True:
@@ -137,7 +143,7 @@ def drain(
                     outcome = Outcome(entry.name, entry.describe(), entry.step, ok=False, job=job)
                     try:
                         run_settings = job_settings(job, token, overrides)
-                        outcome.result = publish_entry(entry, job, run_settings, hub_for(run_settings))
+                        outcome.result = publish_entry(entry, job, run_settings, client_for(run_settings))
                         outcome.ok = True
                     except HubverError as e:
                         outcome.error = _message(e, token)

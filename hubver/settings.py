@@ -24,7 +24,6 @@ except ModuleNotFoundError:  # Python 3.10
 
 HF_ENDPOINT_DEFAULT = "https://huggingface.co"
 LOCAL = "local"
-_REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def hubver_home(env: Mapping[str, str] | None = None) -> Path:
@@ -61,7 +60,9 @@ def find_config(start: Path | None = None) -> tuple[Path | None, dict[str, Any]]
 
 
 def validate_repo(repo: str) -> str:
-    if not _REPO_RE.match(repo) or ".." in repo or repo.endswith(".git"):
+    from .ids import is_repo_id
+
+    if not is_repo_id(repo):
         raise ConfigError(
             f"Invalid repository id {repo!r}: expected NAMESPACE/NAME, e.g. my-org/my-model.",
             "Pass --repo my-org/my-model (or set HUBVER_REPO).",

@@ -106,3 +106,23 @@ def rank_summary(ranks: dict[str, int]) -> int | str | None:
     if not values:
         return None
     return values.pop() if len(values) == 1 else "mixed"
+
+
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+
+
+def adapter_lora_ranks(path: str | Path) -> dict[str, int]:
+    """Module -> LoRA rank of the adapter saved at `path` (its directory, or its
+    adapter_model.safetensors): only the JSON header is read, no torch, and the rank is the
+    first dimension of each `lora_A` matrix, so names and configs are not trusted.
+
+    Raises FileNotFoundError without the weights, MetadataError for a broken header.
+    `hubver push` reads the ranks of the files it publishes with `read_header` + `lora_ranks`
+    (every header, so that a broken one is refused), `hubver diff` from the Hub's headers.
+    """
+    weights = Path(path)
+    if weights.is_dir():
+        weights = weights / ADAPTER_WEIGHTS
+    if not weights.is_file():
+        raise FileNotFoundError(weights)
+    return lora_ranks(read_header(weights))

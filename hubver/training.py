@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MetadataError
+from .hashing import BLOCK
 from .jsonio import load_json
 
 _TRAINER_STATE_ARGS = (
@@ -228,7 +229,7 @@ def dataset_facts(spec: str | None, num_samples: int | None = None) -> dict[str,
         h = hashlib.sha256()
         lines = 0
         with path.open("rb") as f:
-            while block := f.read(4 << 20):
+            while block := f.read(BLOCK):  # hashing and counting lines in one pass
                 h.update(block)
                 lines += block.count(b"\n")
         facts: dict[str, Any] = {

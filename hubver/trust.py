@@ -15,10 +15,10 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import index
+from . import index, layout
 from .artifact import manifest_digest
+from .client import HubClient, RemoteFile
 from .errors import IntegrityError, MetadataError
-from .hub import Hub, RemoteFile
 from .jsonio import parse_json
 
 # Files up to this size may be stored in git rather than LFS: their git blob id is recorded.
@@ -58,7 +58,7 @@ class ContentCheck:
 
 
 def check_commit(
-    hub: Hub,
+    client: HubClient,
     repo: str,
     version: str,
     commit: str,
@@ -75,38 +75,38 @@ def check_commit(
     must be exactly that. `alias` checks an alias branch head (its own record file allowed).
     """
     out = ContentCheck(version, commit)
-    _, files = hub.files(repo, commit)
+    _, files = client.files(repo, commit)
     out.files = files
-    meta_file = files.get(index.METADATA_PATH)
+    meta_file = files.get(layout.METADATA_PATH)
     if meta_file is None:
-        out.problems.append(f"commit {commit[:12]} has no {index.METADATA_PATH}.")
+        out.problems.append(f"commit {commit[:12]} has no {layout.METADATA_PATH}.")
         return out
     if metadata_bytes is None:
-        metadata_bytes, _ = hub.read_file(repo, index.METADATA_PATH, commit)
+        metadata_bytes, _ = client.read_file(repo, layout.METADATA_PATH, commit)
     elif git_blob_sha(metadata_bytes) != meta_file.blob_id:
         out.problems.append(
-            f"the cached {index.METADATA_PATH} differs from the one in commit {commit[:12]} on the Hub."
+            f"the cached {layout.METADATA_PATH} differs from the one in commit {commit[:12]} on the Hub."
         )
         return out
     try:
-        meta = parse_json(metadata_bytes or b"", f"{index.METADATA_PATH} of version {version} in {repo}")
+        meta = parse_json(metadata_bytes or b"", f"{layout.METADATA_PATH} of version {version} in {repo}")
     except MetadataError as e:
         out.problems.append(e.message)
         return out
     if not isinstance(meta, dict):
-        out.problems.append(f"{index.METADATA_PATH} at {commit[:12]} is not a JSON object.")
+        out.problems.append(f"{layout.METADATA_PATH} at {commit[:12]} is not a JSON object.")
         return out
     out.metadata = meta
     if meta.get("version") != version:
         out.problems.append(
-            f"commit {commit[:12]} holds {index.METADATA_PATH} of version {meta.get('version')!r}, not {version}."
+            f"commit {commit[:12]} holds {layout.METADATA_PATH} of version {meta.get('version')!r}, not {version}."
         )
     recorded_blob = (entry or {}).get("metadata_blob")
     if recorded_blob and meta_file.blob_id != recorded_blob:
         out.problems.append(
-            f"{index.METADATA_PATH} at {commit[:12]} is not the one {version} was published with."
+            f"{layout.METADATA_PATH} at {commit[:12]} is not the one {version} was published with."
         )
-    recomputed, file_problems = _recompute(hub, repo, commit, files, meta, alias=alias)
+    recomputed, file_problems = _recompute(client, repo, commit, files, meta, alias=alias)
     digest = manifest_digest(recomputed)
     want = (entry or {}).get("digest") or meta.get("digest")
     if digest != want:
@@ -116,9 +116,9 @@ def check_commit(
             + (f" ({'; '.join(file_problems)})" if file_problems else "")
         )
     elif meta.get("digest") != want:
-        out.problems.append(f"{index.METADATA_PATH} at {commit[:12]} records another digest than the index.")
+        out.problems.append(f"{layout.METADATA_PATH} at {commit[:12]} records another digest than the index.")
     if position is not None and not alias:
-        blob = files.get(index.INDEX_PATH)
+        blob = files.get(layout.INDEX_PATH)
         expected = git_blob_sha(index.render(position))
         if blob is None or blob.blob_id != expected:
             out.problems.append(
@@ -129,7 +129,13 @@ def check_commit(
 
 
 def _recompute(
-    hub: Hub, repo: str, commit: str, files: dict[str, RemoteFile], meta: dict[str, Any], *, alias: bool
+    client: HubClient,
+    repo: str,
+    commit: str,
+    files: dict[str, RemoteFile],
+    meta: dict[str, Any],
+    *,
+    alias: bool,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The manifest the tree stands for: path, size and sha256 of each artifact file.
 
@@ -137,7 +143,7 @@ def _recompute(
     which hubver records at push time. Versions from before that are read and hashed.
     """
     listed = {f.get("path"): f for f in meta.get("files") or [] if isinstance(f, dict)}
-    managed = index.MANAGED_PATHS
+    managed = layout.MANAGED_PATHS
     out: list[dict[str, Any]] = []
     problems: list[str] = []
     for path, remote in sorted(files.items()):
@@ -151,7 +157,7 @@ def _recompute(
         elif want is not None and want.get("git"):
             sha = str(want.get("sha256")) if want.get("git") == remote.blob_id else f"git:{remote.blob_id}"
         elif remote.size <= GIT_ID_LIMIT:
-            data, _ = hub.read_file(repo, path, commit)
+            data, _ = client.read_file(repo, path, commit)
             sha = hashlib.sha256(data or b"").hexdigest()
         else:
             sha = f"git:{remote.blob_id}"
@@ -220,8 +226,8 @@ def published_commit(entries: list[dict[str, Any]], i: int, head: str | None) ->
     return head
 
 
-def read_index(hub: Hub, repo: str, head: str) -> tuple[list[dict[str, Any]], list[str], bool]:
+def read_index(client: HubClient, repo: str, head: str) -> tuple[list[dict[str, Any]], list[str], bool]:
     """Entries at `head`, problems reading them, and whether the index exists at all."""
-    raw, _ = hub.read_file(repo, index.INDEX_PATH, head)
+    raw, _ = client.read_file(repo, layout.INDEX_PATH, head)
     entries, problems = index.parse(raw)
     return entries, problems, raw is not None

@@ -22,7 +22,7 @@ import yaml
 
 import hubver
 from hubver.ci import step_outputs, summary_markdown
-from hubver.publish import PushResult
+from hubver.registry.push import PushResult
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

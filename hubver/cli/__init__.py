@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -15,7 +16,7 @@ from .. import __version__
 
 
 class HubverGroup(click.Group):
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -63,9 +64,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import aliases, server, versions
+    from . import aliases, browse, checkout, push, server, verify
 
-    for module in (versions, aliases, server):
+    for module in (push, browse, checkout, verify, aliases, server):
         for command in module.COMMANDS:
             cli.add_command(command)
 

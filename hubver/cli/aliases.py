@@ -4,35 +4,39 @@ from __future__ import annotations
 
 import click
 
-from .common import emit_json, repo_options, table
+from ..formatting import table
+from ..settings import Settings
+from .common import emit_json, repo_options
 
 
 @click.command()
 @click.argument("version")
 @click.argument("alias")
 @repo_options
-def promote(settings, as_json, version, alias):
+def promote(settings: Settings, as_json: bool, version: str, alias: str) -> None:
     """Point ALIAS (e.g. production) at VERSION; rollback is promoting an older one."""
-    from ..aliases import promote as do_promote
+    from ..registry import connect
 
-    p = do_promote(version=version, alias=alias, settings=settings)
+    with connect(settings=settings) as registry:
+        p = registry.promote(version, alias)
     if as_json:
         emit_json(p.to_dict())
         return
     if not p.changed:
         click.echo(f"{alias} already points at {version}.")
         return
-    click.echo(f"{alias}: {p.previous or '(new)'} -> {version}  (commit {p.commit[:12]})")
+    click.echo(f"{alias}: {p.previous or '(new)'} -> {version}  (commit {(p.commit or '')[:12]})")
     click.echo(f'  load: from_pretrained("{p.repo}", revision="{alias}")')
 
 
 @click.command()
 @repo_options
-def aliases(settings, as_json):
+def aliases(settings: Settings, as_json: bool) -> None:
     """List the aliases and the version each points at."""
-    from ..aliases import list_aliases
+    from ..registry import connect
 
-    rows = list_aliases(settings=settings)
+    with connect(settings=settings) as registry:
+        rows = registry.aliases()
     if as_json:
         emit_json(rows)
         return
@@ -50,11 +54,12 @@ def aliases(settings, as_json):
 @click.command()
 @click.argument("alias")
 @repo_options
-def history(settings, as_json, alias):
+def history(settings: Settings, as_json: bool, alias: str) -> None:
     """Show every promotion of ALIAS: who, when, from which version to which."""
-    from ..aliases import alias_history
+    from ..registry import connect
 
-    records = alias_history(alias=alias, settings=settings)
+    with connect(settings=settings) as registry:
+        records = registry.alias_history(alias)
     if as_json:
         emit_json(records)
         return

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from ..formatting import safe
+
 
 def repo_options(func: Callable) -> Callable:
     """--repo, --endpoint/--local, --token, --branch and --json, resolved into `settings`."""
@@ -31,7 +33,15 @@ def repo_options(func: Callable) -> Callable:
     @click.option("--branch", metavar="BRANCH", help="Branch that holds the versions (default: main).")
     @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
     @functools.wraps(func)
-    def wrapper(repo, endpoint, local, token, branch, as_json, **kwargs):
+    def wrapper(
+        repo: str | None,
+        endpoint: str | None,
+        local: bool,
+        token: str | None,
+        branch: str | None,
+        as_json: bool,
+        **kwargs: Any,
+    ) -> Any:
         from ..settings import resolve_settings
 
         settings = resolve_settings(repo=repo, endpoint=endpoint, local=local, token=token, branch=branch)
@@ -57,15 +67,6 @@ def emit_json(data: Any) -> None:
     )
 
 
-def safe(value: Any) -> str:
-    """`value` as text a terminal shows as it is: control characters (ESC, BEL, CR, newlines...)
-    from data written by others are escaped (`\\x1b`), never sent raw."""
-    text = value if isinstance(value, str) else str(value)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
 def text_list(value: Any) -> list[str]:
     """A list of names from metadata written by anyone: a string is one name, other types none."""
     if isinstance(value, str):
@@ -78,22 +79,6 @@ def text_list(value: Any) -> list[str]:
 def obj(value: Any) -> dict[str, Any]:
     """`value` if it is a JSON object, else empty (hubver.json edited on the Hub may hold anything)."""
     return value if isinstance(value, dict) else {}
-
-
-def table(rows: list[list[Any]], headers: list[str]) -> str:
-    cells = [[("" if c is None else safe(c)) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    return "\n".join(lines)
-
-
-def fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if value is None:
-        return "-"
-    return safe(value)
 
 
 def warn(message: str) -> None:

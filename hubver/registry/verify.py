@@ -13,12 +13,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import index
-from .errors import HubverError
-from .hub import Hub, Refs
-from .settings import Settings
-from .trust import ContentCheck, chain_problems, check_commit, published_commit, read_index
-from .versions import read_alias_records, session
+from .. import layout
+from ..client import HubClient, Refs
+from ..errors import HubverError
+from ..layout import titled_version
+from ..settings import Settings
+from ..trust import ContentCheck, chain_problems, check_commit, published_commit, read_index
+from . import Registry, connect
+from .browse import read_alias_records
 
 
 @dataclass
@@ -50,34 +52,44 @@ def verify(
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
 ) -> list[VerifyReport]:
     """One report per version (or for `version` only), plus reports for lost versions and aliases."""
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
-        return _Verifier(h, r, s.branch, repair, deep).run(version)
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
+    ) as registry:
+        return registry.verify(version, repair=repair, deep=deep)
+
+
+def verify_in(
+    registry: Registry, version: str | None = None, *, repair: bool = False, deep: bool = False
+) -> list[VerifyReport]:
+    """`Registry.verify`: see `verify`."""
+    client, r = registry.client, registry.repo
+    return _Verifier(client, r, registry.branch, repair, deep).run(version)
 
 
 class _Verifier:
-    def __init__(self, hub: Hub, repo: str, branch: str, repair: bool, deep: bool) -> None:
-        self.hub, self.repo, self.branch, self.repair, self.deep = hub, repo, branch, repair, deep
+    def __init__(self, client: HubClient, repo: str, branch: str, repair: bool, deep: bool) -> None:
+        self.client, self.repo, self.branch, self.repair, self.deep = client, repo, branch, repair, deep
 
     def run(self, only: str | None) -> list[VerifyReport]:
-        h, r = self.hub, self.repo
-        refs = h.refs(r)
+        client, r = self.client, self.repo
+        refs = client.refs(r)
         head = refs.branches.get(self.branch)
         entries: list[dict[str, Any]] = []
         reports: list[VerifyReport] = []
         history: dict[str, str] = {}  # commit id -> title
         if head is not None:
-            entries, problems, exists = read_index(h, r, head)
-            history = {c.commit_id: c.title or "" for c in h.commits(r, self.branch)}
+            entries, problems, exists = read_index(client, r, head)
+            history = {c.commit_id: c.title or "" for c in client.commits(r, self.branch)}
             if problems or (not exists and refs.tags):
                 general = VerifyReport(f"index of {self.branch}", True, head, None)
                 for p in problems:
                     general.fail(f"INDEX DAMAGED: {p}")
                 if not exists:
                     general.fail(
-                        f"INDEX MISSING: {index.INDEX_PATH} is gone from the head of {self.branch} "
+                        f"INDEX MISSING: {layout.INDEX_PATH} is gone from the head of {self.branch} "
                         f"({head[:12]}); the tags below say what it held."
                     )
                 reports.append(general)
@@ -134,19 +146,19 @@ class _Verifier:
         self, report: VerifyReport, entry: dict[str, Any], commit: str, position: list[dict[str, Any]]
     ) -> ContentCheck | None:
         try:
-            check = check_commit(self.hub, self.repo, entry["version"], commit, entry, position=position)
+            check = check_commit(self.client, self.repo, entry["version"], commit, entry, position=position)
         except HubverError as e:
             report.fail(e.message)
             return None
         for p in check.problems:
             report.fail(p)
-        report.files_checked = sum(1 for p in check.files if p not in index.MANAGED_PATHS)
+        report.files_checked = sum(1 for p in check.files if p not in layout.MANAGED_PATHS)
         if self.deep and check.metadata is not None:
             for f in check.metadata.get("files") or []:
                 path = f.get("path")
                 if not isinstance(path, str) or path not in check.files:
                     continue
-                actual = self.hub.sha256_of(self.repo, path, commit)
+                actual = self.client.sha256_of(self.repo, path, commit)
                 if actual != f.get("sha256"):
                     report.fail(
                         f"BYTES DAMAGED: {path} of {entry['version']} downloads with sha256 {actual[:12]}, "
@@ -177,7 +189,7 @@ class _Verifier:
                 f"Run `hubver verify {v} --repair --repo {self.repo}`."
             )
             return
-        self.hub.create_tag(self.repo, v, named, message=f"hubver version {v} (tag repaired)")
+        self.client.create_tag(self.repo, v, named, message=f"hubver version {v} (tag repaired)")
         report.tag_commit, report.repaired = named, True
 
     def _lost(self, entries: list[dict[str, Any]], refs: Refs, history: dict[str, str]) -> list[VerifyReport]:
@@ -188,7 +200,7 @@ class _Verifier:
             if tag in listed:
                 continue
             try:
-                theirs, _, _ = read_index(self.hub, self.repo, commit)
+                theirs, _, _ = read_index(self.client, self.repo, commit)
             except HubverError:
                 continue
             own = next((e for e in theirs if e["version"] == tag), None)
@@ -203,12 +215,12 @@ class _Verifier:
             reports.append(report)
         tagged = set(refs.tags)
         for commit, title in history.items():
-            m = index.COMMIT_TITLE.match(title)
-            if m and m.group(1) not in listed and m.group(1) not in tagged:
-                report = VerifyReport(m.group(1), False, None, None)
+            titled = titled_version(title)
+            if titled and titled not in listed and titled not in tagged:
+                report = VerifyReport(titled, False, None, None)
                 report.problems.append(
                     f"VERSION MISSING: commit {commit[:12]} ({title!r}) is in the history of {self.branch}, "
-                    f"but {m.group(1)} has neither an index entry nor a tag (the index was shortened)."
+                    f"but {titled} has neither an index entry nor a tag (the index was shortened)."
                 )
                 reports.append(report)
         return reports
@@ -216,7 +228,7 @@ class _Verifier:
     def _aliases(self, entries: list[dict[str, Any]], refs: Refs) -> list[VerifyReport]:
         by_version = {e["version"]: e for e in entries}
         reports = []
-        for alias, record in sorted(read_alias_records(self.hub, self.repo, refs, self.branch).items()):
+        for alias, record in sorted(read_alias_records(self.client, self.repo, refs, self.branch).items()):
             v = str(record["version"])
             report = VerifyReport(f"alias {alias}", True, record.get("head"), refs.tags.get(v))
             entry = by_version.get(v)
@@ -230,12 +242,12 @@ class _Verifier:
                     f"{refs.tags[v][:12]}."
                 )
             try:
-                check = check_commit(self.hub, self.repo, v, str(record["head"]), entry, alias=True)
+                check = check_commit(self.client, self.repo, v, str(record["head"]), entry, alias=True)
             except HubverError as e:
                 report.fail(e.message)
             else:
                 for p in check.problems:
                     report.fail(f"ALIAS {alias} does not hold {v}: {p}")
-                report.files_checked = sum(1 for p in check.files if p not in index.MANAGED_PATHS)
+                report.files_checked = sum(1 for p in check.files if p not in layout.MANAGED_PATHS)
             reports.append(report)
         return reports

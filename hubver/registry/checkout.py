@@ -17,14 +17,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import index
-from .artifact import sha256_file
-from .errors import CheckoutError, HubverError, IntegrityError, MetadataError
-from .hub import Hub
-from .jsonio import load_json
-from .settings import Settings
-from .trust import git_blob_sha
-from .versions import check_version, read_listing, resolve_ref, session
+from .. import layout
+from ..client import HubClient
+from ..errors import CheckoutError, HubverError, IntegrityError, MetadataError
+from ..hashing import BLOCK, sha256_file
+from ..jsonio import load_json
+from ..settings import Settings
+from ..trust import git_blob_sha
+from . import Registry, connect
+from .browse import check_version, read_listing, resolve_ref
 
 
 @dataclass
@@ -68,33 +69,56 @@ def checkout(
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
     unchecked: bool = False,
 ) -> CheckoutResult:
     """Download `version` into `to` (default `./<name>-<version>`), sha256-checked against its manifest."""
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
-        target = Path(to).expanduser() if to else default_target(r, version)
-        _check_target(target, force)
-        cache = Path(cache_dir) if cache_dir else None
-        if _offline():
-            snapshot, commit = _offline_cached(r, version, cache)
-            checked_against = "the local cache only"
-        else:
-            snapshot, commit = fetch_checked(h, r, s.branch, version, cache, quiet=quiet, unchecked=unchecked)
-            checked_against = "the Hub"
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
+    ) as registry:
+        return registry.checkout(
+            version, to, force=force, cache_dir=cache_dir, quiet=quiet, unchecked=unchecked
+        )
+
+
+def checkout_into(
+    registry: Registry,
+    version: str,
+    to: str | Path | None = None,
+    *,
+    force: bool = False,
+    cache_dir: str | Path | None = None,
+    quiet: bool = False,
+    unchecked: bool = False,
+) -> CheckoutResult:
+    """`Registry.checkout`: see `checkout`."""
+    client, r = registry.client, registry.repo
+    target = Path(to).expanduser() if to else default_target(r, version)
+    _check_target(target, force)
+    cache = Path(cache_dir) if cache_dir else None
+    if _offline():
+        snapshot, commit = _offline_cached(r, version, cache)
+        checked_against = "the local cache only"
+    else:
+        snapshot, commit = fetch_checked(
+            client, r, registry.branch, version, cache, quiet=quiet, unchecked=unchecked
+        )
+        checked_against = "the Hub"
     if snapshot.name != commit:
         raise IntegrityError(
             f"{version} of {r} moved while it was being downloaded ({commit[:12]} -> {snapshot.name[:12]}).",
             f"Run `hubver verify {version} --repo {r}`.",
         )
-    meta_path = snapshot / index.METADATA_PATH
+    meta_path = snapshot / layout.METADATA_PATH
     manifest = _manifest(meta_path, r, version) if meta_path.exists() else None
     if manifest is None:
-        wanted = [p for p in _walk(snapshot) if p not in index.MANAGED_PATHS and not p.startswith(".hubver/")]
+        wanted = [
+            p for p in _walk(snapshot) if p not in layout.MANAGED_PATHS and not p.startswith(".hubver/")
+        ]
         expected: dict[str, str | None] = {p: None for p in wanted}
     else:
         expected = manifest
-    extra = [p for p in (index.METADATA_PATH, index.CARD_PATH) if (snapshot / p).exists()]
+    extra = [p for p in (layout.METADATA_PATH, layout.CARD_PATH) if (snapshot / p).exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.hubver-", dir=target.parent))
     try:
@@ -125,7 +149,7 @@ def checkout(
 
 
 def fetch_checked(
-    h: Hub,
+    client: HubClient,
     repo: str,
     branch: str,
     version: str,
@@ -142,19 +166,19 @@ def fetch_checked(
     very blob of that commit: the cache is not the authority. The files themselves are then
     sha256-checked against that hubver.json by the caller.
     """
-    listing = read_listing(h, repo, branch)
+    listing = read_listing(client, repo, branch)
     commit = resolve_ref(listing.refs, repo, version)
     cached = _cached_snapshot(repo, commit, cache)
     if not unchecked:
-        meta_bytes = (cached / index.METADATA_PATH).read_bytes() if cached else None
-        check = check_version(h, listing, version, commit, metadata_bytes=meta_bytes)
+        meta_bytes = (cached / layout.METADATA_PATH).read_bytes() if cached else None
+        check = check_version(client, listing, version, commit, metadata_bytes=meta_bytes)
         check.raise_if_broken(repo)
-        expected_blob = check.files[index.METADATA_PATH].blob_id
-    snapshot = cached or h.snapshot(repo, commit, cache_dir=cache, quiet=quiet)
-    meta_path = snapshot / index.METADATA_PATH
+        expected_blob = check.files[layout.METADATA_PATH].blob_id
+    snapshot = cached or client.snapshot(repo, commit, cache_dir=cache, quiet=quiet)
+    meta_path = snapshot / layout.METADATA_PATH
     if not unchecked and (not meta_path.is_file() or git_blob_sha(meta_path.read_bytes()) != expected_blob):
         raise IntegrityError(
-            f"The downloaded {index.METADATA_PATH} of {version} is not the one in its commit {commit[:12]}.",
+            f"The downloaded {layout.METADATA_PATH} of {version} is not the one in its commit {commit[:12]}.",
             f"Delete the cached copy and retry; run `hubver verify {version} --repo {repo}`.",
         )
     _remember_ref(repo, version, commit, cache)
@@ -199,7 +223,7 @@ def _cached_snapshot(repo: str, commit: str, cache_dir: Path | None) -> Path | N
     """The commit's snapshot in the HF cache if it is complete there (nothing to download)."""
     snapshot = _cache_root(repo, cache_dir) / "snapshots" / commit
     try:
-        manifest = _manifest(snapshot / index.METADATA_PATH, repo, commit[:12])
+        manifest = _manifest(snapshot / layout.METADATA_PATH, repo, commit[:12])
     except (OSError, HubverError):
         return None
     if manifest is None or not all((snapshot / p).is_file() for p in manifest):
@@ -209,7 +233,7 @@ def _cached_snapshot(repo: str, commit: str, cache_dir: Path | None) -> Path | N
 
 def check_snapshot(snapshot: Path, repo: str, version: str) -> int:
     """sha256-check every file of a snapshot against its hubver.json; the number checked."""
-    manifest = _manifest(snapshot / index.METADATA_PATH, repo, version) or {}
+    manifest = _manifest(snapshot / layout.METADATA_PATH, repo, version) or {}
     for path, digest in sorted(manifest.items()):
         src = snapshot / path
         if not src.is_file():
@@ -222,14 +246,14 @@ def check_snapshot(snapshot: Path, repo: str, version: str) -> int:
     return len(manifest)
 
 
-def _copy_hashing(src: Path, dest: Path, chunk: int = 4 << 20) -> str:
+def _copy_hashing(src: Path, dest: Path, chunk: int = BLOCK) -> str:
     """Copy `src` to `dest` and return the sha256 of what was written: one pass over the bytes."""
-    h = hashlib.sha256()
+    digest = hashlib.sha256()
     with src.open("rb") as fin, dest.open("wb") as fout:
         while block := fin.read(chunk):
-            h.update(block)
+            digest.update(block)
             fout.write(block)
-    return h.hexdigest()
+    return digest.hexdigest()
 
 
 def _manifest(meta_path: Path, repo: str, version: str) -> dict[str, str | None] | None:
@@ -241,7 +265,7 @@ def _manifest(meta_path: Path, repo: str, version: str) -> dict[str, str | None]
     files = load_json(meta_path).get("files")
     if files is None:
         return None
-    where = f"{index.METADATA_PATH} of version {version} in {repo}"
+    where = f"{layout.METADATA_PATH} of version {version} in {repo}"
     hint = f"Run `hubver verify {version} --repo {repo}`."
     if not isinstance(files, list) or not all(
         isinstance(f, dict) and isinstance(f.get("path"), str) for f in files

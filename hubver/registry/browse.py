@@ -7,18 +7,18 @@ alias branches), the version index at the branch head, and one small record per 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import index, versionids
-from .errors import HubverError, MetadataError, VersionNotFound
-from .hub import Hub, Refs, open_hub
-from .jsonio import parse_json
-from .settings import Settings, resolve_settings
-from .tensors import lora_ranks, rank_summary
-from .trust import ContentCheck, chain_problems, check_commit, published_commit
+from .. import ids, index, layout
+from ..client import HubClient, Refs
+from ..errors import HubverError, MetadataError, VersionNotFound
+from ..jsonio import parse_json
+from ..settings import Settings
+from ..tensors import lora_ranks, rank_summary
+from ..trust import ContentCheck, chain_problems, check_commit, published_commit
+from . import Registry, connect
 
 
 @dataclass
@@ -65,21 +65,7 @@ class VersionDetail:
         return {**self.info.to_dict(), "metadata": self.metadata, "card": self.card}
 
 
-@contextlib.contextmanager
-def session(
-    settings: Settings | None = None, hub: Hub | None = None, **kwargs: Any
-) -> Iterator[tuple[Settings, str, Hub]]:
-    """Settings, repo and a connected Hub, for the library functions below."""
-    settings = settings or resolve_settings(**kwargs)
-    repo = settings.require_repo()
-    if hub is not None:
-        yield settings, repo, hub
-        return
-    with open_hub(settings) as opened:
-        yield settings, repo, opened
-
-
-def read_alias_records(hub: Hub, repo: str, refs: Refs, branch: str) -> dict[str, dict[str, Any]]:
+def read_alias_records(client: HubClient, repo: str, refs: Refs, branch: str) -> dict[str, dict[str, Any]]:
     """alias -> its record, for every branch that hubver promoted (one small read each, in parallel)."""
     candidates = [b for b in refs.branches if b != branch and b != "main"]
     version_commits = {sha: v for v, sha in refs.tags.items()}
@@ -87,12 +73,12 @@ def read_alias_records(hub: Hub, repo: str, refs: Refs, branch: str) -> dict[str
     def read(alias: str) -> tuple[str, dict[str, Any] | None]:
         head = refs.branches[alias]
         try:
-            raw, _ = hub.read_file(repo, index.ALIAS_PATH, head)
+            raw, _ = client.read_file(repo, layout.ALIAS_PATH, head)
         except HubverError:
             raw = None
         if raw:
             with contextlib.suppress(MetadataError):
-                record = parse_json(raw, f"{index.ALIAS_PATH} on {alias}")
+                record = parse_json(raw, f"{layout.ALIAS_PATH} on {alias}")
                 if isinstance(record, dict) and record.get("version"):
                     return alias, {**record, "head": head}
         if head in version_commits:  # promoted, but the record commit never landed
@@ -105,18 +91,18 @@ def read_alias_records(hub: Hub, repo: str, refs: Refs, branch: str) -> dict[str
         return {a: r for a, r in pool.map(read, candidates) if r}
 
 
-def read_listing(hub: Hub, repo: str, branch: str) -> Listing:
-    refs = hub.refs(repo)
+def read_listing(client: HubClient, repo: str, branch: str) -> Listing:
+    refs = client.refs(repo)
     head = refs.branches.get(branch)
     problems: list[str] = []
     entries: list[dict[str, Any]] = []
     if head is not None:
-        raw, _ = hub.read_file(repo, index.INDEX_PATH, head)
+        raw, _ = client.read_file(repo, layout.INDEX_PATH, head)
         entries, problems = index.parse(raw)
         if raw is None:
-            entries, more = _entries_from_tags(hub, repo, refs)
+            entries, more = _entries_from_tags(client, repo, refs)
             problems += more
-    alias_records = read_alias_records(hub, repo, refs, branch)
+    alias_records = read_alias_records(client, repo, refs, branch)
     aliases = {a: r["version"] for a, r in alias_records.items()}
     by_version: dict[str, list[str]] = {}
     for a, v in sorted(aliases.items()):
@@ -154,13 +140,13 @@ def read_listing(hub: Hub, repo: str, branch: str) -> Listing:
         # The latest version has no successor whose link could vouch for its tag; normally it
         # is the head, and only when it is not does the listing pay for a content check.
         with contextlib.suppress(HubverError):
-            check = check_commit(hub, repo, last.version, last.commit, entries[-1], position=entries)
+            check = check_commit(client, repo, last.version, last.commit, entries[-1], position=entries)
             last.problems += [f"{p} Run `hubver verify --repo {repo}`." for p in check.problems]
     return Listing(repo, branch, head, versions, aliases, problems, refs, entries)
 
 
 def check_version(
-    hub: Hub, listing: Listing, version: str, commit: str, *, metadata_bytes: bytes | None = None
+    client: HubClient, listing: Listing, version: str, commit: str, *, metadata_bytes: bytes | None = None
 ) -> ContentCheck:
     """Check that `commit` holds `version` (a version id, or an alias and the version it names)
     as the index at the branch head recorded it: one tree listing and hubver.json."""
@@ -177,7 +163,7 @@ def check_version(
         return check
     entries = listing.entries
     check = check_commit(
-        hub,
+        client,
         repo,
         wanted,
         commit,
@@ -216,12 +202,12 @@ def _files(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {f["path"]: f for f in entries}
 
 
-def _entries_from_tags(hub: Hub, repo: str, refs: Refs) -> tuple[list[dict[str, Any]], list[str]]:
+def _entries_from_tags(client: HubClient, repo: str, refs: Refs) -> tuple[list[dict[str, Any]], list[str]]:
     """No index (versions from an older hubver, or tags made by hand): read each tag's hubver.json."""
     entries = []
-    for tag in versionids.sort(refs.tags):
+    for tag in ids.sort(refs.tags):
         try:
-            meta = load_remote_metadata(hub, repo, tag, refs.tags[tag])
+            meta = load_remote_metadata(client, repo, tag, refs.tags[tag])
         except MetadataError as e:
             entries.append({"version": tag, "problems": [e.message]})
             continue
@@ -251,16 +237,13 @@ def list_versions(
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
 ) -> list[VersionInfo]:
     """Every version on the branch, oldest first (or by `sort`: a metric, '-metric' for descending)."""
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token, branch=branch) as (
-        s,
-        r,
-        h,
-    ):
-        listing = read_listing(h, r, s.branch)
-    return sort_versions(listing.versions, sort, limit)
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, branch=branch, settings=settings, client=client
+    ) as registry:
+        return registry.list_versions(sort=sort, limit=limit)
 
 
 def resolve(
@@ -271,14 +254,16 @@ def resolve(
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
 ) -> str:
     """The commit sha a version id (a tag) or an alias (a branch) stands for.
 
     Raises VersionNotFound when it is neither.
     """
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (_s, r, h):
-        return resolve_ref(h.refs(r), r, version)
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
+    ) as registry:
+        return registry.resolve(version)
 
 
 def resolve_ref(refs: Refs, repo: str, version: str) -> str:
@@ -286,7 +271,7 @@ def resolve_ref(refs: Refs, repo: str, version: str) -> str:
         return refs.tags[version]
     if version in refs.branches:
         return refs.branches[version]
-    known = versionids.sort(refs.tags)
+    known = ids.sort(refs.tags)
     raise VersionNotFound(
         f"Version {version} not found in {repo}."
         + (f" Known versions: {', '.join(known[-5:])}{' ...' if len(known) > 5 else ''}." if known else ""),
@@ -302,7 +287,7 @@ def get_version(
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
     unchecked: bool = False,
 ) -> VersionDetail:
     """One version: its index entry, its full hubver.json, and its model card's front matter.
@@ -310,29 +295,37 @@ def get_version(
     Raises IntegrityError if the tag's commit does not hold the version the index recorded
     (moved tag, changed files or metadata); `unchecked` reads it anyway, for forensics.
     """
-    from .card import split_card
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
+    ) as registry:
+        return registry.get_version(version, unchecked=unchecked)
 
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
-        listing = read_listing(h, r, s.branch)
-        commit = resolve_ref(listing.refs, r, version)
-        info = next((v for v in listing.versions if v.version == version), None)
-        if info is None:
-            alias_version = listing.aliases.get(version)
-            base = next((v for v in listing.versions if v.version == alias_version), None)
-            info = (
-                VersionInfo(version, commit)
-                if base is None
-                else VersionInfo(**{**base.to_dict(), "commit": commit})
-            )
-        if unchecked:
-            metadata = load_remote_metadata(h, r, version, commit)
-        else:
-            check = check_version(h, listing, version, commit)
-            check.raise_if_broken(r)
-            metadata = check.metadata or {}
-        raw_card, _ = h.read_file(r, index.CARD_PATH, commit)
-        card_meta, _, _ = split_card(raw_card.decode("utf-8", "replace") if raw_card else None)
-        return VersionDetail(info, metadata, card_meta)
+
+def read_version(registry: Registry, version: str, *, unchecked: bool = False) -> VersionDetail:
+    """`Registry.get_version`: see `get_version`."""
+    from ..card import split_card
+
+    client, r = registry.client, registry.repo
+    listing = read_listing(client, r, registry.branch)
+    commit = resolve_ref(listing.refs, r, version)
+    info = next((v for v in listing.versions if v.version == version), None)
+    if info is None:
+        alias_version = listing.aliases.get(version)
+        base = next((v for v in listing.versions if v.version == alias_version), None)
+        info = (
+            VersionInfo(version, commit)
+            if base is None
+            else VersionInfo(**{**base.to_dict(), "commit": commit})
+        )
+    if unchecked:
+        metadata = load_remote_metadata(client, r, version, commit)
+    else:
+        check = check_version(client, listing, version, commit)
+        check.raise_if_broken(r)
+        metadata = check.metadata or {}
+    raw_card, _ = client.read_file(r, layout.CARD_PATH, commit)
+    card_meta, _, _ = split_card(raw_card.decode("utf-8", "replace") if raw_card else None)
+    return VersionDetail(info, metadata, card_meta)
 
 
 @dataclass
@@ -365,7 +358,7 @@ def _changed(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, tu
 
 
 def remote_lora_ranks(
-    hub: Hub, repo: str, commit: str, meta: dict[str, Any], problems: list[str] | None = None
+    client: HubClient, repo: str, commit: str, meta: dict[str, Any], problems: list[str] | None = None
 ) -> dict[str, int]:
     """LoRA ranks read from the version's weight headers on the Hub (range requests, no download).
 
@@ -375,7 +368,7 @@ def remote_lora_ranks(
     for path in _files(meta):
         if path.endswith(".safetensors") and path.rsplit("/", 1)[-1].startswith("adapter_model"):
             try:
-                ranks.update(lora_ranks(hub.safetensors_tensors(repo, path, commit)))
+                ranks.update(lora_ranks(client.safetensors_tensors(repo, path, commit)))
             except HubverError as e:
                 if problems is not None:
                     problems.append(f"{path} at {commit[:12]}: {e.message} Its LoRA ranks are not compared.")
@@ -391,26 +384,34 @@ def diff(
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
     unchecked: bool = False,
 ) -> VersionDiff:
     """What changed from version `a` to version `b`: settings, LoRA ranks (from the weights), metrics, files."""
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
-        listing = read_listing(h, r, s.branch)
-        refs = listing.refs
-        ca, cb = resolve_ref(refs, r, a), resolve_ref(refs, r, b)
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            if unchecked:
-                ma, mb = pool.map(lambda vc: load_remote_metadata(h, r, *vc), [(a, ca), (b, cb)])
-            else:
-                checks = list(pool.map(lambda vc: check_version(h, listing, *vc), [(a, ca), (b, cb)]))
-                for check in checks:
-                    check.raise_if_broken(r)
-                ma, mb = (c.metadata or {} for c in checks)
-            problems: list[str] = []
-            ra, rb = pool.map(
-                lambda cm: remote_lora_ranks(h, r, cm[0], cm[1], problems), [(ca, ma), (cb, mb)]
-            )
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
+    ) as registry:
+        return registry.diff(a, b, unchecked=unchecked)
+
+
+def diff_versions(registry: Registry, a: str, b: str, *, unchecked: bool = False) -> VersionDiff:
+    """`Registry.diff`: see `diff`."""
+    client, r = registry.client, registry.repo
+    listing = read_listing(client, r, registry.branch)
+    refs = listing.refs
+    ca, cb = resolve_ref(refs, r, a), resolve_ref(refs, r, b)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        if unchecked:
+            ma, mb = pool.map(lambda vc: load_remote_metadata(client, r, *vc), [(a, ca), (b, cb)])
+        else:
+            checks = list(pool.map(lambda vc: check_version(client, listing, *vc), [(a, ca), (b, cb)]))
+            for check in checks:
+                check.raise_if_broken(r)
+            ma, mb = (c.metadata or {} for c in checks)
+        problems: list[str] = []
+        ra, rb = pool.map(
+            lambda cm: remote_lora_ranks(client, r, cm[0], cm[1], problems), [(ca, ma), (cb, mb)]
+        )
     files_a, files_b = _files(ma), _files(mb)
     metrics = {}
     metrics_a, metrics_b = _obj(ma.get("metrics")), _obj(mb.get("metrics"))
@@ -451,15 +452,15 @@ def diff(
     )
 
 
-def load_remote_metadata(hub: Hub, repo: str, version: str, commit: str) -> dict[str, Any]:
+def load_remote_metadata(client: HubClient, repo: str, version: str, commit: str) -> dict[str, Any]:
     """hubver.json of a version; MetadataError naming the version and file if missing or broken."""
-    raw, _ = hub.read_file(repo, index.METADATA_PATH, commit)
+    raw, _ = client.read_file(repo, layout.METADATA_PATH, commit)
     if raw is None:
         raise MetadataError(
-            f"Version {version} of {repo} has no {index.METADATA_PATH} (commit {commit[:12]}).",
+            f"Version {version} of {repo} has no {layout.METADATA_PATH} (commit {commit[:12]}).",
             "It was not published by hubver, or the file was removed.",
         )
-    meta = parse_json(raw, f"{index.METADATA_PATH} of version {version} in {repo}")
+    meta = parse_json(raw, f"{layout.METADATA_PATH} of version {version} in {repo}")
     if not isinstance(meta, dict):
-        raise MetadataError(f"{index.METADATA_PATH} of version {version} in {repo} is not a JSON object.")
+        raise MetadataError(f"{layout.METADATA_PATH} of version {version} in {repo} is not a JSON object.")
     return meta

@@ -18,19 +18,31 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import card, index, versionids
-from .artifact import Artifact, manifest_digest, scan
-from .ci import github_context
-from .errors import ConflictError, HubError, HubverError, IntegrityError, VersionIdError
-from .hub import Conflict, Hub, RemoteFile, RepoNotFound, TransientError, open_hub
-from .jsonio import dumps, finite
-from .metadata import base_model_of, build, local_lora_ranks
-from .provenance import code_provenance, current_user, environment
-from .redact import known_secrets, scrub, strip_url_credentials
-from .settings import Settings, resolve_settings
-from .training import check_metrics, dataset_facts, finite_metrics, from_trainer_state, load_metrics_file
-from .trust import GIT_ID_LIMIT, check_commit, entry_hash, git_blob_sha, published_commit
-from .versions import load_remote_metadata
+from .. import card, ids, index, layout
+from ..artifact import Artifact, ArtifactFile, manifest_digest, scan
+from ..ci import github_context
+from ..client import HubClient, Refs, RemoteFile
+from ..errors import (
+    ConflictError,
+    HubError,
+    HubverError,
+    IntegrityError,
+    RefConflict,
+    RepoNotFound,
+    TransientError,
+    VersionIdError,
+)
+from ..jsonio import dumps, finite
+from ..layout import commit_title, titled_version
+from ..metadata import base_model_of, build, local_lora_ranks
+from ..provenance import code_provenance, current_user, environment
+from ..redact import known_secrets, scrub, strip_url_credentials
+from ..settings import Settings
+from ..training import check_metrics, dataset_facts, finite_metrics, from_trainer_state, load_metrics_file
+from ..trust import GIT_ID_LIMIT, check_commit, entry_hash, git_blob_sha, published_commit
+from . import Registry, connect
+from .browse import load_remote_metadata
+from .request import PushRequest
 
 MAX_ATTEMPTS = 12
 
@@ -88,17 +100,17 @@ class BranchState:
         return next((e for e in self.entries if e["version"] == version), None)
 
 
-def read_state(hub: Hub, repo: str, branch: str, *, refs=None) -> BranchState:
-    refs = refs or hub.refs(repo)
+def read_state(client: HubClient, repo: str, branch: str, *, refs: Refs | None = None) -> BranchState:
+    refs = refs or client.refs(repo)
     if branch not in refs.branches:
         return BranchState(None, {}, [], [], refs.tags, refs.branches, None)
     head = refs.branches[branch]
-    head_sha, files = hub.files(repo, head)
-    raw, _ = hub.read_file(repo, index.INDEX_PATH, head) if index.INDEX_PATH in files else (None, None)
+    head_sha, files = client.files(repo, head)
+    raw, _ = client.read_file(repo, layout.INDEX_PATH, head) if layout.INDEX_PATH in files else (None, None)
     entries, problems = index.parse(raw)
     readme = None
-    if index.CARD_PATH in files:
-        data, _ = hub.read_file(repo, index.CARD_PATH, head)
+    if layout.CARD_PATH in files:
+        data, _ = client.read_file(repo, layout.CARD_PATH, head)
         readme = data.decode("utf-8", "replace") if data else None
     return BranchState(head_sha, files, entries, problems, refs.tags, refs.branches, readme)
 
@@ -111,7 +123,7 @@ def _with_git_id(entry: dict[str, Any], local: Path) -> dict[str, Any]:
     return {**entry, "git": git_blob_sha(local.read_bytes())}
 
 
-def _same_as_remote(f, remote: RemoteFile | None) -> bool:
+def _same_as_remote(f: ArtifactFile, remote: RemoteFile | None) -> bool:
     if remote is None or remote.size != f.size:
         return False
     if remote.sha256:
@@ -121,11 +133,11 @@ def _same_as_remote(f, remote: RemoteFile | None) -> bool:
     return remote.blob_id == git_blob_sha(f.local.read_bytes())
 
 
-def version_url(hub: Hub, repo: str, version: str) -> str:
+def version_url(client: HubClient, repo: str, version: str) -> str:
     """Where a version can be seen: its Hub page, or for the in-process hub, its git repository."""
-    if hub.local_dir is not None:  # the in-process hub's port dies with this command
-        return f"file://{hub.local_dir}/repos/models/{repo}.git"
-    return f"{hub.endpoint}/{repo}/tree/{version}"
+    if client.local_dir is not None:  # the in-process hub's port dies with this command
+        return f"file://{client.local_dir}/repos/models/{repo}.git"
+    return f"{client.endpoint}/{repo}/tree/{version}"
 
 
 def _training_inputs(
@@ -157,7 +169,7 @@ def _training_inputs(
 
 
 def _resolve_base(
-    hub: Hub, artifact: Artifact, base_model: str | None
+    client: HubClient, artifact: Artifact, base_model: str | None
 ) -> tuple[dict[str, Any] | None, bytes | None]:
     """The base model record, and a rewritten adapter_config.json when it gains a hub id or revision."""
     base = base_model_of(artifact)
@@ -166,17 +178,17 @@ def _resolve_base(
         base = {"name": name, "revision": rev or None, "source": "--base-model"}
     if base is None:
         return None, None
-    if card.is_hub_id(base["name"]) and not _is_local_path(base["name"]) and not base.get("revision"):
+    if ids.is_hub_id(base["name"]) and not _is_local_path(base["name"]) and not base.get("revision"):
         try:
-            sha, _ = hub.files(base["name"], "main")
+            sha, _ = client.files(base["name"], "main")
             base["revision"] = sha
         except HubverError:
             base["revision"] = None  # not on this endpoint: recorded by name only
-    elif not card.is_hub_id(base["name"]):
+    elif not ids.is_hub_id(base["name"]):
         base["local"] = True
     rewritten = None
     cfg = artifact.adapter_config
-    if cfg is not None and card.is_hub_id(base["name"]):
+    if cfg is not None and ids.is_hub_id(base["name"]):
         wanted = {"base_model_name_or_path": base["name"], "revision": base.get("revision")}
         if any(cfg.get(k) != v for k, v in wanted.items()):
             rewritten = (dumps({**cfg, **wanted})).encode()
@@ -190,7 +202,7 @@ def _is_local_path(name: str) -> bool:
         return False
 
 
-def repair_tags(hub: Hub, repo: str, branch: str, state: BranchState) -> list[str]:
+def repair_tags(client: HubClient, repo: str, branch: str, state: BranchState) -> list[str]:
     """Create the tags of versions whose commit landed but whose tag did not.
 
     A tag is recreated only on the commit the index chain names for it (the next entry's
@@ -206,21 +218,21 @@ def repair_tags(hub: Hub, repo: str, branch: str, state: BranchState) -> list[st
         if commit is None:
             continue
         try:
-            check = check_commit(hub, repo, version, commit, entry, position=state.entries[: i + 1])
+            check = check_commit(client, repo, version, commit, entry, position=state.entries[: i + 1])
         except HubverError:
             continue
         if not check.ok:
             continue
         try:
-            hub.create_tag(repo, version, commit, message=f"hubver version {version} (tag repaired)")
-        except Conflict:
+            client.create_tag(repo, version, commit, message=f"hubver version {version} (tag repaired)")
+        except RefConflict:
             continue
         state.tags[version] = commit
         repaired.append(version)
     return repaired
 
 
-def check_history(hub: Hub, repo: str, branch: str, state: BranchState) -> None:
+def check_history(client: HubClient, repo: str, branch: str, state: BranchState) -> None:
     """Record every version id the branch's history names, and refuse an index that lost some.
 
     Commit titles are not trusted to say where a version is, only that an id was used: a
@@ -230,10 +242,10 @@ def check_history(hub: Hub, repo: str, branch: str, state: BranchState) -> None:
     if state.head is None:
         return
     titled: dict[str, str] = {}
-    for c in hub.commits(repo, state.head):  # the head the index was read at, not a newer one
-        m = index.COMMIT_TITLE.match(c.title or "")
-        if m:
-            titled.setdefault(m.group(1), c.commit_id)
+    for c in client.commits(repo, state.head):  # the head the index was read at, not a newer one
+        version = titled_version(c.title)
+        if version:
+            titled.setdefault(version, c.commit_id)
     state.history_ids = set(titled)
     listed = {e["version"] for e in state.entries}
     lost = sorted(v for v in titled if v not in listed)
@@ -266,7 +278,7 @@ def _pick_version(state: BranchState, version: str | None, scheme: str, bump: st
     """The id of the new version: checked against every ref of the repo before anything is uploaded."""
     used = {e["version"] for e in state.entries} | set(state.tags) | state.history_ids
     if version:
-        if version not in used and (clash := versionids.ref_clash(version, state.tags, state.branches)):
+        if version not in used and (clash := ids.ref_clash(version, state.tags, state.branches)):
             raise VersionIdError(
                 f"Invalid version id {version!r} for {repo}: {clash}.",
                 f"Pick another id with --version, or omit it to get the next one "
@@ -279,7 +291,7 @@ def _pick_version(state: BranchState, version: str | None, scheme: str, bump: st
             raise VersionIdError(
                 f"Version {version} already exists in {repo}"
                 f"{when}{f' at commit {commit[:12]}' if commit else ''}; versions are never overwritten.",
-                f"Pick another id with --version, or omit it to get the next one ({versionids.next_id(used, 'counter')}).",
+                f"Pick another id with --version, or omit it to get the next one ({ids.next_id(used, 'counter')}).",
             )
         return version
     return _free_id(used, state, scheme, bump)
@@ -289,8 +301,8 @@ def _free_id(used: set[str], state: BranchState, scheme: str, bump: str | None) 
     """The next id of `scheme` that clashes with no tag or branch (an alias named v3 is skipped)."""
     taken = set(used)
     while True:
-        candidate = versionids.next_id(taken, scheme, bump=bump)
-        if not versionids.ref_clash(candidate, state.tags, state.branches):
+        candidate = ids.next_id(taken, scheme, bump=bump)
+        if not ids.ref_clash(candidate, state.tags, state.branches):
             return candidate
         taken.add(candidate)
 
@@ -321,7 +333,7 @@ def push(
     dry_run: bool = False,
     push_id: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
 ) -> PushResult:
     """Publish the model or adapter in `path` as a new version of `repo`.
 
@@ -333,54 +345,74 @@ def push(
 
     >>> hubver.push("out/", "me/my-adapter", message="r=8, 3 epochs")  # doctest: +SKIP
     """
-    settings = settings or resolve_settings(
-        repo=repo, endpoint=endpoint, local=local, token=token, branch=branch
-    )
-    repo = settings.require_repo()
-    if settings.branch:
-        versionids.validate(settings.branch, reserved=())
-    if scheme not in versionids.SCHEMES:
-        raise VersionIdError(
-            f"Unknown version scheme {scheme!r}.", f"Use one of: {', '.join(versionids.SCHEMES)}."
-        )
-    if version:
-        versionids.validate(version, reserved=("main", settings.branch))
-    # Everything local first: a bad directory or file fails before any request.
-    artifact = scan(path, excludes=excludes)
-    local_lora_ranks(artifact)  # every safetensors header checked before the first request
-    train_section, merged_metrics = _training_inputs(
-        artifact, training, Path(metrics_file) if metrics_file else None, metrics, params
-    )
-    ci = github_context()
-    secrets = known_secrets([settings.token, token])
-    req = _Request(
-        repo=repo,
-        branch=settings.branch,
-        artifact=artifact,
+    request = PushRequest(
         version=version,
         scheme=scheme,
         bump=bump,
         message=message,
         private=private,
-        training=train_section,
-        metrics=merged_metrics,
-        dataset=dataset if isinstance(dataset, dict) else _dataset(dataset, num_samples),
+        metrics=metrics,
+        metrics_file=None if metrics_file is None else str(metrics_file),
+        params=params,
+        dataset=dataset,
+        num_samples=num_samples,
         base_model=base_model,
-        template=Path(template) if template else None,
+        template=None if template is None else str(template),
+        excludes=excludes,
+        training=training,
         extra=extra,
         dry_run=dry_run,
+        push_id=push_id,
+    )
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, branch=branch, settings=settings, client=client
+    ) as registry:
+        return registry.push(path, request)
+
+
+def push_to(registry: Registry, path: str | Path, request: PushRequest) -> PushResult:
+    """`Registry.push`: see `push`."""
+    settings, repo = registry.settings, registry.repo
+    if settings.branch:
+        ids.validate(settings.branch, reserved=())
+    if request.scheme not in ids.SCHEMES:
+        raise VersionIdError(
+            f"Unknown version scheme {request.scheme!r}.", f"Use one of: {', '.join(ids.SCHEMES)}."
+        )
+    if request.version:
+        ids.validate(request.version, reserved=("main", settings.branch))
+    # Everything local first: a bad directory or file fails before any request.
+    artifact = scan(path, excludes=request.excludes)
+    local_lora_ranks(artifact)  # every safetensors header checked before the first request
+    train_section, merged_metrics = _training_inputs(
+        artifact,
+        request.training,
+        Path(request.metrics_file) if request.metrics_file else None,
+        request.metrics,
+        request.params,
+    )
+    ci = github_context()
+    secrets = known_secrets([settings.token, *registry.secrets])
+    req = _Request(
+        repo=repo,
+        branch=settings.branch,
+        options=request,
+        artifact=artifact,
+        training=train_section,
+        metrics=merged_metrics,
+        dataset=request.dataset
+        if isinstance(request.dataset, dict)
+        else _dataset(request.dataset, request.num_samples),
+        template=Path(request.template) if request.template else None,
         ci=ci,
         ci_key=scrub(ci["idempotency_key"], secrets) if ci else None,
         code=code_provenance(),
         environment=environment(),
         secrets=secrets,
     )
-    if push_id:
-        req.push_id = push_id
-    if hub is not None:
-        return _push(hub, req)
-    with open_hub(settings) as opened:
-        return _push(opened, req)
+    if request.push_id:
+        req.push_id = request.push_id
+    return _push(registry.client, req)
 
 
 def _dataset(spec: str | None, num_samples: int | None) -> dict[str, Any] | None:
@@ -395,23 +427,16 @@ def _dataset(spec: str | None, num_samples: int | None) -> dict[str, Any] | None
 
 @dataclass
 class _Request:
-    """A push, with everything that could be worked out before talking to the Hub."""
+    """A push: the caller's options, plus everything worked out from them before talking to the Hub."""
 
     repo: str
     branch: str
+    options: PushRequest
     artifact: Artifact
-    version: str | None
-    scheme: str
-    bump: str | None
-    message: str | None
-    private: bool
     training: dict[str, Any]
     metrics: dict[str, Any]
     dataset: dict[str, Any] | None
-    base_model: str | None
     template: Path | None
-    extra: dict[str, Any] | None
-    dry_run: bool
     ci: dict[str, Any] | None
     ci_key: str | None
     code: dict[str, Any] | None
@@ -420,17 +445,17 @@ class _Request:
     push_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def _push(hub: Hub, req: _Request) -> PushResult:
+def _push(client: HubClient, req: _Request) -> PushResult:
     repo_exists = True
     try:
-        refs = hub.refs(req.repo)
+        refs = client.refs(req.repo)
     except RepoNotFound:
-        if req.dry_run:
+        if req.options.dry_run:
             refs, repo_exists = None, False
         else:
-            hub.ensure_repo(req.repo, private=req.private)
-            refs = hub.refs(req.repo)
-    base, adapter_config = _resolve_base(hub, req.artifact, req.base_model)
+            client.ensure_repo(req.repo, private=req.options.private)
+            refs = client.refs(req.repo)
+    base, adapter_config = _resolve_base(client, req.artifact, req.options.base_model)
     manifest = [
         {
             "path": f.path,
@@ -444,37 +469,35 @@ def _push(hub: Hub, req: _Request) -> PushResult:
     ]
     digest = manifest_digest(manifest)
     result = PushResult(req.repo, "", None, "", req.branch, created=False, skipped=req.artifact.skipped)
-    result.dry_run = req.dry_run
+    result.dry_run = req.options.dry_run
     for attempt in range(1, MAX_ATTEMPTS + 1):
         result.attempts = attempt
         if repo_exists:
-            state = read_state(hub, req.repo, req.branch, refs=refs)
+            state = read_state(client, req.repo, req.branch, refs=refs)
         else:  # a dry run for a repository that push would create
             state = BranchState(None, {}, [], [], {}, {}, None)
         refs = None  # later attempts re-read everything
-        check_history(hub, req.repo, req.branch, state)
-        if not req.dry_run:
-            result.repaired += repair_tags(hub, req.repo, req.branch, state)
-        found = _existing_version(state, digest, req.ci_key, req.push_id, explicit=bool(req.version))
+        check_history(client, req.repo, req.branch, state)
+        if not req.options.dry_run:
+            result.repaired += repair_tags(client, req.repo, req.branch, state)
+        found = _existing_version(state, digest, req.ci_key, req.push_id, explicit=bool(req.options.version))
         if found:
-            return _report_existing(hub, req, state, *found, result)
+            return _report_existing(client, req, state, *found, result)
         meta, readme, entries = _compose(req, state, base, manifest)
         ops = _operations(req, state, adapter_config, meta, readme, entries, result)
         result.version, result.metadata, result.card = meta["version"], meta, readme
-        result.url = version_url(hub, req.repo, meta["version"])
-        if req.dry_run:
+        result.url = version_url(client, req.repo, meta["version"])
+        if req.options.dry_run:
             return result
         if state.head is None:  # a new versions branch starts from main
-            start = hub.refs(req.repo).branches.get("main")
+            start = client.refs(req.repo).branches.get("main")
             if start is None:
                 raise HubError(f"{req.repo} has no 'main' branch to start branch {req.branch!r} from.")
-            hub.create_branch(req.repo, req.branch, start)
+            client.create_branch(req.repo, req.branch, start)
             continue
-        title = f"hubver {meta['version']}" + (
-            f": {req.message.splitlines()[0][:200]}" if req.message else ""
-        )
+        title = commit_title(meta["version"], req.options.message)
         try:
-            commit = hub.commit(
+            commit = client.commit(
                 req.repo,
                 req.branch,
                 ops,
@@ -486,7 +509,7 @@ def _push(hub: Hub, req: _Request) -> PushResult:
             # Someone else committed first, or the answer was lost: re-read and see.
             time.sleep(random.uniform(0.05, 0.3) * attempt)
             continue
-        _tag(hub, req.repo, meta["version"], commit)
+        _tag(client, req.repo, meta["version"], commit)
         result.commit, result.created = commit, True
         return result
     raise ConflictError(
@@ -496,20 +519,25 @@ def _push(hub: Hub, req: _Request) -> PushResult:
 
 
 def _report_existing(
-    hub: Hub, req: _Request, state: BranchState, entry: dict[str, Any], reason: str, result: PushResult
+    client: HubClient,
+    req: _Request,
+    state: BranchState,
+    entry: dict[str, Any],
+    reason: str,
+    result: PushResult,
 ) -> PushResult:
     """The version that stands for this push: made by it on an earlier attempt, or an identical one."""
     v = entry["version"]
-    if not req.dry_run and v not in state.tags and state.head:
-        hub.create_tag(req.repo, v, state.head, message=f"hubver version {v}")
+    if not req.options.dry_run and v not in state.tags and state.head:
+        client.create_tag(req.repo, v, state.head, message=f"hubver version {v}")
         state.tags[v] = state.head
     result.version, result.commit = v, state.tags.get(v)
-    result.url = version_url(hub, req.repo, v)
+    result.url = version_url(client, req.repo, v)
     result.created = reason == "published by this push"
     result.reason = None if result.created else reason
     if not result.created and result.commit:
         with contextlib.suppress(HubverError):
-            result.metadata = load_remote_metadata(hub, req.repo, v, result.commit)
+            result.metadata = load_remote_metadata(client, req.repo, v, result.commit)
         position = state.entries.index(entry)
         result.previous_metrics = state.entries[position - 1].get("metrics") if position else None
     return result
@@ -519,7 +547,7 @@ def _compose(
     req: _Request, state: BranchState, base: dict[str, Any] | None, manifest: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
     """hubver.json, the model card and the index of the next version on top of `state`."""
-    new_version = _pick_version(state, req.version, req.scheme, req.bump, req.repo)
+    new_version = _pick_version(state, req.options.version, req.options.scheme, req.options.bump, req.repo)
     previous = state.entries[-1] if state.entries else None
     parent = (
         {"version": previous["version"], "commit": state.tags.get(previous["version"])} if previous else None
@@ -527,7 +555,7 @@ def _compose(
     meta = build(
         req.artifact,
         version=new_version,
-        message=req.message,
+        message=req.options.message,
         created_by=current_user(),
         base_model=base,
         training=req.training,
@@ -538,7 +566,7 @@ def _compose(
         environment=req.environment,
         parent=parent,
         files=manifest,
-        extra=req.extra,
+        extra=req.options.extra,
         secrets=req.secrets,
     )
     entry = index.entry_for(meta, push_id=req.push_id, ci_key=req.ci_key)
@@ -592,25 +620,25 @@ def _operations(
         ops.append(op)
         result.uploaded.append(f.path)
     result.deleted = sorted(
-        p for p in state.files if p not in req.artifact.paths and p not in index.MANAGED_PATHS
+        p for p in state.files if p not in req.artifact.paths and p not in layout.MANAGED_PATHS
     )
     ops += [CommitOperationDelete(path_in_repo=p) for p in result.deleted]
     ops += [
-        CommitOperationAdd(path_in_repo=index.METADATA_PATH, path_or_fileobj=dumps(meta).encode()),
-        CommitOperationAdd(path_in_repo=index.CARD_PATH, path_or_fileobj=readme.encode()),
+        CommitOperationAdd(path_in_repo=layout.METADATA_PATH, path_or_fileobj=dumps(meta).encode()),
+        CommitOperationAdd(path_in_repo=layout.CARD_PATH, path_or_fileobj=readme.encode()),
         # Lines written by others may hold NaN (Python's json reads it): the index stays strict JSON.
-        CommitOperationAdd(path_in_repo=index.INDEX_PATH, path_or_fileobj=index.render(finite(entries))),
+        CommitOperationAdd(path_in_repo=layout.INDEX_PATH, path_or_fileobj=index.render(finite(entries))),
     ]
     previous = state.entries[-1] if state.entries else None
     result.previous_metrics = previous.get("metrics") if previous else None
     return ops
 
 
-def _tag(hub: Hub, repo: str, version: str, commit: str) -> None:
+def _tag(client: HubClient, repo: str, version: str, commit: str) -> None:
     try:
-        hub.create_tag(repo, version, commit, message=f"hubver version {version}")
-    except Conflict:
-        actual = hub.refs(repo).tags.get(version)
+        client.create_tag(repo, version, commit, message=f"hubver version {version}")
+    except RefConflict:
+        actual = client.refs(repo).tags.get(version)
         if actual != commit:
             raise VersionIdError(
                 f"The tag {version} in {repo} was created by someone else (at {actual}) while this push "

@@ -1,8 +1,8 @@
 """The one place that talks to the Hub through huggingface_hub.
 
-`Hub` wraps `HfApi` for one endpoint and token, retries what is safe to retry within a
+`HubClient` wraps `HfApi` for one endpoint and token, retries what is safe to retry within a
 bounded time, and turns the client's HTTP and network errors into hubver's own errors.
-`open_hub(settings)` also starts the embedded hub in-process for `--local`.
+`open_client(settings)` also starts the embedded hub in-process for `--local`.
 """
 
 from __future__ import annotations
@@ -21,31 +21,21 @@ from typing import Any, TypeVar
 from . import __version__
 from .errors import (
     AuthError,
-    ConflictError,
     HubError,
     HubStorageFull,
     HubUnreachable,
     HubverError,
     MetadataError,
+    RefConflict,
     RepoNotFound,
+    RevisionMissing,
+    TransientError,
 )
 from .settings import HF_ENDPOINT_DEFAULT, Settings
 
 T = TypeVar("T")
 MAX_SMALL_FILE = 32 << 20  # hubver.json, the index, alias records: refuse anything larger
 TRANSIENT = (429, 500, 502, 503, 504)
-
-
-class RevisionMissing(HubError):
-    """A branch, tag or commit does not exist (callers say which version it was)."""
-
-
-class Conflict(ConflictError):
-    """412/409: the branch moved under us, or a ref exists already."""
-
-
-class TransientError(HubError):
-    """A 429/5xx or dropped connection on a request that was not retried (it may have landed)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +97,7 @@ def _retry_budget() -> float:
         return 30.0
 
 
-class Hub:
+class HubClient:
     """huggingface_hub's `HfApi`, for one endpoint, with hubver's errors and retries."""
 
     def __init__(self, endpoint: str, token: str | None = None) -> None:
@@ -277,7 +267,7 @@ class Hub:
                 "Free space on the hub's disk (or ask its administrator to), then run the command again.",
             )
         if status in (409, 412):
-            return Conflict(f"{what}: {server or 'the repository changed meanwhile'}")
+            return RefConflict(f"{what}: {server or 'the repository changed meanwhile'}")
         return HubError(f"{what} failed: HTTP {status} from {where}. {server}".strip())
 
     def _has_token(self) -> bool:
@@ -399,7 +389,7 @@ class Hub:
 
         from huggingface_hub.errors import SafetensorsParsingError
 
-        def fetch():
+        def fetch() -> Any:
             try:
                 return self.api.parse_safetensors_file_metadata(repo, path, revision=revision)
             except (SafetensorsParsingError, ValueError, TypeError, KeyError, RecursionError) as e:
@@ -466,7 +456,7 @@ class Hub:
         """
         message, description = self.scrub(message), self.scrub(description)
 
-        def send():
+        def send() -> Any:
             return self.api.create_commit(
                 repo,
                 operations,
@@ -538,10 +528,10 @@ def _is_huggingface_co(endpoint: str) -> bool:
 
 
 @contextlib.contextmanager
-def open_hub(settings: Settings) -> Iterator[Hub]:
-    """A `Hub` for the settings' endpoint; for `local`, the embedded hub runs meanwhile."""
+def open_client(settings: Settings) -> Iterator[HubClient]:
+    """A `HubClient` for the settings' endpoint; for `local`, the embedded hub runs meanwhile."""
     if not settings.is_local:
-        yield Hub(settings.endpoint, settings.token)
+        yield HubClient(settings.endpoint, settings.token)
         return
     from .server import HubConfig, start_in_thread
 
@@ -549,8 +539,8 @@ def open_hub(settings: Settings) -> Iterator[Hub]:
     running = start_in_thread(HubConfig(data_dir=data_dir))
     try:
         token = settings.token or (data_dir / "admin.token").read_text().strip()
-        hub = Hub(running.url, token)
-        hub.local_dir = data_dir
-        yield hub
+        client = HubClient(running.url, token)
+        client.local_dir = data_dir
+        yield client
     finally:
         running.stop()

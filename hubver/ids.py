@@ -1,4 +1,5 @@
-"""The grammar of version ids: validate, sort, and pick the next one for a scheme.
+"""The grammar of ids: repository ids (`namespace/name`) and version ids (validate, sort, pick
+the next one for a scheme).
 
 Schemes:
 - ``counter`` (default): ``v1``, ``v2``, ... one more than the highest ``vN`` ever used;
@@ -21,11 +22,32 @@ SCHEMES = ("counter", "timestamp", "semver")
 BUMPS = ("major", "minor", "patch")
 MAX_LENGTH = 128
 
+# A Hub repository id, `namespace/name`: what --repo accepts and what a card may name as a base.
+REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_HUB_ID = 200
+
 _ALLOWED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$")
 _COUNTER = re.compile(r"^v(\d+)$")
 _SEMVER = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 _TIMESTAMP = re.compile(r"^v_\d{8}_\d{6}(?:_(\d+))?$")
 _COMMIT_LIKE = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+def is_repo_id(repo: str) -> bool:
+    """True for an id --repo accepts (`namespace/name`, no `..`, not ending in .git)."""
+    return bool(REPO_ID.match(repo)) and ".." not in repo and not repo.endswith(".git")
+
+
+def is_hub_id(name: object) -> bool:
+    """True for `namespace/name`; False for anything else, whatever its type (cards are edited by hand)."""
+    return (
+        isinstance(name, str)
+        and len(name) <= MAX_HUB_ID
+        and bool(REPO_ID.match(name))
+        and not name.startswith("/")
+    )
+
+
 _HINT = "Pick another with --version ID, or let hubver number it (--scheme counter|timestamp|semver)."
 
 

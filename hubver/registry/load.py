@@ -15,15 +15,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from . import index
-from .artifact import PICKLE_SUFFIXES
-from .card import is_hub_id
-from .download import check_snapshot, fetch_checked
-from .errors import HubverError, LoadError
-from .hub import Hub
-from .jsonio import load_json
-from .settings import Settings
-from .versions import session
+from .. import layout
+from ..artifact import PICKLE_SUFFIXES
+from ..client import HubClient
+from ..errors import HubverError, LoadError
+from ..ids import is_hub_id
+from ..jsonio import load_json
+from ..settings import Settings
+from . import Registry, connect
+from .checkout import check_snapshot, fetch_checked
 
 log = logging.getLogger("hubver")
 
@@ -50,7 +50,7 @@ def _check_weights(directory: Path, what: str, allow_pickle: bool) -> None:
         )
 
 
-def _model_class(model_class: Any, default: str | None = None):
+def _model_class(model_class: Any, default: str | None = None) -> Any:
     """A transformers Auto class from a class, a class name, or the task's default."""
     if model_class is not None and not isinstance(model_class, str):
         return model_class
@@ -72,10 +72,10 @@ def load(
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
-    hub: Hub | None = None,
+    client: HubClient | None = None,
     unchecked: bool = False,
     **kwargs: Any,
-):
+) -> Any:
     """Load `version` of `repo` as a model (in eval mode).
 
     For an adapter: the base named in its metadata (at its recorded revision; override with
@@ -85,27 +85,55 @@ def load(
 
     >>> model = hubver.load("me/my-adapter", "v3")  # doctest: +SKIP
     """
+    with connect(
+        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
+    ) as registry:
+        return registry.load(
+            version,
+            base_model=base_model,
+            model_class=model_class,
+            device=device,
+            allow_pickle=allow_pickle,
+            cache_dir=cache_dir,
+            unchecked=unchecked,
+            **kwargs,
+        )
+
+
+def load_from(
+    registry: Registry,
+    version: str,
+    *,
+    base_model: Any = None,
+    model_class: Any = None,
+    device: str | None = None,
+    allow_pickle: bool = False,
+    cache_dir: str | Path | None = None,
+    unchecked: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """`Registry.load`: see `load`."""
     if not allow_pickle:
         kwargs.setdefault("use_safetensors", True)
     # Unset, transformers asks on stdin whether to run the repo's code (and runs it on "y").
     kwargs.setdefault("trust_remote_code", False)
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    with session(settings, hub, repo=repo, endpoint=endpoint, local=local, token=token) as (s, r, h):
-        if offline:
-            snapshot = _offline_snapshot(r, version, cache_dir)
-            log.warning("%s of %s: checked against the local cache only (HF_HUB_OFFLINE is set).", version, r)
-        else:
-            cache = Path(cache_dir) if cache_dir else None
-            snapshot, _ = fetch_checked(h, r, s.branch, version, cache, unchecked=unchecked)
-        check_snapshot(snapshot, r, version)
-        meta_path = snapshot / index.METADATA_PATH
-        meta = load_json(meta_path) if meta_path.exists() else {}
-        is_adapter = (snapshot / "adapter_config.json").exists()
-        _check_weights(snapshot, f"Version {version} of {r}", allow_pickle)
-        base_dir = None
-        if is_adapter and base_model is None:
-            base_dir = _base_snapshot(h, meta, snapshot, cache_dir, offline)
-            _check_weights(base_dir, f"The base model {base_dir}", allow_pickle)
+    client, r = registry.client, registry.repo
+    if offline:
+        snapshot = _offline_snapshot(r, version, cache_dir)
+        log.warning("%s of %s: checked against the local cache only (HF_HUB_OFFLINE is set).", version, r)
+    else:
+        cache = Path(cache_dir) if cache_dir else None
+        snapshot, _ = fetch_checked(client, r, registry.branch, version, cache, unchecked=unchecked)
+    check_snapshot(snapshot, r, version)
+    meta_path = snapshot / layout.METADATA_PATH
+    meta = load_json(meta_path) if meta_path.exists() else {}
+    is_adapter = (snapshot / "adapter_config.json").exists()
+    _check_weights(snapshot, f"Version {version} of {r}", allow_pickle)
+    base_dir = None
+    if is_adapter and base_model is None:
+        base_dir = _base_snapshot(client, meta, snapshot, cache_dir, offline)
+        _check_weights(base_dir, f"The base model {base_dir}", allow_pickle)
     try:
         if not is_adapter:
             return _finish(_model_class(model_class).from_pretrained(str(snapshot), **kwargs), device)
@@ -132,7 +160,9 @@ def _offline_snapshot(repo: str, version: str, cache_dir: str | Path | None) -> 
         ) from None
 
 
-def _base_snapshot(h: Hub, meta: dict, snapshot: Path, cache_dir, offline: bool) -> Path:
+def _base_snapshot(
+    client: HubClient, meta: dict[str, Any], snapshot: Path, cache_dir: str | Path | None, offline: bool
+) -> Path:
     base = meta.get("base_model") or {}
     adapter_cfg = load_json(snapshot / "adapter_config.json")
     name = base.get("name") or adapter_cfg.get("base_model_name_or_path")
@@ -150,19 +180,24 @@ def _base_snapshot(h: Hub, meta: dict, snapshot: Path, cache_dir, offline: bool)
     if offline:
         return _offline_snapshot(name, revision or "main", cache_dir)
     try:
-        return h.snapshot(
+        return client.snapshot(
             name, revision or "main", cache_dir=Path(cache_dir) if cache_dir else None, quiet=True
         )
     except HubverError as e:
         raise LoadError(
-            f"Cannot fetch the base model {name}@{revision or 'main'} from {h.endpoint}: {e.message}",
+            f"Cannot fetch the base model {name}@{revision or 'main'} from {client.endpoint}: {e.message}",
             "Pass base_model= with a local path or another hub id.",
         ) from None
 
 
 def _load_adapter(
-    snapshot: Path, meta: dict, base_model: Any, base_dir: Path | None, model_class: Any, kwargs: dict
-):
+    snapshot: Path,
+    meta: dict[str, Any],
+    base_model: Any,
+    base_dir: Path | None,
+    model_class: Any,
+    kwargs: dict[str, Any],
+) -> Any:
     from peft import PeftModel
 
     task = (meta.get("peft") or {}).get("task_type") or load_json(snapshot / "adapter_config.json").get(
@@ -184,7 +219,7 @@ def _load_adapter(
         return PeftModel.from_pretrained(base, str(snapshot), is_trainable=False, **peft_kwargs)
 
 
-def _finish(model, device: str | None):
+def _finish(model: Any, device: str | None) -> Any:
     if device is not None:
         model = model.to(device)
     model.eval()

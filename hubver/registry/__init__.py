@@ -1,0 +1,206 @@
+"""A handle on one model repository, and the verbs on it, one module each.
+
+    with hubver.connect("me/my-adapter") as registry:
+        registry.push("out/", message="r=8")
+        registry.list_versions()
+        registry.promote("v3", "production")
+
+`connect()` resolves the settings once and opens the client once, on first use (for `local`,
+that starts the embedded hub); every verb of the handle shares it. The module-level functions
+(`hubver.push`, `hubver.list_versions`, ...) open a handle and call one verb.
+
+The verbs live in modules named for them (`push`, `checkout`, `verify`, `load`, `aliases`,
+`browse`), imported when first called: `import hubver.registry` imports no Hub client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ..settings import Settings, resolve_settings
+
+if TYPE_CHECKING:
+    from ..client import HubClient
+    from .aliases import Promotion
+    from .browse import Listing, VersionDetail, VersionDiff, VersionInfo
+    from .checkout import CheckoutResult
+    from .push import PushResult
+    from .request import PushRequest
+    from .verify import VerifyReport
+
+
+class Registry:
+    """One repository on one Hub, with the client every verb uses.
+
+    Use it as a context manager (`hubver.connect` returns one); `close()` stops what the
+    client started (the embedded hub of `local`).
+    """
+
+    def __init__(
+        self, settings: Settings, client: HubClient | None = None, *, secrets: Iterable[str | None] = ()
+    ) -> None:
+        self.settings = settings
+        self.repo = settings.require_repo()
+        self.secrets = tuple(secrets)  # tokens passed beside `settings`: scrubbed like its own
+        self._client = client
+        self._stack = contextlib.ExitStack()
+
+    @property
+    def branch(self) -> str:
+        return self.settings.branch
+
+    @property
+    def client(self) -> HubClient:
+        """The client, opened on first use and kept until `close()`."""
+        if self._client is None:
+            from ..client import open_client
+
+            self._client = self._stack.enter_context(open_client(self.settings))
+        return self._client
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Registry({self.repo!r}, endpoint={self.settings.endpoint!r}, branch={self.branch!r})"
+
+    # Publishing
+
+    def push(self, path: str | Path, request: PushRequest | None = None, **options: Any) -> PushResult:
+        """Publish `path` as a new version, as `request` says (or `options`, those of `hubver.push`;
+        given both, `options` override the request's)."""
+        from .push import push_to
+        from .request import PushRequest
+
+        if request is None:
+            request = PushRequest(**options)
+        elif options:
+            request = request.replace(**options)
+        return push_to(self, path, request)
+
+    # Reading
+
+    def listing(self) -> Listing:
+        """The versions, aliases and refs of the branch, as one listing (the index at its head)."""
+        from .browse import read_listing
+
+        return read_listing(self.client, self.repo, self.branch)
+
+    def list_versions(self, *, sort: str | None = None, limit: int | None = None) -> list[VersionInfo]:
+        """Every version on the branch, oldest first (or by `sort`: a metric, '-metric' for descending)."""
+        from .browse import sort_versions
+
+        return sort_versions(self.listing().versions, sort, limit)
+
+    def resolve(self, version: str) -> str:
+        """The commit sha a version id or an alias stands for; VersionNotFound when it is neither."""
+        from .browse import resolve_ref
+
+        return resolve_ref(self.client.refs(self.repo), self.repo, version)
+
+    def get_version(self, version: str, *, unchecked: bool = False) -> VersionDetail:
+        """One version: its index entry, its hubver.json and its card's front matter (checked)."""
+        from .browse import read_version
+
+        return read_version(self, version, unchecked=unchecked)
+
+    show = get_version
+
+    def diff(self, a: str, b: str, *, unchecked: bool = False) -> VersionDiff:
+        """What changed from version `a` to version `b`."""
+        from .browse import diff_versions
+
+        return diff_versions(self, a, b, unchecked=unchecked)
+
+    def checkout(
+        self,
+        version: str,
+        to: str | Path | None = None,
+        *,
+        force: bool = False,
+        cache_dir: str | Path | None = None,
+        quiet: bool = False,
+        unchecked: bool = False,
+    ) -> CheckoutResult:
+        """Download `version` into `to` (default `./<name>-<version>`), sha256-checked."""
+        from .checkout import checkout_into
+
+        return checkout_into(
+            self, version, to, force=force, cache_dir=cache_dir, quiet=quiet, unchecked=unchecked
+        )
+
+    def verify(
+        self, version: str | None = None, *, repair: bool = False, deep: bool = False
+    ) -> list[VerifyReport]:
+        """One report per version (or for `version` only), plus lost versions and aliases."""
+        from .verify import verify_in
+
+        return verify_in(self, version, repair=repair, deep=deep)
+
+    def load(self, version: str, **options: Any) -> Any:
+        """Load `version` as a model; `options` are those of `hubver.load`."""
+        from .load import load_from
+
+        return load_from(self, version, **options)
+
+    # Aliases
+
+    def promote(self, version: str, alias: str) -> Promotion:
+        """Point `alias` at `version`."""
+        from .aliases import promote_in
+
+        return promote_in(self, version, alias)
+
+    def aliases(self) -> list[dict[str, Any]]:
+        """Every alias with the version it points at and its latest promotion."""
+        from .aliases import aliases_in
+
+        return aliases_in(self)
+
+    def alias_history(self, alias: str) -> list[dict[str, Any]]:
+        """Every promotion of `alias`, oldest first."""
+        from .aliases import history_in
+
+        return history_in(self, alias)
+
+    history = alias_history
+
+
+def connect(
+    repo: str | None = None,
+    *,
+    endpoint: str | None = None,
+    local: bool = False,
+    token: str | None = None,
+    branch: str | None = None,
+    settings: Settings | None = None,
+    client: HubClient | None = None,
+) -> Registry:
+    """A `Registry` for `repo` (settings from the arguments, then HUBVER_* and the config file).
+
+    Use it in a `with` block: the client it opens is closed at its end. Raises ConfigError when
+    no repository is given anywhere. `settings` (already resolved) takes the place of the
+    other arguments; `client` reuses a client the caller owns (it is not closed).
+
+    >>> with hubver.connect("me/my-adapter") as registry:  # doctest: +SKIP
+    ...     registry.list_versions()
+    """
+    settings = settings or resolve_settings(
+        repo=repo, endpoint=endpoint, local=local, token=token, branch=branch
+    )
+    return Registry(settings, client, secrets=[token])
+
+
+__all__ = ["Registry", "connect"]
