@@ -121,7 +121,7 @@ def hf_cache(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_base() -> Path:
     """A tiny GPT-2 with its tokenizer, built offline once per session."""
-    from hubver.tinymodel import build_tiny_base
+    from hubver.testing import build_tiny_base
 
     return build_tiny_base(_SESSION_DIR / "tiny-base")
 
@@ -129,7 +129,7 @@ def tiny_base() -> Path:
 @pytest.fixture(scope="session")
 def adapters(tiny_base) -> dict[int, Path]:
     """LoRA adapters of rank 4 and 8 on `tiny_base` (random, distinct weights); treat as read-only."""
-    from hubver.tinymodel import build_lora_adapter
+    from hubver.testing import build_lora_adapter
 
     return {r: build_lora_adapter(tiny_base, _SESSION_DIR / f"adapter-r{r}", r=r, seed=r) for r in (4, 8)}
 

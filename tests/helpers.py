@@ -1,4 +1,8 @@
-"""Shared helpers for the hub tests: request recording, data-dir paths, tiny offline models."""
+"""Shared helpers for the hub tests: request recording, data-dir paths, comparing weights.
+
+The tiny offline models are built by `hubver.testing`, the one builder tests, demo, examples
+and benchmarks share.
+"""
 
 from __future__ import annotations
 
@@ -72,41 +76,7 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# -- tiny models (no download: random weights, built in well under a second) ---------------------
-
-
-def tiny_gpt2(seed: int):
-    """A 2-layer GPT-2 with random weights drawn from `seed` (about 60k parameters)."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    torch.manual_seed(seed)
-    config = GPT2Config(n_layer=2, n_head=2, n_embd=64, n_positions=128, vocab_size=96)
-    return GPT2LMHeadModel(config).eval()
-
-
-def lora_adapter(base, seed: int, *, base_repo: str | None = None, base_revision: str | None = None):
-    """A LoRA adapter on `base` whose weights are all random (LoRA's B starts at zero otherwise).
-
-    `base_repo`/`base_revision` are recorded in adapter_config.json, which is what
-    `AutoPeftModelForCausalLM` loads the base from.
-    """
-    import torch
-    from peft import LoraConfig, get_peft_model
-
-    # GPT-2's c_attn is a Conv1D, hence fan_in_fan_out (peft would warn and set it itself).
-    config = LoraConfig(
-        r=4, lora_alpha=8, target_modules=["c_attn"], fan_in_fan_out=True, task_type="CAUSAL_LM"
-    )
-    model = get_peft_model(base, config, revision=base_revision)
-    if base_repo is not None:
-        model.peft_config["default"].base_model_name_or_path = base_repo
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "lora_" in name:
-                param.copy_(torch.randn(param.shape, generator=gen))
-    return model.eval()
+# -- comparing weights (the tiny models themselves come from hubver.testing) -------------------
 
 
 def state(model) -> dict:
