@@ -118,3 +118,117 @@ def push_in_parallel(dirs: list[Path], repo_id: str, url: str, token: str) -> li
         assert p.returncode == 0, err
         results.append(json.loads(out))
     return results
+
+
+# -- what hubver published: every hubver.json and index line, checked against the schema ----------
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "docs" / "hubver.schema.json"
+
+
+@dataclass(frozen=True)
+class Published:
+    """One file hubver committed with a version: read from a bare repo at the version's tag."""
+
+    git_dir: Path
+    tag: str
+    path: str  # "hubver.json" or ".hubver/versions.jsonl"
+    data: bytes | None  # None: the version's commit has no such file
+
+    def where(self) -> str:
+        return f"{self.git_dir} @ {self.tag}: {self.path}"
+
+
+def hub_git_dirs(root: Path) -> Iterator[Path]:
+    """Every bare repository of every hub data dir under `root` (`<data>/repos/<type>/<id>.git`)."""
+    import os
+
+    for top, dirs, _ in os.walk(root):
+        here = Path(top)
+        if here.name.endswith(".git") and "repos" in (
+            here.parent.parent.name,
+            here.parent.parent.parent.name,
+        ):
+            dirs.clear()  # nothing of interest inside a repository
+            if (here / "HEAD").is_file():
+                yield here
+
+
+def published(git: Path) -> Iterator[Published]:
+    """hubver.json and the index of each version hubver tagged in the bare repo `git`.
+
+    A tag counts as hubver's when it is annotated with hubver's message ("hubver version v3",
+    maybe "(tag repaired)") on a commit titled "hubver v3": tags and commits that tests make
+    with the plain client (the hostile writers, the moved tags) are not hubver's documents.
+    """
+    import subprocess
+
+    from hubver.index import COMMIT_TITLE, INDEX_PATH, METADATA_PATH
+
+    fmt = "%(refname:strip=2)%00%(objecttype)%00%(contents:subject)%00%(*subject)%00%(*objectname)"
+    refs = subprocess.run(
+        ["git", "--git-dir", str(git), "for-each-ref", f"--format={fmt}", "refs/tags"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    wanted: list[tuple[str, str, str]] = []
+    for line in refs.splitlines():
+        tag, kind, message, title, commit = line.split("\0")
+        title_match = COMMIT_TITLE.match(title)
+        if kind == "tag" and message.startswith(f"hubver version {tag}") and title_match:
+            if title_match.group(1) == tag:
+                wanted += [(tag, commit, METADATA_PATH), (tag, commit, INDEX_PATH)]
+    if not wanted:
+        return
+    batch = "".join(f"{commit}:{path}\n" for _, commit, path in wanted).encode()
+    out = subprocess.run(
+        ["git", "--git-dir", str(git), "cat-file", "--batch"], input=batch, capture_output=True, check=True
+    ).stdout
+    pos = 0
+    for tag, _, path in wanted:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if header[-1] == b"missing":
+            data = None
+        else:
+            size = int(header[2])
+            data, pos = out[pos : pos + size], pos + size + 1
+        yield Published(git, tag, path, data)
+
+
+def schema_problems(doc: Published, validators=None) -> list[str]:
+    """What is wrong with `doc` against docs/hubver.schema.json, one line per problem (empty: valid)."""
+    import json
+
+    import jsonschema
+
+    if validators is None:
+        validators = schema_validators()
+    if doc.data is None:
+        return [f"{doc.where()}: missing"]
+    lines = [doc.data] if doc.path == "hubver.json" else [x for x in doc.data.split(b"\n") if x.strip()]
+    validator = validators["record" if doc.path == "hubver.json" else "index"]
+    problems = []
+    for n, raw in enumerate(lines, start=1):
+        where = doc.where() + (f" line {n}" if doc.path != "hubver.json" else "")
+        try:
+            value = json.loads(raw)
+        except ValueError as e:
+            problems.append(f"{where}: not JSON ({e})")
+            continue
+        for error in sorted(validator.iter_errors(value), key=jsonschema.exceptions.relevance):
+            problems.append(f"{where}: at {error.json_path}: {error.message[:300]}")
+    return problems
+
+
+def schema_validators() -> dict:
+    """Validators for hubver.json ("record") and one index line ("index")."""
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    Draft202012Validator.check_schema(schema)
+    index = {"$ref": "#/$defs/indexEntry", "$defs": schema["$defs"]}
+    return {"record": Draft202012Validator(schema), "index": Draft202012Validator(index)}
