@@ -7,6 +7,7 @@ and benchmarks share.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import http.client
 from collections.abc import Iterator
@@ -222,8 +223,9 @@ def schema_problems(doc: Published, validators=None) -> list[str]:
     return problems
 
 
+@functools.lru_cache(maxsize=1)
 def schema_validators() -> dict:
-    """Validators for hubver.json ("record") and one index line ("index")."""
+    """Validators for hubver.json ("record") and one index line ("index"), built once."""
     import json
 
     from jsonschema import Draft202012Validator
