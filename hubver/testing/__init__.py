@@ -8,26 +8,5 @@ imports only the standard library; the builders import torch, transformers, peft
 
 from __future__ import annotations
 
-from .tinymodel import (
-    EVAL_TEXTS,
-    MAX_LENGTH,
-    TRAIN_TEXTS,
-    build_lora_adapter,
-    build_tiny_base,
-    lora_model,
-    lora_ranks,
-    tiny_gpt2,
-    train_lora,
-)
-
-__all__ = [
-    "EVAL_TEXTS",
-    "MAX_LENGTH",
-    "TRAIN_TEXTS",
-    "build_lora_adapter",
-    "build_tiny_base",
-    "lora_model",
-    "lora_ranks",
-    "tiny_gpt2",
-    "train_lora",
-]
+from .tinymodel import *  # noqa: F403  (the builders and texts: tinymodel.__all__)
+from .tinymodel import __all__ as __all__

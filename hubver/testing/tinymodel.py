@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EVAL_TEXTS",
+    "MAX_LENGTH",
     "TRAIN_TEXTS",
     "build_lora_adapter",
     "build_tiny_base",
