@@ -140,3 +140,39 @@ def test_train_lora_with_eval_and_checkpoints_is_deterministic(base, tmp_path):
     weights = "adapter_model.safetensors"
     assert (tmp_path / "a" / weights).read_bytes() == (tmp_path / "b" / weights).read_bytes()
     assert first.state.log_history[-1]["train_loss"] == second.state.log_history[-1]["train_loss"]
+
+
+def test_tiny_gpt2_in_memory_is_seeded_and_takes_the_tokenizers_vocabulary(base):
+    import torch
+    from transformers import AutoTokenizer
+
+    a, b, c = testing.tiny_gpt2(3), testing.tiny_gpt2(3), testing.tiny_gpt2(4)
+    assert not a.training
+    assert all(
+        torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
+    assert any(
+        not torch.equal(x, y) for x, y in zip(a.state_dict().values(), c.state_dict().values(), strict=True)
+    )
+    assert a.config.vocab_size == testing.tinymodel.VOCAB_SIZE
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    bigger = testing.tiny_gpt2(0, tokenizer=tokenizer, n_embd=128, n_layer=3, n_head=2)
+    assert (bigger.config.vocab_size, bigger.config.n_embd, bigger.config.n_layer) == (len(tokenizer), 128, 3)
+    assert bigger.config.pad_token_id == tokenizer.pad_token_id
+
+
+def test_lora_model_records_the_base_it_is_given(tmp_path):
+    model = testing.lora_model(testing.tiny_gpt2(0), r=2, seed=5, base_name="org/base", base_revision="v1")
+    config = model.peft_config["default"]
+    assert (config.r, config.lora_alpha, config.base_model_name_or_path, config.revision) == (
+        2,
+        4,
+        "org/base",
+        "v1",
+    )
+    model.save_pretrained(tmp_path / "a")
+    saved = json.loads((tmp_path / "a" / "adapter_config.json").read_text())
+    assert (saved["base_model_name_or_path"], saved["revision"]) == ("org/base", "v1")
+    assert testing.lora_ranks(tmp_path / "a") == dict.fromkeys(
+        ["transformer.h.0.attn.c_attn", "transformer.h.1.attn.c_attn"], 2
+    )
