@@ -52,20 +52,24 @@ class BaseModelRecord(_BaseModelRequired, total=False):
 
 
 class PeftRecord(TypedDict, total=False):
-    """The adapter_config.json keys listed in `metadata.PEFT_KEYS`, those the adapter has."""
+    """The adapter_config.json keys listed in `metadata.PEFT_KEYS`, those the adapter has.
 
-    peft_type: str
-    r: int
-    lora_alpha: int | float
-    lora_dropout: float
+    Copied as the file holds them: only the module-name lists are checked before a push, so
+    the other values are what peft writes (shown here) unless someone edited the file.
+    """
+
+    peft_type: JSONValue  # "LORA"
+    r: JSONValue  # an int
+    lora_alpha: JSONValue  # an int or float
+    lora_dropout: JSONValue  # a float
     target_modules: list[str] | str | None
-    task_type: str | None
-    bias: str
-    use_rslora: bool
-    use_dora: bool
-    fan_in_fan_out: bool
-    modules_to_save: list[str] | None
-    init_lora_weights: bool | str
+    task_type: JSONValue  # "CAUSAL_LM", ...
+    bias: JSONValue  # "none", "all", "lora_only"
+    use_rslora: JSONValue  # a bool
+    use_dora: JSONValue  # a bool
+    fan_in_fan_out: JSONValue  # a bool
+    modules_to_save: list[str] | str | None
+    init_lora_weights: JSONValue  # a bool or the name of an initialisation
 
 
 class LogPoint(TypedDict, total=False):
@@ -188,7 +192,7 @@ class FileRecord(_FileRequired, total=False):
 
 class ParentRecord(TypedDict):
     version: str
-    commit: str
+    commit: str | None  # the parent's tag's commit; None when that tag was missing at push time
 
 
 class VersionRecord(TypedDict):

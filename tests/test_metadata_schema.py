@@ -69,7 +69,9 @@ def test_a_broken_document_fails_the_check_naming_the_file_and_the_field(
 
     root = tmp_path / "forged"  # removed below: the session's own check must not see it
     try:
-        bare = _forged_hub(root, meta, json.dumps(entry).encode() + b"\n{not json\n")
+        # Lines of other versions are carried over as found (others may have edited them): not checked.
+        earlier = b'{not json\n{"version": "v0", "lora_rank": []}\n'
+        bare = _forged_hub(root, meta, earlier + json.dumps(entry).encode() + b"\n")
         assert list(hub_git_dirs(root)) == [bare]
         problems = [p for d in published(bare) for p in schema_problems(d)]
     finally:
@@ -79,9 +81,8 @@ def test_a_broken_document_fails_the_check_naming_the_file_and_the_field(
     assert any(p.startswith(where + "hubver.json: at $.files[0].sha256:") for p in problems), problems
     assert any(p.startswith(where + "hubver.json: at $.created_at:") for p in problems), problems
     assert any(p.startswith(where + "hubver.json: at $:") and "'digest'" in p for p in problems), problems
-    assert any(p.startswith(where + ".hubver/versions.jsonl line 1: at $.lora_rank:") for p in problems)
-    assert any(p.startswith(where + ".hubver/versions.jsonl line 2: not JSON") for p in problems)
-    assert len(problems) == 5, problems
+    assert any(p.startswith(where + ".hubver/versions.jsonl line 3: at $.lora_rank:") for p in problems)
+    assert len(problems) == 4, problems
 
 
 def test_a_version_without_its_index_is_reported(tmp_path):
@@ -93,5 +94,15 @@ def test_a_version_without_its_index_is_reported(tmp_path):
             f"{bare} @ v1: .hubver/versions.jsonl: missing"
         ]
         assert len(schema_problems(docs["hubver.json"])) == 18  # one per key it lacks
+    finally:
+        shutil.rmtree(root)
+
+
+def test_an_index_without_the_versions_own_line_is_reported(tmp_path):
+    root = tmp_path / "forged"
+    try:
+        bare = _forged_hub(root, {"version": "v2"}, b'{"version": "v1"}\n')
+        index = next(d for d in published(bare) if d.path != "hubver.json")
+        assert schema_problems(index) == [f"{bare} @ v2: .hubver/versions.jsonl: no line for v2"]
     finally:
         shutil.rmtree(root)

@@ -55,7 +55,7 @@ def test_typed_dicts_and_schema_agree_on_keys(typed, where):
 
 def test_peft_keys_are_those_metadata_summarises():
     assert set(typing.get_type_hints(PeftRecord)) == set(PEFT_KEYS)
-    assert set(_schema()["$defs"]["peft"]["properties"]) == set(PEFT_KEYS)
+    assert set(_schema()["$defs"]["peft"]["propertyNames"]["enum"]) == set(PEFT_KEYS)
 
 
 def test_training_extras_are_those_metadata_keeps():
@@ -96,6 +96,9 @@ def _broken(change) -> dict:
         lambda d: d["dataset"].update(fingerprint="md5:abc"),
         lambda d: d["environment"]["accelerator"].update(type="tpu"),
         lambda d: d.update(unknown=1),
+        lambda d: d["peft"].update(target_modules=[5]),  # metadata.check_adapter_config refuses it
+        lambda d: d["peft"].update(revision="main"),  # not one of PEFT_KEYS
+        lambda d: d["parent"].update(commit=5),
     ],
 )
 def test_what_hubver_never_writes_is_refused(change):
@@ -114,6 +117,8 @@ def test_what_hubver_never_writes_is_refused(change):
         lambda d: d["extra"].update(anything={"nested": [1, "x", None]}),
         lambda d: d["metrics"].update(accuracy=1, note="from a metrics file", flags=[1, 2]),
         lambda d: d["peft"].update(target_modules="c_attn|c_proj", lora_alpha=8.5),
+        lambda d: d["peft"].update(peft_type=[], r=None),  # copied from an adapter_config.json as found
+        lambda d: d["parent"].update(commit=None),  # the parent's tag was missing
         lambda d: d["environment"].update(accelerator={"type": "cuda", "detected_by": "nvidia driver"}),
     ],
 )
