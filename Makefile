@@ -8,7 +8,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export DISABLE_SAFETENSORS_CONVERSION := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test demo bench lint clean
+.PHONY: install test test-fast demo bench lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Everything, as CI runs it: the real hub, real training (minutes).
 test: lint
 	$(VENV)/bin/pytest -q
+
+# The loop for every edit: unit tests of the pure modules and the CLI's parsing (seconds, no hub).
+test-fast: $(STAMP)
+	$(VENV)/bin/pytest -q -m fast tests/unit
 
 demo: $(STAMP)
 	$(PY) examples/demo.py

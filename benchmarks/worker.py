@@ -26,7 +26,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def fixtures(out: Path) -> dict[str, Any]:
-    from hubver.tinymodel import build_lora_adapter, build_tiny_base
+    from hubver.testing import build_lora_adapter, build_tiny_base
 
     base = build_tiny_base(out / "base")
     adapter = build_lora_adapter(base, out / "adapter-r8", r=8, seed=8)
@@ -80,22 +80,15 @@ def build_base(spec: dict[str, Any], out: Path) -> Path:
     tiny = Path(spec["tiny_base"])
     if not spec.get("n_embd"):
         return tiny
-    import torch
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+    from transformers import AutoTokenizer
+
+    from hubver.testing import tiny_gpt2
 
     tok = AutoTokenizer.from_pretrained(tiny)
-    config = GPT2Config(
-        vocab_size=len(tok),
-        n_positions=128,
-        n_embd=spec["n_embd"],
-        n_layer=spec["n_layer"],
-        n_head=spec["n_embd"] // 64,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
+    model = tiny_gpt2(
+        0, tokenizer=tok, n_embd=spec["n_embd"], n_layer=spec["n_layer"], n_head=spec["n_embd"] // 64
     )
-    torch.manual_seed(0)
-    GPT2LMHeadModel(config).save_pretrained(out)
+    model.save_pretrained(out)
     tok.save_pretrained(out)
     return out
 
@@ -105,7 +98,7 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
 
     import hubver
     from hubver import HubverCallback
-    from hubver.tinymodel import train_lora
+    from hubver.testing import train_lora
 
     if spec.get("threads"):
         import torch

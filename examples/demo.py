@@ -236,7 +236,7 @@ def same_tensors(a: dict, b: dict) -> bool:
 
 def demo(ws: Path, url: str, token: str, checks: Checklist, step: Callable[[str], None]) -> None:
     import hubver
-    from hubver.tinymodel import build_tiny_base, lora_ranks
+    from hubver.testing import build_tiny_base, lora_ranks
 
     hv = hubver_command()
     where = ["--endpoint", url]

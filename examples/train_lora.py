@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     # -- the base model ----------------------------------------------------------------------
     base_model = args.base_model
     if base_model is None:
-        from hubver.tinymodel import build_tiny_base
+        from hubver.testing import build_tiny_base
 
         # An absolute path: the adapter records it as its base (base_model_name_or_path).
         base_model = str(build_tiny_base(output_dir / "tiny-base"))
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.float32)
 
     # -- the data: the tutorial's sentences, as a datasets.Dataset (TRL refuses plain lists) ----
-    from hubver.tinymodel import TRAIN_TEXTS
+    from hubver.testing import TRAIN_TEXTS
 
     train_dataset = Dataset.from_list([{"text": text} for text in TRAIN_TEXTS])
 

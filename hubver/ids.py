@@ -92,13 +92,15 @@ def ref_clash(version_id: str, tags: Iterable[str], branches: Iterable[str]) -> 
     return None
 
 
-def sort_key(version_id: str) -> tuple:
-    """Natural order: v2 < v10, v1.9.0 < v1.10.0."""
-    return tuple(
+def sort_key(version_id: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
+    """Natural order: v2 < v10, v1.9.0 < v1.10.0. The id itself breaks ties (v01 vs v1), so
+    distinct ids never compare equal and a listing's order never depends on its input's."""
+    parts = tuple(
         (0, int(part), "") if part.isdigit() else (1, 0, part)
         for part in re.split(r"(\d+)", version_id)
         if part
     )
+    return parts, version_id
 
 
 def sort(ids: Iterable[str]) -> list[str]:

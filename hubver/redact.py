@@ -20,7 +20,7 @@ _SECRET_KEY = re.compile(
 # Keys with a secret-looking word that are plainly not secrets: token counts, special tokens,
 # tokenizer settings, metrics such as mean_token_accuracy.
 _NOT_SECRET = re.compile(
-    r"tokens|tokenizer|token_acc|_ids?$|^(max|min|num)_|^(pad|eos|bos|unk|sep|cls|mask|special)_token",
+    r"tokens|tokenizer|token_acc|(?<!session)_ids?$|^(max|min|num)_|^(pad|eos|bos|unk|sep|cls|mask|special)_token",
     re.IGNORECASE,
 )
 _MIN_SECRET_LEN = 8

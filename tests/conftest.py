@@ -58,6 +58,37 @@ def pytest_sessionfinish(session, exitstatus):
     _SOCKET.close()  # a no-op when the hub served on it (uvicorn closed it already)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _published_metadata_matches_the_schema(tmp_path_factory):
+    """After the last test: every hubver.json and index hubver committed, in every hub the tests
+    started (the session hub, `--local` hubs in HUBVER_HOME, the hubs tests start in tmp_path),
+    validates against docs/hubver.schema.json; otherwise the run fails, naming each document.
+
+    Runs last (set up first, so torn down after the session hub has stopped). Hubs on a tmpfs
+    that a test unmounts (test_disk_full) are gone by then and are not checked.
+    """
+    yield
+    from helpers import hub_git_dirs, published, schema_problems, schema_validators
+
+    validators = schema_validators()
+    problems: list[str] = []
+    checked = 0
+    for root in (_SESSION_DIR, tmp_path_factory.getbasetemp()):
+        for git in hub_git_dirs(root):
+            for doc in published(git):
+                checked += 1
+                problems += schema_problems(doc, validators)
+    if problems:
+        shown = "\n".join(problems[:50]) + (
+            f"\n... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        )
+        pytest.fail(
+            f"{len(problems)} problem(s) in the {checked} hubver.json/index files the tests published "
+            f"(docs/hubver.schema.json):\n{shown}",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="session")
 def hub():
     """The session's embedded hub (a `RunningHub`: `.url`, `.data_dir`, `.app`)."""
@@ -121,7 +152,7 @@ def hf_cache(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_base() -> Path:
     """A tiny GPT-2 with its tokenizer, built offline once per session."""
-    from hubver.tinymodel import build_tiny_base
+    from hubver.testing import build_tiny_base
 
     return build_tiny_base(_SESSION_DIR / "tiny-base")
 
@@ -129,7 +160,7 @@ def tiny_base() -> Path:
 @pytest.fixture(scope="session")
 def adapters(tiny_base) -> dict[int, Path]:
     """LoRA adapters of rank 4 and 8 on `tiny_base` (random, distinct weights); treat as read-only."""
-    from hubver.tinymodel import build_lora_adapter
+    from hubver.testing import build_lora_adapter
 
     return {r: build_lora_adapter(tiny_base, _SESSION_DIR / f"adapter-r{r}", r=r, seed=r) for r in (4, 8)}
 

@@ -1,8 +1,13 @@
-"""Shared helpers for the hub tests: request recording, data-dir paths, tiny offline models."""
+"""Shared helpers for the hub tests: request recording, data-dir paths, comparing weights.
+
+The tiny offline models are built by `hubver.testing`, the one builder tests, demo, examples
+and benchmarks share.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import http.client
 from collections.abc import Iterator
@@ -72,41 +77,7 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# -- tiny models (no download: random weights, built in well under a second) ---------------------
-
-
-def tiny_gpt2(seed: int):
-    """A 2-layer GPT-2 with random weights drawn from `seed` (about 60k parameters)."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    torch.manual_seed(seed)
-    config = GPT2Config(n_layer=2, n_head=2, n_embd=64, n_positions=128, vocab_size=96)
-    return GPT2LMHeadModel(config).eval()
-
-
-def lora_adapter(base, seed: int, *, base_repo: str | None = None, base_revision: str | None = None):
-    """A LoRA adapter on `base` whose weights are all random (LoRA's B starts at zero otherwise).
-
-    `base_repo`/`base_revision` are recorded in adapter_config.json, which is what
-    `AutoPeftModelForCausalLM` loads the base from.
-    """
-    import torch
-    from peft import LoraConfig, get_peft_model
-
-    # GPT-2's c_attn is a Conv1D, hence fan_in_fan_out (peft would warn and set it itself).
-    config = LoraConfig(
-        r=4, lora_alpha=8, target_modules=["c_attn"], fan_in_fan_out=True, task_type="CAUSAL_LM"
-    )
-    model = get_peft_model(base, config, revision=base_revision)
-    if base_repo is not None:
-        model.peft_config["default"].base_model_name_or_path = base_repo
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "lora_" in name:
-                param.copy_(torch.randn(param.shape, generator=gen))
-    return model.eval()
+# -- comparing weights (the tiny models themselves come from hubver.testing) -------------------
 
 
 def state(model) -> dict:
@@ -148,3 +119,132 @@ def push_in_parallel(dirs: list[Path], repo_id: str, url: str, token: str) -> li
         assert p.returncode == 0, err
         results.append(json.loads(out))
     return results
+
+
+# -- what hubver published: every hubver.json and index line, checked against the schema ----------
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "docs" / "hubver.schema.json"
+
+
+@dataclass(frozen=True)
+class Published:
+    """One file hubver committed with a version: read from a bare repo at the version's tag."""
+
+    git_dir: Path
+    tag: str
+    path: str  # "hubver.json" or ".hubver/versions.jsonl"
+    data: bytes | None  # None: the version's commit has no such file
+
+    def where(self) -> str:
+        return f"{self.git_dir} @ {self.tag}: {self.path}"
+
+
+def hub_git_dirs(root: Path) -> Iterator[Path]:
+    """Every bare repository of every hub data dir under `root` (`<data>/repos/<type>/<id>.git`)."""
+    import os
+
+    for top, dirs, _ in os.walk(root):
+        here = Path(top)
+        if here.name.endswith(".git") and "repos" in (
+            here.parent.parent.name,
+            here.parent.parent.parent.name,
+        ):
+            dirs.clear()  # nothing of interest inside a repository
+            if (here / "HEAD").is_file():
+                yield here
+
+
+def published(git: Path) -> Iterator[Published]:
+    """hubver.json and the index of each version hubver tagged in the bare repo `git`.
+
+    A tag counts as hubver's when it is annotated with hubver's message ("hubver version v3",
+    maybe "(tag repaired)") on a commit titled "hubver v3": tags and commits that tests make
+    with the plain client (the hostile writers, the moved tags) are not hubver's documents.
+    """
+    import subprocess
+
+    from hubver.index import COMMIT_TITLE, INDEX_PATH, METADATA_PATH
+
+    fmt = "%(refname:strip=2)%00%(objecttype)%00%(contents:subject)%00%(*subject)%00%(*objectname)"
+    refs = subprocess.run(
+        ["git", "--git-dir", str(git), "for-each-ref", f"--format={fmt}", "refs/tags"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    wanted: list[tuple[str, str, str]] = []
+    for line in refs.splitlines():
+        tag, kind, message, title, commit = line.split("\0")
+        title_match = COMMIT_TITLE.match(title)
+        if kind == "tag" and message.startswith(f"hubver version {tag}") and title_match:
+            if title_match.group(1) == tag:
+                wanted += [(tag, commit, METADATA_PATH), (tag, commit, INDEX_PATH)]
+    if not wanted:
+        return
+    batch = "".join(f"{commit}:{path}\n" for _, commit, path in wanted).encode()
+    out = subprocess.run(
+        ["git", "--git-dir", str(git), "cat-file", "--batch"], input=batch, capture_output=True, check=True
+    ).stdout
+    pos = 0
+    for tag, _, path in wanted:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if header[-1] == b"missing":
+            data = None
+        else:
+            size = int(header[2])
+            data, pos = out[pos : pos + size], pos + size + 1
+        yield Published(git, tag, path, data)
+
+
+def schema_problems(doc: Published, validators=None) -> list[str]:
+    """What is wrong with `doc` against docs/hubver.schema.json, one line per problem (empty: valid).
+
+    Of an index, only the version's own line is checked, and a version whose index lacks it
+    is a problem too.
+    """
+    import json
+
+    import jsonschema
+
+    if validators is None:
+        validators = schema_validators()
+    if doc.data is None:
+        return [f"{doc.where()}: missing"]
+    is_index = doc.path != "hubver.json"
+    lines = [x for x in doc.data.split(b"\n") if x.strip()] if is_index else [doc.data]
+    validator = validators["index" if is_index else "record"]
+    problems: list[str] = []
+    own_line = False
+    for n, raw in enumerate(lines, start=1):
+        where = doc.where() + (f" line {n}" if is_index else "")
+        try:
+            value = json.loads(raw)
+        except ValueError as e:
+            if not is_index:
+                problems.append(f"{where}: not JSON ({e})")
+            continue
+        if is_index and not (isinstance(value, dict) and value.get("version") == doc.tag):
+            # Lines of earlier versions are carried over as the index held them, which others
+            # may have edited (the hostile-writer tests do); this commit's own line is hubver's.
+            continue
+        own_line = True
+        for error in sorted(validator.iter_errors(value), key=jsonschema.exceptions.relevance):
+            problems.append(f"{where}: at {error.json_path}: {error.message[:300]}")
+    if is_index and not own_line:
+        problems.append(f"{doc.where()}: no line for {doc.tag}")
+    return problems
+
+
+@functools.lru_cache(maxsize=1)
+def schema_validators() -> dict:
+    """Validators for hubver.json ("record") and one index line ("index"), built once."""
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    Draft202012Validator.check_schema(schema)
+    index = {"$ref": "#/$defs/indexEntry", "$defs": schema["$defs"]}
+    return {"record": Draft202012Validator(schema), "index": Draft202012Validator(index)}

@@ -8,7 +8,7 @@ import pytest
 
 import hubver
 from hubver import HubverCallback
-from hubver.tinymodel import train_lora
+from hubver.testing import train_lora
 
 pytestmark = [
     pytest.mark.slow,

@@ -298,7 +298,7 @@ def test_a_crash_in_evaluation_keeps_the_order_and_the_right_metrics(
 def test_a_hub_that_stops_answering_never_hangs_training(
     hub, hub_token, tiny_base, repo_id, tmp_path, monkeypatch, cli, caplog
 ):
-    from hubver.tinymodel import train_lora
+    from hubver.testing import train_lora
 
     monkeypatch.setenv("HUBVER_HTTP_TIMEOUT", "2")
     hang = threading.Event()
@@ -330,7 +330,7 @@ def test_a_hub_that_stops_answering_never_hangs_training(
 
 
 def test_a_slow_hub_keeps_the_backlog_bounded(hub, hub_token, tiny_base, repo_id, tmp_path, caplog):
-    from hubver.tinymodel import train_lora
+    from hubver.testing import train_lora
 
     async def slow(request, original):
         await asyncio.sleep(1.5)
@@ -401,7 +401,7 @@ def test_two_eval_sets_and_evaluations_off_the_epoch_boundary(hub, hub_token, ti
 
 
 def test_a_reused_callback_starts_each_run_clean(hub, hub_token, tiny_base, repo_id, tmp_path):
-    from hubver.tinymodel import train_lora
+    from hubver.testing import train_lora
 
     template = tmp_path / "card.j2"
     template.write_text("# {{ repo }} {{ version }}\n\nmy own card\n")

@@ -65,7 +65,7 @@ def test_train_lora_publishes_one_version_per_epoch(hub, hub_token, repo_id, tmp
     assert f'from_pretrained("{repo_id}", revision="v2")' in result.stdout
     assert hub_token not in result.stdout + result.stderr
     # The adapter is also kept locally, and it is the rank we asked for.
-    from hubver.tinymodel import lora_ranks
+    from hubver.testing import lora_ranks
 
     assert set(lora_ranks(tmp_path / "run" / "adapter").values()) == {4}
 

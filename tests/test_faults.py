@@ -560,7 +560,11 @@ def test_checkout_when_the_hub_dies_mid_download(hub_process, adapters, repo_id,
         outcome["done"] = time.monotonic()
 
     def downloading() -> bool:
-        return any(p.stat().st_size > 0 for p in cache.rglob("*.incomplete"))
+        # The client renames and removes its temp files while we look: a vanished one is no answer.
+        try:
+            return any(p.stat().st_size > 0 for p in cache.rglob("*.incomplete"))
+        except FileNotFoundError:
+            return False
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import lora_adapter, same_weights, state, tiny_gpt2
+from helpers import same_weights, state
 from huggingface_hub import HfApi
+
+from hubver.testing import lora_model, tiny_gpt2
 
 pytest.importorskip("torch")
 pytest.importorskip("peft")
@@ -71,7 +73,9 @@ def base_model(module_api, tmp_path_factory) -> Pushed:
 def adapter(module_api, tmp_path_factory, base_model) -> Pushed:
     def build(tag: str):
         base = tiny_gpt2(seed=201)  # the weights of base_model at v1
-        return lora_adapter(base, seed=300 + int(tag[1:]), base_repo=base_model.repo_id, base_revision="v1")
+        return lora_model(
+            base, r=4, alpha=8, seed=300 + int(tag[1:]), base_name=base_model.repo_id, base_revision="v1"
+        )
 
     return _push_versions(module_api, tmp_path_factory, build)
 

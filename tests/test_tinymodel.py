@@ -1,4 +1,4 @@
-"""hubver.tinymodel: the tiny local GPT-2, its random LoRA adapters and a real SFT run."""
+"""hubver.testing: the tiny local GPT-2, its random LoRA adapters and a real SFT run."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from hubver import tinymodel
+from hubver import testing
 
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
     """One tiny base per module: building it is quick, but every test needs it."""
-    return tinymodel.build_tiny_base(tmp_path_factory.mktemp("tiny") / "base")
+    return testing.build_tiny_base(tmp_path_factory.mktemp("tiny") / "base")
 
 
 def test_import_does_not_import_torch():
-    code = "import sys, hubver.tinymodel; print(sorted({'torch', 'transformers', 'trl'} & set(sys.modules)))"
+    code = "import sys, hubver.testing; print(sorted({'torch', 'transformers', 'trl'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -45,12 +45,12 @@ def test_base_reloads_and_generates(base):
 
 def test_relative_out_dir_is_made_absolute(tmp_path):
     # conftest chdirs into tmp_path, so a relative path lands there.
-    assert tinymodel.build_tiny_base("rel") == tmp_path / "rel"
+    assert testing.build_tiny_base("rel") == tmp_path / "rel"
 
 
 def test_same_seed_gives_identical_weights(base, tmp_path):
-    again = tinymodel.build_tiny_base(tmp_path / "again", seed=0)
-    other = tinymodel.build_tiny_base(tmp_path / "other", seed=1)
+    again = testing.build_tiny_base(tmp_path / "again", seed=0)
+    other = testing.build_tiny_base(tmp_path / "other", seed=1)
     weights = (base / "model.safetensors").read_bytes()
     assert (again / "model.safetensors").read_bytes() == weights
     assert (other / "model.safetensors").read_bytes() != weights
@@ -58,12 +58,12 @@ def test_same_seed_gives_identical_weights(base, tmp_path):
 
 
 def test_adapters_have_their_ranks_and_differ(base, tmp_path):
-    r4 = tinymodel.build_lora_adapter(base, tmp_path / "r4", r=4)
-    r8 = tinymodel.build_lora_adapter(base, tmp_path / "r8", r=8)
+    r4 = testing.build_lora_adapter(base, tmp_path / "r4", r=4)
+    r8 = testing.build_lora_adapter(base, tmp_path / "r8", r=8)
 
     modules = {"transformer.h.0.attn.c_attn", "transformer.h.1.attn.c_attn"}
-    assert tinymodel.lora_ranks(r4) == dict.fromkeys(modules, 4)
-    assert tinymodel.lora_ranks(r8) == dict.fromkeys(modules, 8)
+    assert testing.lora_ranks(r4) == dict.fromkeys(modules, 4)
+    assert testing.lora_ranks(r8) == dict.fromkeys(modules, 8)
     config = json.loads((r4 / "adapter_config.json").read_text())
     assert config["r"] == 4 and config["lora_alpha"] == 8
     assert config["base_model_name_or_path"] == str(base)
@@ -73,11 +73,9 @@ def test_adapters_have_their_ranks_and_differ(base, tmp_path):
 def test_adapter_weights_are_random_nonzero_and_seeded(base, tmp_path):
     from safetensors.torch import load_file
 
-    a = load_file(tinymodel.build_lora_adapter(base, tmp_path / "a", r=4) / "adapter_model.safetensors")
-    b = load_file(tinymodel.build_lora_adapter(base, tmp_path / "b", r=4) / "adapter_model.safetensors")
-    c = load_file(
-        tinymodel.build_lora_adapter(base, tmp_path / "c", r=4, seed=1) / "adapter_model.safetensors"
-    )
+    a = load_file(testing.build_lora_adapter(base, tmp_path / "a", r=4) / "adapter_model.safetensors")
+    b = load_file(testing.build_lora_adapter(base, tmp_path / "b", r=4) / "adapter_model.safetensors")
+    c = load_file(testing.build_lora_adapter(base, tmp_path / "c", r=4, seed=1) / "adapter_model.safetensors")
     assert all(t.abs().sum() > 0 for t in a.values())  # lora_B too: not PEFT's zero init
     assert all((a[k] == b[k]).all() for k in a)
     assert any((a[k] != c[k]).any() for k in a)
@@ -92,12 +90,12 @@ def test_lora_ranks_reads_only_the_header(tmp_path):
         }
     ).encode()
     (tmp_path / "adapter_model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
-    assert tinymodel.lora_ranks(tmp_path) == {"x": 3}
+    assert testing.lora_ranks(tmp_path) == {"x": 3}
 
 
 def test_lora_ranks_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
-        tinymodel.lora_ranks(tmp_path)
+        testing.lora_ranks(tmp_path)
 
 
 @pytest.mark.slow
@@ -116,12 +114,12 @@ def test_train_lora_one_epoch(base, tmp_path):
 
     epochs = Epochs()
     out = tmp_path / "run"
-    trainer = tinymodel.train_lora(base, out, r=4, alpha=8, callbacks=[epochs])
+    trainer = testing.train_lora(base, out, r=4, alpha=8, callbacks=[epochs])
 
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert len(losses) == trainer.state.global_step > 0  # logging_steps=1
     assert epochs.seen == [1.0]
-    assert tinymodel.lora_ranks(out) == dict.fromkeys(
+    assert testing.lora_ranks(out) == dict.fromkeys(
         ["transformer.h.0.attn.c_attn", "transformer.h.1.attn.c_attn"], 4
     )
     assert not list(out.glob("checkpoint-*"))  # save_strategy="no"
@@ -133,8 +131,8 @@ def test_train_lora_one_epoch(base, tmp_path):
 
 @pytest.mark.slow
 def test_train_lora_with_eval_and_checkpoints_is_deterministic(base, tmp_path):
-    first = tinymodel.train_lora(base, tmp_path / "a", epochs=2, eval=True, save_strategy="epoch")
-    second = tinymodel.train_lora(base, tmp_path / "b", epochs=2, eval=True, save_strategy="epoch")
+    first = testing.train_lora(base, tmp_path / "a", epochs=2, eval=True, save_strategy="epoch")
+    second = testing.train_lora(base, tmp_path / "b", epochs=2, eval=True, save_strategy="epoch")
 
     evals = [entry for entry in first.state.log_history if "eval_loss" in entry]
     assert [entry["epoch"] for entry in evals] == [1.0, 2.0]
@@ -142,3 +140,39 @@ def test_train_lora_with_eval_and_checkpoints_is_deterministic(base, tmp_path):
     weights = "adapter_model.safetensors"
     assert (tmp_path / "a" / weights).read_bytes() == (tmp_path / "b" / weights).read_bytes()
     assert first.state.log_history[-1]["train_loss"] == second.state.log_history[-1]["train_loss"]
+
+
+def test_tiny_gpt2_in_memory_is_seeded_and_takes_the_tokenizers_vocabulary(base):
+    import torch
+    from transformers import AutoTokenizer
+
+    a, b, c = testing.tiny_gpt2(3), testing.tiny_gpt2(3), testing.tiny_gpt2(4)
+    assert not a.training
+    assert all(
+        torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
+    assert any(
+        not torch.equal(x, y) for x, y in zip(a.state_dict().values(), c.state_dict().values(), strict=True)
+    )
+    assert a.config.vocab_size == testing.tinymodel.VOCAB_SIZE
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    bigger = testing.tiny_gpt2(0, tokenizer=tokenizer, n_embd=128, n_layer=3, n_head=2)
+    assert (bigger.config.vocab_size, bigger.config.n_embd, bigger.config.n_layer) == (len(tokenizer), 128, 3)
+    assert bigger.config.pad_token_id == tokenizer.pad_token_id
+
+
+def test_lora_model_records_the_base_it_is_given(tmp_path):
+    model = testing.lora_model(testing.tiny_gpt2(0), r=2, seed=5, base_name="org/base", base_revision="v1")
+    config = model.peft_config["default"]
+    assert (config.r, config.lora_alpha, config.base_model_name_or_path, config.revision) == (
+        2,
+        4,
+        "org/base",
+        "v1",
+    )
+    model.save_pretrained(tmp_path / "a")
+    saved = json.loads((tmp_path / "a" / "adapter_config.json").read_text())
+    assert (saved["base_model_name_or_path"], saved["revision"]) == ("org/base", "v1")
+    assert testing.lora_ranks(tmp_path / "a") == dict.fromkeys(
+        ["transformer.h.0.attn.c_attn", "transformer.h.1.attn.c_attn"], 2
+    )

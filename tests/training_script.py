@@ -66,7 +66,7 @@ def run(config: dict[str, Any], callback: Any = None) -> Any:
     from trl import SFTConfig, SFTTrainer
 
     from hubver import HubverCallback
-    from hubver.tinymodel import EVAL_TEXTS, MAX_LENGTH, TRAIN_TEXTS
+    from hubver.testing import EVAL_TEXTS, MAX_LENGTH, TRAIN_TEXTS
 
     if callback is None:
         options = dict(config.get("callback") or {})

@@ -1,11 +1,15 @@
-"""A tiny GPT-2 and its LoRA adapters, built locally: no download, a few seconds on CPU.
+"""Test and demo scaffolding, not part of hubver's API: a tiny GPT-2 and its LoRA adapters,
+built locally with no download in a few seconds on CPU.
 
-Tests, `make demo` and the example training script need a real causal language model and
-real adapters, but nothing can be fetched from a hub here. This module builds them:
+Tests, `make demo`, the examples and the benchmarks need a real causal language model and
+real adapters, but nothing can be fetched from a hub there. This module is the one place that
+builds them:
 
+- `tiny_gpt2` returns a random GPT-2 in memory (2 layers unless told otherwise).
+- `lora_model` wraps a base in a random, untrained LoRA adapter in memory.
 - `build_tiny_base` trains a byte-level BPE tokenizer on `TRAIN_TEXTS` and saves it with a
   randomly initialised 2-layer GPT-2 (about 133k parameters, 0.5 MB of safetensors).
-- `build_lora_adapter` wraps that base in a random, untrained LoRA adapter of a chosen rank.
+- `build_lora_adapter` saves a `lora_model` of that base with a chosen rank.
 - `train_lora` runs a real TRL `SFTTrainer` LoRA fine-tune of the base on `TRAIN_TEXTS`.
 - `lora_ranks` reads the rank of each adapted module from the safetensors header alone.
 
@@ -36,16 +40,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from peft import LoraConfig
-    from transformers import TrainerCallback
+    from peft import LoraConfig, PeftModel
+    from transformers import GPT2LMHeadModel, PreTrainedTokenizerBase, TrainerCallback
     from trl import SFTTrainer
 
 __all__ = [
     "EVAL_TEXTS",
+    "MAX_LENGTH",
     "TRAIN_TEXTS",
     "build_lora_adapter",
     "build_tiny_base",
+    "lora_model",
     "lora_ranks",
+    "tiny_gpt2",
     "train_lora",
 ]
 
@@ -107,6 +114,75 @@ VOCAB_SIZE = 400
 MAX_LENGTH = 128
 
 
+def tiny_gpt2(
+    seed: int = 0,
+    *,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+    vocab_size: int = VOCAB_SIZE,
+    n_embd: int = 64,
+    n_layer: int = 2,
+    n_head: int = 2,
+) -> GPT2LMHeadModel:
+    """Return a GPT-2 with random weights drawn from `seed`, in eval mode (nothing is saved).
+
+    With `tokenizer`, the vocabulary and the bos/eos/pad ids are that tokenizer's; otherwise
+    the vocabulary has `vocab_size` entries and GPT-2's default special ids. The same
+    arguments give identical weights.
+
+    Raises `ImportError` without the ``train`` extra.
+    """
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    ids: dict[str, Any] = {}
+    if tokenizer is not None:
+        vocab_size = len(tokenizer)
+        ids = {
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        }
+    config = GPT2Config(
+        vocab_size=vocab_size, n_positions=MAX_LENGTH, n_embd=n_embd, n_layer=n_layer, n_head=n_head, **ids
+    )
+    torch.manual_seed(seed)
+    return GPT2LMHeadModel(config).eval()
+
+
+def lora_model(
+    base: Any,
+    *,
+    r: int,
+    alpha: int | None = None,
+    dropout: float = 0.0,
+    seed: int = 0,
+    target_modules: Iterable[str] = ("c_attn",),
+    base_name: str | None = None,
+    base_revision: str | None = None,
+) -> PeftModel:
+    """Wrap the model `base` in a random, untrained LoRA adapter of rank `r`; return it in eval mode.
+
+    Both LoRA matrices are random and non-zero (``init_lora_weights=False``), so adapters built
+    with different ranks or seeds differ. `alpha` defaults to ``2 * r``. `base_name` and
+    `base_revision` are what ``adapter_config.json`` records as the base
+    (``base_model_name_or_path`` and ``revision``), i.e. where ``AutoPeftModelForCausalLM``
+    loads it from; `base` itself is changed in place, as peft does.
+
+    Raises `ImportError` without the ``train`` extra.
+    """
+    import torch
+    from peft import get_peft_model
+
+    torch.manual_seed(seed)
+    with _quiet_known_warnings():
+        model = get_peft_model(
+            base, _lora_config(r, alpha, dropout, target_modules, random_init=True), revision=base_revision
+        )
+    if base_name is not None:
+        model.peft_config["default"].base_model_name_or_path = base_name
+    return model.eval()
+
+
 def build_tiny_base(out_dir: str | Path, *, seed: int = 0) -> Path:
     """Build and save a tiny random GPT-2 with its own tokenizer; return its absolute path.
 
@@ -117,9 +193,8 @@ def build_tiny_base(out_dir: str | Path, *, seed: int = 0) -> Path:
 
     Raises `ImportError` without the ``train`` extra.
     """
-    import torch
     from tokenizers import ByteLevelBPETokenizer
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -140,18 +215,7 @@ def build_tiny_base(out_dir: str | Path, *, seed: int = 0) -> Path:
         model_max_length=MAX_LENGTH,
     )
 
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=MAX_LENGTH,
-        n_embd=64,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(seed)
-    model = GPT2LMHeadModel(config)
+    model = tiny_gpt2(seed, tokenizer=tokenizer)
     model.save_pretrained(out)  # safetensors, the only format transformers 5 writes
     tokenizer.save_pretrained(out)
     return out
@@ -167,23 +231,19 @@ def build_lora_adapter(
     seed: int = 0,
     target_modules: Iterable[str] = ("c_attn",),
 ) -> Path:
-    """Save a random, untrained LoRA adapter of rank `r` for the base in `base_dir`.
+    """Save a random, untrained LoRA adapter (a `lora_model`) of rank `r` for the base in `base_dir`.
 
-    Both LoRA matrices are random and non-zero (``init_lora_weights=False``), so adapters built
-    with different ranks or seeds differ. `alpha` defaults to ``2 * r``. `out_dir` receives
-    ``adapter_config.json`` and ``adapter_model.safetensors``; returns its absolute path.
+    `out_dir` receives ``adapter_config.json`` and ``adapter_model.safetensors``, which record
+    the base's absolute path; returns the absolute path of `out_dir`. The same arguments give
+    byte-identical weights.
 
     Raises `ImportError` without the ``train`` extra, `OSError` if `base_dir` holds no model.
     """
-    import torch
-    from peft import get_peft_model
     from transformers import AutoModelForCausalLM
 
     out = Path(out_dir).resolve()
     base = AutoModelForCausalLM.from_pretrained(Path(base_dir).resolve())
-    torch.manual_seed(seed)
-    with _quiet_known_warnings():
-        model = get_peft_model(base, _lora_config(r, alpha, dropout, target_modules, random_init=True))
+    model = lora_model(base, r=r, alpha=alpha, dropout=dropout, seed=seed, target_modules=target_modules)
     model.save_pretrained(str(out))
     return out
 
@@ -269,13 +329,9 @@ def lora_ranks(adapter_dir: str | Path) -> dict[str, int]:
 
     Raises `FileNotFoundError` if the directory has no ``adapter_model.safetensors``.
     """
-    from .tensors import lora_ranks as ranks_from_shapes
-    from .tensors import read_header
+    from ..tensors import adapter_lora_ranks
 
-    path = Path(adapter_dir) / "adapter_model.safetensors"
-    if not path.is_file():
-        raise FileNotFoundError(path)
-    return ranks_from_shapes(read_header(path))
+    return adapter_lora_ranks(adapter_dir)
 
 
 @contextlib.contextmanager
