@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ def split_card(text: str | None) -> tuple[dict[str, Any], str, str]:
     return meta, body.strip("\n"), ""
 
 
-def front_matter(meta: dict[str, Any], existing: dict[str, Any], repo: str) -> dict[str, Any]:
+def front_matter(meta: Mapping[str, Any], existing: dict[str, Any], repo: str) -> dict[str, Any]:
     fm = dict(existing)
     if not is_hub_id(fm.get("base_model")) and not (
         isinstance(fm.get("base_model"), list) and fm["base_model"] and all(map(is_hub_id, fm["base_model"]))
@@ -183,7 +184,7 @@ def metric_rows(metrics: dict[str, Any], previous: dict[str, Any] | None) -> lis
 
 
 def render(
-    meta: dict[str, Any],
+    meta: Mapping[str, Any],
     *,
     repo: str,
     history: list[dict[str, Any]],

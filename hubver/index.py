@@ -8,6 +8,7 @@ pushes need to stay idempotent (content digest, push id, CI key).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from .layout import INDEX_PATH
@@ -46,7 +47,7 @@ def key_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return dict(sorted(numeric.items())[:MAX_INDEX_METRICS])
 
 
-def entry_for(meta: dict[str, Any], *, push_id: str, ci_key: str | None) -> dict[str, Any]:
+def entry_for(meta: Mapping[str, Any], *, push_id: str, ci_key: str | None) -> dict[str, Any]:
     """The index line of a version, from its hubver.json."""
     peft = meta.get("peft") or {}
     return {

@@ -17,6 +17,7 @@ from typing import Any
 
 from .artifact import Artifact, manifest_digest
 from .errors import MetadataError
+from .record import VersionRecord
 from .redact import scrub_data
 from .tensors import lora_ranks, read_header
 
@@ -126,7 +127,7 @@ def build(
     extra: dict[str, Any] | None,
     secrets: set[str],
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> VersionRecord:
     training = dict(training or {})
     meta = {
         "schema_version": SCHEMA_VERSION,
@@ -159,4 +160,5 @@ def build(
         "parent": parent,
         "extra": extra or {},
     }
-    return scrub_data(meta, secrets)
+    record: VersionRecord = scrub_data(meta, secrets)  # the same keys, secrets replaced
+    return record

@@ -19,7 +19,7 @@ import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..settings import Settings, resolve_settings
 
@@ -31,6 +31,18 @@ if TYPE_CHECKING:
     from .push import PushResult
     from .request import PushRequest
     from .verify import VerifyReport
+
+
+class Connection(TypedDict, total=False):
+    """The keyword arguments every module-level verb (`hubver.push`, `hubver.list_versions`, ...)
+    passes on to `connect`: where the repository is and who asks."""
+
+    endpoint: str | None
+    local: bool
+    token: str | None
+    branch: str | None
+    settings: Settings | None
+    client: HubClient | None
 
 
 class Registry:
@@ -203,4 +215,4 @@ def connect(
     return Registry(settings, client, secrets=[token])
 
 
-__all__ = ["Registry", "connect"]
+__all__ = ["Connection", "Registry", "connect"]

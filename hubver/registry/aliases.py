@@ -12,18 +12,20 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import ids, layout
 from ..client import HubClient, Refs, RemoteFile
 from ..errors import ConflictError, IntegrityError, RefConflict, VersionIdError, VersionNotFound
 from ..jsonio import dumps
 from ..provenance import current_user
-from ..settings import Settings
-from . import Registry, connect
+from . import Connection, Registry, connect
 from .browse import check_version, read_alias_records, read_listing
 
 MAX_ATTEMPTS = 8
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+
 
 
 @dataclass
@@ -54,17 +56,10 @@ def promote(
     repo: str | None = None,
     version: str = "",
     alias: str = "",
-    *,
-    endpoint: str | None = None,
-    local: bool = False,
-    token: str | None = None,
-    settings: Settings | None = None,
-    client: HubClient | None = None,
+    **connection: Unpack[Connection],
 ) -> Promotion:
     """Point `alias` at `version`: after this, `revision=alias` loads exactly that version."""
-    with connect(
-        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
-    ) as registry:
+    with connect(repo, **connection) as registry:
         return registry.promote(version, alias)
 
 
@@ -158,17 +153,10 @@ def _check_content(
 
 def list_aliases(
     repo: str | None = None,
-    *,
-    endpoint: str | None = None,
-    local: bool = False,
-    token: str | None = None,
-    settings: Settings | None = None,
-    client: HubClient | None = None,
+    **connection: Unpack[Connection],
 ) -> list[dict[str, Any]]:
     """Every alias with the version it points at and its latest promotion."""
-    with connect(
-        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
-    ) as registry:
+    with connect(repo, **connection) as registry:
         return registry.aliases()
 
 
@@ -194,17 +182,10 @@ def aliases_in(registry: Registry) -> list[dict[str, Any]]:
 def alias_history(
     repo: str | None = None,
     alias: str = "",
-    *,
-    endpoint: str | None = None,
-    local: bool = False,
-    token: str | None = None,
-    settings: Settings | None = None,
-    client: HubClient | None = None,
+    **connection: Unpack[Connection],
 ) -> list[dict[str, Any]]:
     """Every promotion of `alias`, oldest first: {from, to, commit, by, at}."""
-    with connect(
-        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
-    ) as registry:
+    with connect(repo, **connection) as registry:
         return registry.alias_history(alias)
 
 

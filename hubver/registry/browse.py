@@ -9,16 +9,18 @@ from __future__ import annotations
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import ids, index, layout
 from ..client import HubClient, Refs
 from ..errors import HubverError, MetadataError, VersionNotFound
 from ..jsonio import parse_json
-from ..settings import Settings
 from ..tensors import lora_ranks, rank_summary
 from ..trust import ContentCheck, chain_problems, check_commit, published_commit
-from . import Registry, connect
+from . import Connection, Registry, connect
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+
 
 
 @dataclass
@@ -230,39 +232,25 @@ def sort_versions(versions: list[VersionInfo], sort: str | None, limit: int | No
 def list_versions(
     repo: str | None = None,
     *,
-    branch: str | None = None,
     sort: str | None = None,
     limit: int | None = None,
-    endpoint: str | None = None,
-    local: bool = False,
-    token: str | None = None,
-    settings: Settings | None = None,
-    client: HubClient | None = None,
+    **connection: Unpack[Connection],
 ) -> list[VersionInfo]:
     """Every version on the branch, oldest first (or by `sort`: a metric, '-metric' for descending)."""
-    with connect(
-        repo, endpoint=endpoint, local=local, token=token, branch=branch, settings=settings, client=client
-    ) as registry:
+    with connect(repo, **connection) as registry:
         return registry.list_versions(sort=sort, limit=limit)
 
 
 def resolve(
     repo: str | None = None,
     version: str = "",
-    *,
-    endpoint: str | None = None,
-    local: bool = False,
-    token: str | None = None,
-    settings: Settings | None = None,
-    client: HubClient | None = None,
+    **connection: Unpack[Connection],
 ) -> str:
     """The commit sha a version id (a tag) or an alias (a branch) stands for.
 
     Raises VersionNotFound when it is neither.
     """
-    with connect(
-        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
-    ) as registry:
+    with connect(repo, **connection) as registry:
         return registry.resolve(version)
 
 
@@ -283,21 +271,15 @@ def get_version(
     repo: str | None = None,
     version: str = "",
     *,
-    endpoint: str | None = None,
-    local: bool = False,
-    token: str | None = None,
-    settings: Settings | None = None,
-    client: HubClient | None = None,
     unchecked: bool = False,
+    **connection: Unpack[Connection],
 ) -> VersionDetail:
     """One version: its index entry, its full hubver.json, and its model card's front matter.
 
     Raises IntegrityError if the tag's commit does not hold the version the index recorded
     (moved tag, changed files or metadata); `unchecked` reads it anyway, for forensics.
     """
-    with connect(
-        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
-    ) as registry:
+    with connect(repo, **connection) as registry:
         return registry.get_version(version, unchecked=unchecked)
 
 
@@ -380,17 +362,11 @@ def diff(
     a: str = "",
     b: str = "",
     *,
-    endpoint: str | None = None,
-    local: bool = False,
-    token: str | None = None,
-    settings: Settings | None = None,
-    client: HubClient | None = None,
     unchecked: bool = False,
+    **connection: Unpack[Connection],
 ) -> VersionDiff:
     """What changed from version `a` to version `b`: settings, LoRA ranks (from the weights), metrics, files."""
-    with connect(
-        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
-    ) as registry:
+    with connect(repo, **connection) as registry:
         return registry.diff(a, b, unchecked=unchecked)
 
 

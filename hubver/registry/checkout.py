@@ -15,17 +15,19 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import layout
 from ..client import HubClient
 from ..errors import CheckoutError, HubverError, IntegrityError, MetadataError
 from ..hashing import BLOCK, sha256_file
 from ..jsonio import load_json
-from ..settings import Settings
 from ..trust import git_blob_sha
-from . import Registry, connect
+from . import Connection, Registry, connect
 from .browse import check_version, read_listing, resolve_ref
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+
 
 
 @dataclass
@@ -65,17 +67,11 @@ def checkout(
     force: bool = False,
     cache_dir: str | Path | None = None,
     quiet: bool = False,
-    endpoint: str | None = None,
-    local: bool = False,
-    token: str | None = None,
-    settings: Settings | None = None,
-    client: HubClient | None = None,
     unchecked: bool = False,
+    **connection: Unpack[Connection],
 ) -> CheckoutResult:
     """Download `version` into `to` (default `./<name>-<version>`), sha256-checked against its manifest."""
-    with connect(
-        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
-    ) as registry:
+    with connect(repo, **connection) as registry:
         return registry.checkout(
             version, to, force=force, cache_dir=cache_dir, quiet=quiet, unchecked=unchecked
         )

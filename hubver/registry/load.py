@@ -68,12 +68,12 @@ def load(
     device: str | None = None,
     allow_pickle: bool = False,
     cache_dir: str | Path | None = None,
+    unchecked: bool = False,
     endpoint: str | None = None,
     local: bool = False,
     token: str | None = None,
     settings: Settings | None = None,
     client: HubClient | None = None,
-    unchecked: bool = False,
     **kwargs: Any,
 ) -> Any:
     """Load `version` of `repo` as a model (in eval mode).

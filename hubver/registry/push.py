@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import card, ids, index, layout
 from ..artifact import Artifact, ArtifactFile, manifest_digest, scan
@@ -36,15 +36,18 @@ from ..jsonio import dumps, finite
 from ..layout import commit_title, titled_version
 from ..metadata import base_model_of, build, local_lora_ranks
 from ..provenance import code_provenance, current_user, environment
+from ..record import VersionRecord
 from ..redact import known_secrets, scrub, strip_url_credentials
-from ..settings import Settings
 from ..training import check_metrics, dataset_facts, finite_metrics, from_trainer_state, load_metrics_file
 from ..trust import GIT_ID_LIMIT, check_commit, entry_hash, git_blob_sha, published_commit
-from . import Registry, connect
+from . import Connection, Registry, connect
 from .browse import load_remote_metadata
 from .request import PushRequest
 
 MAX_ATTEMPTS = 12
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+
 
 
 @dataclass
@@ -315,10 +318,6 @@ def push(
     scheme: str = "counter",
     bump: str | None = None,
     message: str | None = None,
-    branch: str | None = None,
-    endpoint: str | None = None,
-    local: bool = False,
-    token: str | None = None,
     private: bool = False,
     metrics: dict[str, Any] | None = None,
     metrics_file: str | Path | None = None,
@@ -332,8 +331,7 @@ def push(
     extra: dict[str, Any] | None = None,
     dry_run: bool = False,
     push_id: str | None = None,
-    settings: Settings | None = None,
-    client: HubClient | None = None,
+    **connection: Unpack[Connection],
 ) -> PushResult:
     """Publish the model or adapter in `path` as a new version of `repo`.
 
@@ -364,9 +362,7 @@ def push(
         dry_run=dry_run,
         push_id=push_id,
     )
-    with connect(
-        repo, endpoint=endpoint, local=local, token=token, branch=branch, settings=settings, client=client
-    ) as registry:
+    with connect(repo, **connection) as registry:
         return registry.push(path, request)
 
 
@@ -393,7 +389,7 @@ def push_to(registry: Registry, path: str | Path, request: PushRequest) -> PushR
     )
     ci = github_context()
     secrets = known_secrets([settings.token, *registry.secrets])
-    req = _Request(
+    req = _PreparedPush(
         repo=repo,
         branch=settings.branch,
         options=request,
@@ -426,7 +422,7 @@ def _dataset(spec: str | None, num_samples: int | None) -> dict[str, Any] | None
 
 
 @dataclass
-class _Request:
+class _PreparedPush:
     """A push: the caller's options, plus everything worked out from them before talking to the Hub."""
 
     repo: str
@@ -445,7 +441,7 @@ class _Request:
     push_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def _push(client: HubClient, req: _Request) -> PushResult:
+def _push(client: HubClient, req: _PreparedPush) -> PushResult:
     repo_exists = True
     try:
         refs = client.refs(req.repo)
@@ -485,7 +481,7 @@ def _push(client: HubClient, req: _Request) -> PushResult:
             return _report_existing(client, req, state, *found, result)
         meta, readme, entries = _compose(req, state, base, manifest)
         ops = _operations(req, state, adapter_config, meta, readme, entries, result)
-        result.version, result.metadata, result.card = meta["version"], meta, readme
+        result.version, result.metadata, result.card = meta["version"], dict(meta), readme
         result.url = version_url(client, req.repo, meta["version"])
         if req.options.dry_run:
             return result
@@ -520,7 +516,7 @@ def _push(client: HubClient, req: _Request) -> PushResult:
 
 def _report_existing(
     client: HubClient,
-    req: _Request,
+    req: _PreparedPush,
     state: BranchState,
     entry: dict[str, Any],
     reason: str,
@@ -544,8 +540,8 @@ def _report_existing(
 
 
 def _compose(
-    req: _Request, state: BranchState, base: dict[str, Any] | None, manifest: list[dict[str, Any]]
-) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
+    req: _PreparedPush, state: BranchState, base: dict[str, Any] | None, manifest: list[dict[str, Any]]
+) -> tuple[VersionRecord, str, list[dict[str, Any]]]:
     """hubver.json, the model card and the index of the next version on top of `state`."""
     new_version = _pick_version(state, req.options.version, req.options.scheme, req.options.bump, req.repo)
     previous = state.entries[-1] if state.entries else None
@@ -591,10 +587,10 @@ def _compose(
 
 
 def _operations(
-    req: _Request,
+    req: _PreparedPush,
     state: BranchState,
     adapter_config: bytes | None,
-    meta: dict[str, Any],
+    meta: VersionRecord,
     readme: str,
     entries: list[dict[str, Any]],
     result: PushResult,

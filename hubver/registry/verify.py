@@ -11,16 +11,18 @@ With `deep`, every file is downloaded and hashed too (damage at rest on the Hub'
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import layout
 from ..client import HubClient, Refs
 from ..errors import HubverError
 from ..layout import titled_version
-from ..settings import Settings
 from ..trust import ContentCheck, chain_problems, check_commit, published_commit, read_index
-from . import Registry, connect
+from . import Connection, Registry, connect
 from .browse import read_alias_records
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+
 
 
 @dataclass
@@ -48,16 +50,10 @@ def verify(
     *,
     repair: bool = False,
     deep: bool = False,
-    endpoint: str | None = None,
-    local: bool = False,
-    token: str | None = None,
-    settings: Settings | None = None,
-    client: HubClient | None = None,
+    **connection: Unpack[Connection],
 ) -> list[VerifyReport]:
     """One report per version (or for `version` only), plus reports for lost versions and aliases."""
-    with connect(
-        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
-    ) as registry:
+    with connect(repo, **connection) as registry:
         return registry.verify(version, repair=repair, deep=deep)
 
 

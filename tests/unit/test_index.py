@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from record_sample import RECORD
 
-from hubver.index import INDEX_PATH, MAX_INDEX_METRICS, entry_for, key_metrics, parse, render
+from hubver.index import MAX_INDEX_METRICS, entry_for, key_metrics, parse, render
+from hubver.layout import INDEX_PATH
 
 pytestmark = pytest.mark.fast
 
