@@ -65,6 +65,18 @@ def check_adapter_config(config: dict[str, Any], source: str) -> None:
                 f"not {str(value)[:80]}.",
                 'Fix or regenerate that file, e.g. "target_modules": ["q_proj", "v_proj"].',
             )
+    rank = config.get("r")
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 1):
+        raise MetadataError(
+            f"{source}: r (the LoRA rank) should be a positive integer, not {str(rank)[:80]}.",
+            'Fix or regenerate that file, e.g. "r": 8.',
+        )
+    kind = config.get("peft_type")
+    if kind is not None and not isinstance(kind, str):
+        raise MetadataError(
+            f'{source}: peft_type should be a string such as "LORA", not {str(kind)[:80]}.',
+            "Fix or regenerate that file (peft writes it with save_pretrained).",
+        )
     name = config.get("base_model_name_or_path")
     if isinstance(name, str) and len(name) > MAX_BASE_NAME:
         raise MetadataError(
