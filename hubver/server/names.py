@@ -18,6 +18,7 @@ RESERVED_NAMESPACES = {"api", "datasets", "spaces", "models", "lfs-upload", "lfs
 
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
+_SHORT_SHA1 = re.compile(r"^[0-9a-f]{7,40}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 _IGNORABLE = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
@@ -53,6 +54,11 @@ def check_repo_id(namespace: str, name: str) -> str:
 
 def is_commit_id(rev: str) -> bool:
     return bool(_SHA1.match(rev))
+
+
+def is_short_commit_id(rev: str) -> bool:
+    """An abbreviated commit id, as git and the Hub accept them: 7 to 40 lowercase hex digits."""
+    return bool(_SHORT_SHA1.match(rev))
 
 
 def check_ref_name(rev: str, what: str = "revision") -> str:

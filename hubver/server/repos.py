@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from . import gitstore as git
 from .lfs import MAX_POINTER_SIZE, LfsStore, parse_pointer, pointer
-from .names import TYPE_DIRS, check_ref_name, is_commit_id
+from .names import TYPE_DIRS, check_ref_name, is_commit_id, is_short_commit_id
 from .storage_errors import (
     InvalidOperation,
     NoSuchEntry,
@@ -178,7 +178,25 @@ class Repo:
             sha = self.refs.get(ref)
             if sha is not None:
                 return self.peel(sha)
+        if is_short_commit_id(rev):
+            return self._expand(rev)
         raise NoSuchRevision(f"Invalid rev id: {rev}")
+
+    def _expand(self, short: str) -> str:
+        """The commit a unique abbreviation names (after refs, as in git: a branch `abc1234` wins)."""
+        commits = []
+        for sha in self.objects.with_prefix(short, limit=16):
+            with contextlib.suppress(git.ObjectMissing):
+                if self.objects.header(sha)[0] == "commit":
+                    commits.append(sha)
+        if len(commits) > 1:
+            raise NoSuchRevision(
+                f"Invalid rev id: {short} is ambiguous (it starts {len(commits)} commits, "
+                f"{commits[0]} and {commits[1]}); give more characters of the commit id."
+            )
+        if not commits:
+            raise NoSuchRevision(f"Invalid rev id: {short}")
+        return commits[0]
 
     def pull_requests(self) -> dict[str, str]:
         """`refs/pr/N` -> commit, for the pull requests that commits with create_pr opened."""

@@ -1,0 +1,99 @@
+"""How the embedded hub reads repo ids and revisions, as huggingface.co does (issue 14a).
+
+Every test drives the unmodified huggingface_hub client (or a raw request where the client
+cannot send the case) against the session's embedded hub.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import git_dir, raw_request
+from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+# -- 1. repo ids without a namespace ------------------------------------------------------------
+
+
+def test_a_repo_id_without_namespace_is_a_missing_repo(hub, api):
+    assert api.repo_exists("gpt2") is False
+    assert api.revision_exists("gpt2", "main") is False
+    assert api.file_exists("gpt2", "config.json") is False
+    assert HfApi(endpoint=hub.url, token=False).file_exists("gpt2", "config.json") is False
+    assert api.repo_exists("squad", repo_type="dataset") is False
+    with pytest.raises(RepositoryNotFoundError):
+        api.model_info("gpt2")
+    with pytest.raises(RepositoryNotFoundError):
+        api.model_info("gpt2", revision="main")
+    with pytest.raises(RepositoryNotFoundError):
+        api.list_repo_commits("gpt2")
+    with pytest.raises(RepositoryNotFoundError):
+        hf_hub_download("gpt2", "config.json", endpoint=hub.url)
+    for method, path in [
+        ("GET", "/api/models/gpt2"),
+        ("GET", "/api/models/gpt2/revision/main"),
+        ("GET", "/api/models/gpt2/commits/main"),
+        ("HEAD", "/gpt2/resolve/main/config.json"),
+        ("GET", "/gpt2/resolve/main/config.json"),
+        ("GET", "/datasets/squad/resolve/main/README.md"),
+    ]:
+        status, headers, _ = raw_request(hub.url, method, path)
+        assert (status, headers.get("x-error-code")) == (404, "RepoNotFound"), (method, path)
+    # The name is still checked: an id no repo can have is a 400, not a 404.
+    status, _, _ = raw_request(hub.url, "GET", "/api/models/bad..name")
+    assert status == 400
+
+
+def test_from_pretrained_of_a_canonical_id_says_the_repo_is_missing(hub):
+    transformers = pytest.importorskip("transformers")
+    with pytest.raises(OSError, match="not a valid model identifier"):
+        transformers.AutoConfig.from_pretrained("gpt2")
+
+
+# -- 2. short commit ids ----------------------------------------------------------------------
+
+
+def test_short_commit_ids_resolve_wherever_a_revision_is_accepted(hub, api, repo_id, tmp_path):
+    api.create_repo(repo_id)
+    full = api.upload_file(path_or_fileobj=b"hello", path_in_repo="a.txt", repo_id=repo_id).oid
+    api.upload_file(path_or_fileobj=b"later", path_in_repo="b.txt", repo_id=repo_id)
+    for short in (full[:7], full[:12], full[:39]):
+        info = api.model_info(repo_id, revision=short)
+        assert info.sha == full
+        assert sorted(s.rfilename for s in info.siblings) == [".gitattributes", "a.txt"]
+        assert [c.commit_id for c in api.list_repo_commits(repo_id, revision=short)][0] == full
+        assert {f.path for f in api.list_repo_tree(repo_id, revision=short)} == {".gitattributes", "a.txt"}
+        assert api.revision_exists(repo_id, short)
+    path = hf_hub_download(repo_id, "a.txt", revision=full[:7], cache_dir=tmp_path, endpoint=hub.url)
+    assert Path(path).read_bytes() == b"hello"
+    status, headers, _ = raw_request(hub.url, "HEAD", f"/{repo_id}/resolve/{full[:8]}/a.txt")
+    assert status == 200 and headers["x-repo-commit"] == full
+
+    api.create_tag(repo_id, tag="v1", revision=full[:7])
+    (tag,) = api.list_repo_refs(repo_id).tags
+    assert tag.target_commit == full
+
+    # Fewer than 7 characters is not an abbreviation; a prefix of no commit is not found.
+    assert not api.revision_exists(repo_id, full[:6])
+    assert not api.revision_exists(repo_id, "0000000")
+
+
+def test_an_ambiguous_short_commit_id_is_a_clear_404(hub, api, repo_id):
+    api.create_repo(repo_id)
+    api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo_id)
+    # Two fake commits sharing a 7-character prefix: plant loose objects with crafted names
+    # (their content is never read, the prefix search only lists names and headers).
+    from hubver.server.gitstore import ObjectStore
+
+    objects = ObjectStore(git_dir(hub, repo_id) / "objects")
+    real = api.model_info(repo_id).sha
+    raw = (objects.dir / real[:2] / real[2:]).read_bytes()
+    for tail in ("1" * 33, "2" * 33):
+        twin = real[:7] + tail
+        (objects.dir / twin[:2]).mkdir(exist_ok=True)
+        (objects.dir / twin[:2] / twin[2:]).write_bytes(raw)
+    with pytest.raises(RevisionNotFoundError, match="ambiguous"):
+        api.model_info(repo_id, revision=real[:7])
+    # One more character makes it unique again.
+    assert api.model_info(repo_id, revision=real[:8]).sha == real
