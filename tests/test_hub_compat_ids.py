@@ -97,3 +97,39 @@ def test_an_ambiguous_short_commit_id_is_a_clear_404(hub, api, repo_id):
         api.model_info(repo_id, revision=real[:7])
     # One more character makes it unique again.
     assert api.model_info(repo_id, revision=real[:8]).sha == real
+
+
+# -- 5. repo ids are case-insensitive ------------------------------------------------------------
+
+
+def test_repo_ids_are_case_insensitive_and_answers_use_the_created_casing(hub, api, repo_id, tmp_path):
+    namespace, name = repo_id.split("/")
+    canonical = f"{namespace}/My-{name}"
+    api.create_repo(canonical)
+    other = f"{namespace.upper()}/my-{name.upper()}"
+    lower = canonical.lower()
+    # Writes and reads under any casing reach the one repository.
+    commit = api.upload_file(path_or_fileobj=b"hi", path_in_repo="a.txt", repo_id=lower)
+    assert commit.repo_url.repo_id == canonical
+    for rid in (lower, other, canonical):
+        info = api.model_info(rid)
+        assert (info.id, info.sha, info.author) == (canonical, commit.oid, namespace)
+        assert api.file_exists(rid, "a.txt")
+    api.create_tag(other, tag="v1")
+    assert [t.name for t in api.list_repo_refs(lower).tags] == ["v1"]
+    path = hf_hub_download(other, "a.txt", cache_dir=tmp_path, endpoint=hub.url)
+    assert Path(path).read_bytes() == b"hi"
+
+    # Creating the same id in another casing is a 409 naming the existing repo ...
+    from huggingface_hub.errors import HfHubHTTPError
+
+    with pytest.raises(HfHubHTTPError) as excinfo:
+        api.create_repo(other)
+    assert excinfo.value.response.status_code == 409
+    assert canonical in excinfo.value.response.json()["error"]
+    # ... and exist_ok hands back the existing repo's URL.
+    assert api.create_repo(other, exist_ok=True).repo_id == canonical
+    assert not git_dir(hub, other).exists()
+
+    api.delete_repo(other)
+    assert not api.repo_exists(canonical)

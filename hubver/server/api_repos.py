@@ -58,8 +58,10 @@ class RepoHandlers:
                 self.ctx.store.create, repo_type, repo_id, private=private, owner=user.name
             )
         except RepoExists as e:
+            # The URL of the repo that exists, in its own casing: exist_ok=True hands it back.
+            existing = self.ctx.store.canonical_id(repo_type, repo_id) or repo_id
             return JSONResponse(
-                {"error": e.message, "url": url},
+                {"error": e.message, "url": f"{self.ctx.base_url(request)}/{prefix}{existing}"},
                 status_code=409,
                 headers={"X-Error-Message": header_safe(e.message)},
             )

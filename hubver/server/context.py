@@ -56,6 +56,7 @@ class ServerContext:
     def repo_for_read(self, request: Request, address: RepoAddress) -> Repo:
         user = self.user(request)
         repo = self.store.get(address.repo_type, address.repo_id)
+        address.repo_id = repo.meta.repo_id  # the id as created: what every answer shows
         if repo.meta.private and not (user and user.owns(address.repo_id.split("/")[0])):
             raise HTTPRepoNotFound(f"Repository {address.repo_id!r} not found.")
         return repo
@@ -63,6 +64,7 @@ class ServerContext:
     def repo_for_write(self, request: Request, address: RepoAddress) -> tuple[Repo, User]:
         user = self.require_user(request)
         repo = self.store.get(address.repo_type, address.repo_id)
+        address.repo_id = repo.meta.repo_id
         owns = user.owns(address.repo_id.split("/")[0])
         if repo.meta.private and not owns:
             raise HTTPRepoNotFound(f"Repository {address.repo_id!r} not found.")

@@ -103,8 +103,8 @@ class ObjectStore:
         most `limit` of them: enough to tell a unique abbreviation from an ambiguous one."""
         found: set[str] = set()
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            for entry in os.scandir(self.dir / prefix[:2]):
-                sha = prefix[:2] + entry.name
+            for entry in sorted(os.listdir(self.dir / prefix[:2])):
+                sha = prefix[:2] + entry
                 if len(sha) == 40 and sha.startswith(prefix):
                     found.add(sha)
                     if len(found) >= limit:

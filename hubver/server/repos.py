@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from . import gitstore as git
 from .lfs import MAX_POINTER_SIZE, LfsStore, parse_pointer, pointer
+from .locks import dir_lock
 from .names import TYPE_DIRS, check_ref_name, is_commit_id, is_short_commit_id
 from .storage_errors import (
     InvalidOperation,
@@ -447,6 +448,13 @@ def gitattr_match(pattern: str, path: str) -> bool:
     return fnmatch.fnmatchcase(path, pattern.lstrip("/"))
 
 
+def _listdir(path: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 class RepoStore:
     """All repositories under `<data_dir>/repos/<type>s/<namespace>/<name>.git`."""
 
@@ -461,7 +469,23 @@ class RepoStore:
     def git_dir(self, repo_type: str, repo_id: str) -> Path:
         return self.root / TYPE_DIRS[repo_type] / f"{repo_id}.git"
 
+    def canonical_id(self, repo_type: str, repo_id: str) -> str | None:
+        """The stored id that `repo_id` names, compared without case as on the Hub, or None."""
+        if (self.git_dir(repo_type, repo_id) / self.META_FILE).exists():
+            return repo_id
+        namespace, name = repo_id.split("/")
+        want = (namespace.lower(), f"{name}.git".lower())
+        type_dir = self.root / TYPE_DIRS[repo_type]
+        for ns in _listdir(type_dir):
+            if ns.lower() != want[0]:
+                continue
+            for entry in _listdir(type_dir / ns):
+                if entry.lower() == want[1] and (type_dir / ns / entry / self.META_FILE).exists():
+                    return f"{ns}/{entry[:-4]}"
+        return None
+
     def get(self, repo_type: str, repo_id: str) -> Repo:
+        repo_id = self.canonical_id(repo_type, repo_id) or repo_id
         path = self.git_dir(repo_type, repo_id)
         meta_path = path / self.META_FILE
         try:
@@ -481,9 +505,18 @@ class RepoStore:
         return repo
 
     def create(self, repo_type: str, repo_id: str, *, private: bool, owner: str) -> Repo:
+        type_dir = self.root / TYPE_DIRS[repo_type]
+        type_dir.mkdir(parents=True, exist_ok=True)
+        # Ids differ only in case or not at all: `Ns/Name` is refused while `ns/name` exists, so
+        # the check and the rename happen under one lock per repo type.
+        with dir_lock(type_dir):
+            existing = self.canonical_id(repo_type, repo_id)
+            if existing is not None:
+                raise RepoExists(f"You already created this {repo_type} repo: {existing}")
+            return self._create(repo_type, repo_id, private=private, owner=owner)
+
+    def _create(self, repo_type: str, repo_id: str, *, private: bool, owner: str) -> Repo:
         path = self.git_dir(repo_type, repo_id)
-        if (path / self.META_FILE).exists():
-            raise RepoExists(f"You already created this {repo_type} repo: {repo_id}")
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = path.parent / f".creating-{path.name}-{secrets.token_hex(4)}"
         git.init_bare(staging)
@@ -505,9 +538,10 @@ class RepoStore:
         return self.get(repo_type, repo_id)
 
     def delete(self, repo_type: str, repo_id: str) -> None:
-        path = self.git_dir(repo_type, repo_id)
-        if not (path / self.META_FILE).exists():
+        canonical = self.canonical_id(repo_type, repo_id)
+        if canonical is None:
             raise NoSuchRepo(f"Repository {repo_id!r} not found.")
+        path = self.git_dir(repo_type, canonical)
         trash = path.parent / f".deleting-{path.name}-{secrets.token_hex(4)}"
         os.rename(path, trash)
         with self._lock:
