@@ -133,3 +133,58 @@ def test_repo_ids_are_case_insensitive_and_answers_use_the_created_casing(hub, a
 
     api.delete_repo(other)
     assert not api.repo_exists(canonical)
+
+
+# -- 8. move_repo ------------------------------------------------------------------------------
+
+
+def test_move_repo_renames_with_versions_and_the_old_id_redirects(hub, api, repo_id, tmp_path):
+    api.create_repo(repo_id)
+    sha = api.upload_file(path_or_fileobj=b"w" * 100, path_in_repo="w.bin", repo_id=repo_id).oid
+    api.create_tag(repo_id, tag="v1", tag_message="hubver version v1")
+    new_id = f"{repo_id}-renamed"
+    api.move_repo(repo_id, new_id)
+
+    info = api.model_info(new_id)
+    assert (info.id, info.sha) == (new_id, sha)
+    assert [(t.name, t.target_commit) for t in api.list_repo_refs(new_id).tags] == [("v1", sha)]
+    # The old id: GET and HEAD are redirected (307, relative) and the client follows.
+    assert api.model_info(repo_id).id == new_id
+    assert api.model_info(repo_id, revision="v1").sha == sha
+    assert api.file_exists(repo_id, "w.bin")
+    path = hf_hub_download(repo_id, "w.bin", revision="v1", cache_dir=tmp_path, endpoint=hub.url)
+    assert Path(path).read_bytes() == b"w" * 100
+    status, headers, _ = raw_request(hub.url, "GET", f"/api/models/{repo_id}/revision/v1?blobs=1")
+    assert (status, headers["location"]) == (307, f"/api/models/{new_id}/revision/v1?blobs=1")
+    status, headers, _ = raw_request(hub.url, "HEAD", f"/{repo_id}/resolve/main/w.bin")
+    assert (status, headers["location"]) == (307, f"/{new_id}/resolve/main/w.bin")
+    # A repository created at the old id again is that repository, not the redirect.
+    api.create_repo(repo_id)
+    assert api.model_info(repo_id).id == repo_id
+    api.delete_repo(repo_id)
+    # Deleting the moved repository ends the redirect: the old id is simply missing.
+    api.delete_repo(new_id)
+    assert not api.repo_exists(repo_id)
+
+
+def test_move_repo_needs_write_access_on_both_sides(hub, api, repo_id):
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api.create_repo(repo_id)
+    token = hub.app.tokens.create_user(f"mover-{repo_id[-6:]}")
+    user = HfApi(endpoint=hub.url, token=token)
+    with pytest.raises(HfHubHTTPError) as excinfo:  # not theirs
+        user.move_repo(repo_id, f"{user.whoami()['name']}/stolen")
+    assert excinfo.value.response.status_code == 403
+    mine = f"{user.whoami()['name']}/mine"
+    user.create_repo(mine)
+    with pytest.raises(HfHubHTTPError) as excinfo:  # into a namespace they cannot write
+        user.move_repo(mine, f"{repo_id}-theirs")
+    assert excinfo.value.response.status_code == 403
+    api.create_repo(f"{repo_id}-taken")
+    with pytest.raises(HfHubHTTPError) as excinfo:  # onto an existing repo, in any casing
+        api.move_repo(repo_id, f"{repo_id}-TAKEN")
+    assert excinfo.value.response.status_code == 409
+    with pytest.raises(RepositoryNotFoundError):
+        api.move_repo(f"{repo_id}-missing", f"{repo_id}-x")
+    assert api.repo_exists(repo_id)

@@ -76,6 +76,32 @@ class RepoHandlers:
         await run_in_threadpool(self.ctx.store.delete, repo_type, repo_id)
         return JSONResponse({})
 
+    async def move_repo(self, request: Request) -> Response:
+        """Rename or transfer a repository: its refs (versions) and files go with it, and the old
+        id redirects to the new one."""
+        user = self.ctx.require_user(request)
+        body = await self.ctx.read_json(request)
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), str) for k in ("fromRepo", "toRepo")
+        ):
+            raise HTTPBadRequest("Expected a JSON body with 'fromRepo', 'toRepo' (and optionally 'type').")
+        type_name = body.get("type") or "model"
+        if not isinstance(type_name, str) or type_name not in names.TYPE_DIRS:
+            raise HTTPBadRequest(f"Invalid repo type {type_name!r}.")
+        ids = []
+        for key in ("fromRepo", "toRepo"):
+            parts = body[key].split("/")
+            if len(parts) != 2:
+                raise HTTPBadRequest(f"Invalid {key} {body[key]!r}: expected namespace/name.")
+            ids.append(names.check_repo_id(*parts))
+        source = RepoAddress(type_name, ids[0])
+        self.ctx.repo_for_write(request, source)
+        to_namespace = ids[1].split("/")[0]
+        if not user.owns(to_namespace):
+            raise HTTPForbidden(f"You ({user.name}) cannot create repositories in {to_namespace!r}.")
+        await run_in_threadpool(self.ctx.store.move, type_name, source.repo_id, ids[1])
+        return JSONResponse({})
+
     async def settings(self, request: Request, address: RepoAddress) -> Response:
         self.ctx.repo_for_write(request, address)
         body = await self.ctx.read_json(request)

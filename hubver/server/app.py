@@ -140,6 +140,7 @@ def routes(ctx: ServerContext) -> list[Route]:
         route("POST", "/api/validate-yaml", accounts.validate_yaml),
         route("POST", "/api/repos/create", repos.create_repo),
         route("DELETE", "/api/repos/delete", repos.delete_repo),
+        route("POST", "/api/repos/move", repos.move_repo),
         route("GET", repo, repos.repo_info),
         route("GET", repo + "/revision/{rev}", repos.repo_info),
         route("PUT", repo + "/settings", repos.settings),

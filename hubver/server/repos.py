@@ -34,6 +34,7 @@ from .storage_errors import (
     ProtectedRef,
     RefExists,
     RepoExists,
+    RepoMoved,
     StaleParent,
 )
 
@@ -493,6 +494,9 @@ class RepoStore:
         except (FileNotFoundError, NotADirectoryError):
             with self._lock:
                 self._repos.pop(path, None)
+            new_id = self.moved_to(repo_type, repo_id)
+            if new_id is not None:
+                raise RepoMoved(f"Repository {repo_id!r} was moved to {new_id!r}.", new_id) from None
             raise NoSuchRepo(f"Repository {repo_id!r} not found.") from None
         meta = RepoMeta(
             repo_type, repo_id, bool(raw.get("private")), raw.get("owner", ""), raw.get("created_at", 0)
@@ -505,11 +509,9 @@ class RepoStore:
         return repo
 
     def create(self, repo_type: str, repo_id: str, *, private: bool, owner: str) -> Repo:
-        type_dir = self.root / TYPE_DIRS[repo_type]
-        type_dir.mkdir(parents=True, exist_ok=True)
         # Ids differ only in case or not at all: `Ns/Name` is refused while `ns/name` exists, so
-        # the check and the rename happen under one lock per repo type.
-        with dir_lock(type_dir):
+        # the check and the rename happen under the store's lock.
+        with dir_lock(self.root):
             existing = self.canonical_id(repo_type, repo_id)
             if existing is not None:
                 raise RepoExists(f"You already created this {repo_type} repo: {existing}")
@@ -536,6 +538,62 @@ class RepoStore:
             shutil.rmtree(staging, ignore_errors=True)
             raise RepoExists(f"You already created this {repo_type} repo: {repo_id}") from None
         return self.get(repo_type, repo_id)
+
+    # -- renames ---------------------------------------------------------------------------
+    # `redirects.json` maps `type/old-id` (lower-cased) to the id a repo was moved to; the old
+    # id answers with a redirect until a repository is created there again.
+
+    @property
+    def _redirects_file(self) -> Path:
+        return self.root / "redirects.json"
+
+    def _redirects(self) -> dict[str, str]:
+        try:
+            raw = json.loads(self._redirects_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def moved_to(self, repo_type: str, repo_id: str) -> str | None:
+        """The existing repository that `repo_id` was moved to (following later moves), or None."""
+        redirects = self._redirects()
+        target = repo_id
+        for _ in range(16):  # moves back and forth make cycles; their end is never far
+            nxt = redirects.get(f"{repo_type}/{target.lower()}")
+            if nxt is None:
+                return None
+            target = nxt
+            canonical = self.canonical_id(repo_type, target)
+            if canonical is not None:
+                return canonical
+        return None
+
+    def move(self, repo_type: str, from_id: str, to_id: str) -> str:
+        """Rename or transfer a repository with its refs (versions) and LFS objects; the new id.
+
+        Raises NoSuchRepo if `from_id` does not exist, RepoExists if `to_id` does (another
+        casing of `from_id` itself is a rename of its casing).
+        """
+        with dir_lock(self.root):
+            source = self.canonical_id(repo_type, from_id)
+            if source is None:
+                raise NoSuchRepo(f"Repository {from_id!r} not found.")
+            existing = self.canonical_id(repo_type, to_id)
+            if existing is not None and existing != source:
+                raise RepoExists(f"You already created this {repo_type} repo: {existing}")
+            old, new = self.git_dir(repo_type, source), self.git_dir(repo_type, to_id)
+            new.parent.mkdir(parents=True, exist_ok=True)
+            repo = self.get(repo_type, source)
+            with repo.refs.lock():  # no ref update is half-way through while the directory moves
+                os.rename(old, new)
+            with self._lock:
+                self._repos.pop(old, None)
+            redirects = self._redirects()
+            redirects[f"{repo_type}/{source.lower()}"] = to_id
+            tmp = self._redirects_file.with_name(f".redirects-{secrets.token_hex(4)}.json")
+            tmp.write_text(json.dumps(redirects, indent=1, sort_keys=True))
+            os.replace(tmp, self._redirects_file)
+        return to_id
 
     def delete(self, repo_type: str, repo_id: str) -> None:
         canonical = self.canonical_id(repo_type, repo_id)

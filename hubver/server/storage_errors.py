@@ -35,6 +35,15 @@ class NoSuchRepo(StorageError):
     pass
 
 
+class RepoMoved(NoSuchRepo):
+    """A repository renamed or transferred away from the id asked for: `new_id` is where it is.
+    A missing repo wherever no redirect can be given (the id is not in the request's path)."""
+
+    def __init__(self, message: str, new_id: str) -> None:
+        super().__init__(message)
+        self.new_id = new_id
+
+
 class NoSuchRevision(StorageError):
     """A revision, tag or branch that does not exist (or is not a commit)."""
 
