@@ -188,3 +188,33 @@ def test_move_repo_needs_write_access_on_both_sides(hub, api, repo_id):
     with pytest.raises(RepositoryNotFoundError):
         api.move_repo(f"{repo_id}-missing", f"{repo_id}-x")
     assert api.repo_exists(repo_id)
+
+
+# -- 12. status codes ----------------------------------------------------------------------------
+
+
+def test_status_codes_follow_the_hub(hub, api, repo_id):
+    from huggingface_hub import CommitOperationAdd
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api.create_repo(repo_id)
+    sha = api.model_info(repo_id).sha
+    add = [CommitOperationAdd(path_in_repo="x.txt", path_or_fileobj=b"x")]
+    # A pull request (or a commit) against a commit id: 404 RevisionNotFound, not 400.
+    for create_pr in (True, False):
+        with pytest.raises(RevisionNotFoundError):
+            api.create_commit(repo_id, add, commit_message="m", revision=sha, create_pr=create_pr)
+    # An invalid tag name on a missing revision: the revision is checked first.
+    with pytest.raises(RevisionNotFoundError):
+        api.create_tag(repo_id, tag="bad..name", revision="no-such-branch")
+    with pytest.raises(HfHubHTTPError) as excinfo:  # on an existing revision, the name's 400
+        api.create_tag(repo_id, tag="bad..name", revision="main")
+    assert excinfo.value.response.status_code == 400
+    # A Windows-style path: refused, with the Hub's 422.
+    for path in ("..\\ddd", "a\\b.txt"):
+        with pytest.raises(HfHubHTTPError) as excinfo:
+            api.upload_file(path_or_fileobj=b"x", path_in_repo=path, repo_id=repo_id)
+        assert excinfo.value.response.status_code == 422, path
+    status, headers, _ = raw_request(hub.url, "GET", f"/{repo_id}/resolve/main/..%5Cddd")
+    assert (status, headers["x-error-code"]) == (422, "UnprocessableEntity")
+    assert api.model_info(repo_id).sha == sha

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .storage_errors import InvalidName
+from .storage_errors import InvalidName, UnprocessablePath
 
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 TYPE_DIRS = {v: k for k, v in REPO_TYPES.items()}
@@ -135,7 +135,9 @@ def check_path(path: str) -> str:
         elif any(is_git_control_name(p) for p in parts):
             problem = "it names a '.git' directory or a '.gitmodules' file (or a variant of them)"
     if problem:
-        raise InvalidName(f"Invalid file path {path!r}: {problem}.")
+        # The Hub answers 422 to `..\\ddd`-style (Windows) paths, 400 to the rest.
+        error = UnprocessablePath if "backslash" in problem else InvalidName
+        raise error(f"Invalid file path {path!r}: {problem}.")
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:

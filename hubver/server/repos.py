@@ -384,8 +384,8 @@ class Repo:
         self, kind: RefKind, name: str, rev: str, *, message: str | None = None, tagger: str = ""
     ) -> str:
         """Point the new tag or branch `name` at `rev` (annotated if a tag has a `message`); the commit."""
+        target = self.resolve(rev)  # first, as the Hub: a missing revision is a 404 whatever the name
         check_ref_name(name, f"{kind.word} name")
-        target = self.resolve(rev)
         obj = target
         if message and kind is TAG:
             sig = git.signature(tagger, f"{tagger}@users.noreply.hubver")

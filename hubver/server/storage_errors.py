@@ -19,6 +19,10 @@ class InvalidName(StorageError):
     """A repo id, revision, ref name, file path or LFS oid that the hub never stores."""
 
 
+class UnprocessablePath(InvalidName):
+    """A file path the Hub answers 422 for rather than 400: one with a backslash (`..\\ddd`)."""
+
+
 class InvalidOperation(StorageError):
     """A commit operation that cannot apply to the tree (a file where a folder is, ...)."""
 
