@@ -126,7 +126,7 @@ def test_repo_ids_are_case_insensitive_and_answers_use_the_created_casing(hub, a
     with pytest.raises(HfHubHTTPError) as excinfo:
         api.create_repo(other)
     assert excinfo.value.response.status_code == 409
-    assert canonical in excinfo.value.response.json()["error"]
+    assert excinfo.value.response.json()["url"].endswith(f"/{canonical}")
     # ... and exist_ok hands back the existing repo's URL.
     assert api.create_repo(other, exist_ok=True).repo_id == canonical
     assert not git_dir(hub, other).exists()
@@ -218,3 +218,142 @@ def test_status_codes_follow_the_hub(hub, api, repo_id):
     status, headers, _ = raw_request(hub.url, "GET", f"/{repo_id}/resolve/main/..%5Cddd")
     assert (status, headers["x-error-code"]) == (422, "UnprocessableEntity")
     assert api.model_info(repo_id).sha == sha
+
+
+# -- 13. the Hub's error texts and a request id ---------------------------------------------------
+
+
+def test_errors_read_as_on_the_hub_with_a_request_id(hub, api, repo_id):
+    from huggingface_hub import CommitOperationAdd
+    from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError
+
+    api.create_repo(repo_id)
+    first = api.model_info(repo_id).sha
+    api.upload_file(path_or_fileobj=b"1", path_in_repo="a.txt", repo_id=repo_id)
+
+    def error(call) -> HfHubHTTPError:
+        with pytest.raises(HfHubHTTPError) as excinfo:
+            call()
+        e = excinfo.value
+        assert e.request_id and e.request_id.startswith("Root=1-"), e.request_id
+        assert f"(Request ID: {e.request_id})" in str(e)
+        return e
+
+    e = error(lambda: api.create_repo(repo_id))  # 409
+    assert e.response.status_code == 409 and e.server_message == "You already created this model repo"
+    e = error(
+        lambda: api.create_commit(
+            repo_id,
+            [CommitOperationAdd(path_in_repo="b.txt", path_or_fileobj=b"2")],
+            commit_message="stale",
+            parent_commit=first,
+        )
+    )  # 412
+    assert e.response.status_code == 412
+    assert "The branch was updated since you opened this page. Please refresh and try again." in str(e)
+    token = hub.app.tokens.create_user(f"reader-{repo_id[-6:]}")
+    other = HfApi(endpoint=hub.url, token=token)
+    e = error(lambda: other.create_repo(f"{repo_id}-x"))  # 403
+    namespace = repo_id.split("/")[0]
+    assert (
+        f'403 Forbidden: You don\'t have the rights to create a model under the namespace "{namespace}".'
+        in str(e)
+    )
+    e = error(lambda: other.upload_file(path_or_fileobj=b"x", path_in_repo="x", repo_id=repo_id))
+    assert e.response.status_code == 403 and "not the required permissions" in str(e)
+    e = error(lambda: api.model_info(f"{repo_id}-missing"))  # 404s
+    assert isinstance(e, RepositoryNotFoundError) and e.server_message == "Repository not found"
+    e = error(lambda: api.model_info(repo_id, revision="nope"))
+    assert isinstance(e, RevisionNotFoundError) and e.server_message == "Invalid rev id: nope"
+    e = error(lambda: api.get_hf_file_metadata(url=f"{hub.url}/{repo_id}/resolve/main/no.txt"))
+    assert isinstance(e, RemoteEntryNotFoundError)
+    e = error(lambda: api.delete_branch(repo_id, branch="main"))
+    assert "Cannot delete refs/heads/main" in str(e)
+    e = error(lambda: api.delete_branch(repo_id, branch="cool-branch"))
+    assert "Invalid rev id" in str(e)
+    api.create_branch(repo_id, branch="cool-branch")
+    e = error(lambda: api.create_branch(repo_id, branch="cool-branch"))
+    assert "Reference refs/heads/cool-branch already exists" in str(e)
+    api.create_branch(repo_id, branch="cool-branch", exist_ok=True)
+    api.create_repo(f"{repo_id}-2")
+    e = error(lambda: api.move_repo(repo_id, f"{repo_id}-2"))
+    assert f"A model repository called {repo_id}-2 already exists" in str(e)
+    # Every answer carries one, successes too; the client's own trace id is kept in it.
+    status, headers, _ = raw_request(
+        hub.url, "GET", f"/api/models/{repo_id}", headers={"X-Amzn-Trace-Id": "abc-123"}
+    )
+    assert status == 200 and headers["x-request-id"].endswith(";abc-123")
+
+
+# -- 14. whoami full names, formatted commits, '_' namespaces ---------------------------------------
+
+
+def test_whoami_shows_the_full_name_and_org_entries(hub, tmp_path):
+    from click.testing import CliRunner
+
+    from hubver.cli import cli
+
+    data = tmp_path / "hub-data"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "hub",
+            "add-user",
+            "ada",
+            "--fullname",
+            "Ada Lovelace",
+            "--org",
+            "analytical",
+            "--data-dir",
+            str(data),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    import json
+
+    token = json.loads(result.output)["token"]
+    from hubver.server.auth import TokenStore
+
+    user = TokenStore(data).authenticate(token)
+    assert user is not None and (user.fullname, user.orgs) == ("Ada Lovelace", ("analytical",))
+    # The session hub's own users, through the client.
+    token = hub.app.tokens.create_user("grace", orgs=("navy",), fullname="Grace Hopper")
+    me = HfApi(endpoint=hub.url, token=token).whoami()
+    assert (me["name"], me["fullname"]) == ("grace", "Grace Hopper")
+    assert [(o["name"], o["fullname"]) for o in me["orgs"]] == [("navy", "navy")]
+    plain = HfApi(endpoint=hub.url, token=hub.app.tokens.create_user("linus")).whoami()
+    assert plain["fullname"] == "linus"
+
+
+def test_list_repo_commits_formatted(api, repo_id):
+    api.create_repo(repo_id)
+    api.upload_file(
+        path_or_fileobj=b"x",
+        path_in_repo="x.txt",
+        repo_id=repo_id,
+        commit_message="Add <x> & y",
+        commit_description="first line\nsecond <b>line</b>\n\nnext paragraph",
+    )
+    plain = api.list_repo_commits(repo_id)
+    assert plain[0].formatted_title is None and plain[0].formatted_message is None
+    newest, initial = api.list_repo_commits(repo_id, formatted=True)
+    assert newest.title == "Add <x> & y"
+    assert newest.formatted_title == "Add &lt;x&gt; &amp; y"
+    assert (
+        newest.formatted_message == "<p>first line<br>second &lt;b&gt;line&lt;/b&gt;</p><p>next paragraph</p>"
+    )
+    assert initial.formatted_title == "initial commit" and initial.formatted_message == ""
+
+
+def test_namespaces_may_start_with_an_underscore(hub, api):
+    import uuid
+
+    repo_id = f"_tests/m-{uuid.uuid4().hex[:8]}"
+    api.create_repo(repo_id)
+    api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo_id)
+    assert api.model_info(repo_id).id == repo_id
+    assert api.file_exists(repo_id, "x.txt")
+    # Only namespaces may: a repository name starting with '_' is still a 400.
+    status, _, _ = raw_request(hub.url, "GET", "/api/models/tests/_m")
+    assert status == 400

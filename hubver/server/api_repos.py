@@ -25,6 +25,11 @@ from .storage_errors import NoSuchRevision, RepoExists
 log = logging.getLogger("hubver.server")
 
 
+def cannot_create(repo_type: str, namespace: str) -> str:
+    # The Hub's words; the client shows "403 Forbidden: <this>." (it adds the full stop).
+    return f'You don\'t have the rights to create a {repo_type} under the namespace "{namespace}"'
+
+
 class RepoHandlers:
     """Repositories: create, delete, settings, info."""
 
@@ -51,7 +56,7 @@ class RepoHandlers:
         prefix = "" if repo_type == "model" else f"{names.TYPE_DIRS[repo_type]}/"
         url = f"{self.ctx.base_url(request)}/{prefix}{repo_id}"
         if not user.owns(repo_id.split("/")[0]):
-            raise HTTPForbidden(f"You ({user.name}) cannot create repositories in {repo_id.split('/')[0]!r}.")
+            raise HTTPForbidden(cannot_create(repo_type, repo_id.split("/")[0]))
         private = body.get("visibility") == "private" or bool(body.get("private"))
         try:
             await run_in_threadpool(
@@ -98,7 +103,7 @@ class RepoHandlers:
         self.ctx.repo_for_write(request, source)
         to_namespace = ids[1].split("/")[0]
         if not user.owns(to_namespace):
-            raise HTTPForbidden(f"You ({user.name}) cannot create repositories in {to_namespace!r}.")
+            raise HTTPForbidden(cannot_create(type_name, to_namespace))
         await run_in_threadpool(self.ctx.store.move, type_name, source.repo_id, ids[1])
         return JSONResponse({})
 

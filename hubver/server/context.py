@@ -73,7 +73,7 @@ class ServerContext:
         repo = self.repo(request, address)
         address.repo_id = repo.meta.repo_id  # the id as created: what every answer shows
         if repo.meta.private and not (user and user.owns(address.repo_id.split("/")[0])):
-            raise HTTPRepoNotFound(f"Repository {address.repo_id!r} not found.")
+            raise HTTPRepoNotFound("Repository not found")
         return repo
 
     def repo_for_write(self, request: Request, address: RepoAddress) -> tuple[Repo, User]:
@@ -82,9 +82,12 @@ class ServerContext:
         address.repo_id = repo.meta.repo_id
         owns = user.owns(address.repo_id.split("/")[0])
         if repo.meta.private and not owns:
-            raise HTTPRepoNotFound(f"Repository {address.repo_id!r} not found.")
+            raise HTTPRepoNotFound("Repository not found")
         if not owns:
-            raise HTTPForbidden(f"You ({user.name}) do not have write access to {address.repo_id}.")
+            raise HTTPForbidden(
+                "You have read access but not the required permissions for this operation "
+                f"({user.name} cannot write to {address.repo_id})"
+            )
         return repo, user
 
     async def read_body(self, request: Request, limit: int) -> bytes:

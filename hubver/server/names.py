@@ -17,6 +17,8 @@ TYPE_DIRS = {v: k for k, v in REPO_TYPES.items()}
 RESERVED_NAMESPACES = {"api", "datasets", "spaces", "models", "lfs-upload", "lfs-part", "lfs-complete"}
 
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
+# The Hub (and huggingface_hub's id check) also take namespaces that start with '_'.
+_NAMESPACE = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 _SHORT_SHA1 = re.compile(r"^[0-9a-f]{7,40}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -36,10 +38,12 @@ class RepoAddress:
 
 
 def check_name(part: str, what: str = "repository name") -> str:
-    if not _NAME.match(part) or ".." in part or "--" in part or part.endswith(".git"):
+    pattern = _NAMESPACE if what == "namespace" else _NAME
+    if not pattern.match(part) or ".." in part or "--" in part or part.endswith(".git"):
         raise InvalidName(
-            f"Invalid {what} {part!r}: use letters, digits, '-', '_' and '.', start and end with a letter "
-            "or digit, at most 96 characters, no '..' or '--', no '.git' suffix."
+            f"Invalid {what} {part!r}: use letters, digits, '-', '_' and '.', start with a letter or digit "
+            "(a namespace also with '_'), end with a letter, digit or '_', at most 96 characters, "
+            "no '..' or '--', no '.git' suffix."
         )
     return part
 

@@ -315,8 +315,8 @@ class Repo:
                 raise NoSuchRevision(f"Branch {branch!r} does not exist; commits go to a branch.")
             if parent is not None and parent != head:
                 raise StaleParent(
-                    f"A commit has happened since {parent}: the head of {branch!r} is now {head}. "
-                    "Re-read the branch and retry on top of it."
+                    "The branch was updated since you opened this page. Please refresh and try again. "
+                    f"(Expected parent {parent}; the head of {branch!r} is now {head}.)"
                 )
             snap = self.snapshot(head)
             files = {p: (e.mode, e.blob) for p, e in snap.files.items()}
@@ -400,7 +400,7 @@ class Repo:
                 self.refs.update(ref, obj, None, create_only=True)
             except git.RefConflict as e:
                 if e.name == ref and e.current and len(e.current) == 40:
-                    raise RefExists(f"{kind.title} {name!r} already exists.") from None
+                    raise RefExists(f"Reference {ref} already exists") from None
                 raise RefExists(
                     f"{kind.title} {name!r} conflicts with the existing ref {e.current!r}."
                 ) from None
@@ -432,10 +432,10 @@ class Repo:
 
     def delete_ref(self, kind: RefKind, name: str) -> None:
         if kind is BRANCH and name == DEFAULT_BRANCH:
-            raise ProtectedRef(f"The default branch {DEFAULT_BRANCH!r} cannot be deleted.")
+            raise ProtectedRef(f"Cannot delete refs/heads/{DEFAULT_BRANCH}: it is the default branch.")
         with self.refs.lock():
             if self.refs.get(kind.prefix + name) is None:
-                raise NoSuchRevision(f"{kind.title} {name!r} does not exist.")
+                raise NoSuchRevision(f"Invalid rev id: {name}")
             self.refs.delete(kind.prefix + name)
 
 
@@ -497,7 +497,7 @@ class RepoStore:
             new_id = self.moved_to(repo_type, repo_id)
             if new_id is not None:
                 raise RepoMoved(f"Repository {repo_id!r} was moved to {new_id!r}.", new_id) from None
-            raise NoSuchRepo(f"Repository {repo_id!r} not found.") from None
+            raise NoSuchRepo("Repository not found") from None
         meta = RepoMeta(
             repo_type, repo_id, bool(raw.get("private")), raw.get("owner", ""), raw.get("created_at", 0)
         )
@@ -514,7 +514,7 @@ class RepoStore:
         with dir_lock(self.root):
             existing = self.canonical_id(repo_type, repo_id)
             if existing is not None:
-                raise RepoExists(f"You already created this {repo_type} repo: {existing}")
+                raise RepoExists(f"You already created this {repo_type} repo")  # the Hub's words
             return self._create(repo_type, repo_id, private=private, owner=owner)
 
     def _create(self, repo_type: str, repo_id: str, *, private: bool, owner: str) -> Repo:
@@ -536,7 +536,7 @@ class RepoStore:
             os.rename(staging, path)  # atomic; fails if another creator won the race
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
-            raise RepoExists(f"You already created this {repo_type} repo: {repo_id}") from None
+            raise RepoExists(f"You already created this {repo_type} repo") from None
         return self.get(repo_type, repo_id)
 
     # -- renames ---------------------------------------------------------------------------
@@ -577,10 +577,10 @@ class RepoStore:
         with dir_lock(self.root):
             source = self.canonical_id(repo_type, from_id)
             if source is None:
-                raise NoSuchRepo(f"Repository {from_id!r} not found.")
+                raise NoSuchRepo("Repository not found")
             existing = self.canonical_id(repo_type, to_id)
             if existing is not None and existing != source:
-                raise RepoExists(f"You already created this {repo_type} repo: {existing}")
+                raise RepoExists(f"A {repo_type} repository called {existing} already exists")
             old, new = self.git_dir(repo_type, source), self.git_dir(repo_type, to_id)
             new.parent.mkdir(parents=True, exist_ok=True)
             repo = self.get(repo_type, source)
@@ -598,7 +598,7 @@ class RepoStore:
     def delete(self, repo_type: str, repo_id: str) -> None:
         canonical = self.canonical_id(repo_type, repo_id)
         if canonical is None:
-            raise NoSuchRepo(f"Repository {repo_id!r} not found.")
+            raise NoSuchRepo("Repository not found")
         path = self.git_dir(repo_type, canonical)
         trash = path.parent / f".deleting-{path.name}-{secrets.token_hex(4)}"
         os.rename(path, trash)

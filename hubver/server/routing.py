@@ -173,4 +173,4 @@ def no_such_canonical_repo(type_dir: str, name: str) -> Exception:
     names.check_name(name)
     if type_dir not in names.REPO_TYPES:
         return HTTPNotFound(f"Unknown repo type {type_dir!r}.")
-    return HTTPRepoNotFound(f"Repository {name!r} not found.")
+    return HTTPRepoNotFound("Repository not found")
