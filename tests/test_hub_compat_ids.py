@@ -167,6 +167,17 @@ def test_move_repo_renames_with_versions_and_the_old_id_redirects(hub, api, repo
     assert not api.repo_exists(repo_id)
 
 
+def test_a_moved_private_repo_tells_its_new_name_only_to_who_may_see_it(hub, api, repo_id):
+    api.create_repo(repo_id, private=True)
+    api.move_repo(repo_id, f"{repo_id}-secret")
+    assert api.model_info(repo_id).id == f"{repo_id}-secret"
+    anonymous = HfApi(endpoint=hub.url, token=False)
+    with pytest.raises(RepositoryNotFoundError):
+        anonymous.model_info(repo_id)
+    status, headers, _ = raw_request(hub.url, "GET", f"/api/models/{repo_id}")
+    assert (status, headers.get("x-error-code")) == (404, "RepoNotFound") and "location" not in headers
+
+
 def test_move_repo_needs_write_access_on_both_sides(hub, api, repo_id):
     from huggingface_hub.errors import HfHubHTTPError
 

@@ -62,11 +62,16 @@ class ServerContext:
             return self.store.get(address.repo_type, address.repo_id)
         except RepoMoved as e:
             location = moved_location(request, address.repo_id, e.new_id)
-            if location is None:
-                raise
+            if location is None or not self._may_see(request, e.new_id, address.repo_type):
+                raise  # a missing repo: a private one's new name is not told to who cannot see it
             raise HubHTTPError(
                 e.message, status=307, code="RepoMoved", headers={"Location": location}
             ) from None
+
+    def _may_see(self, request: Request, repo_id: str, repo_type: str) -> bool:
+        target = self.store.get(repo_type, repo_id)
+        user = self.user(request)
+        return not target.meta.private or bool(user and user.owns(repo_id.split("/")[0]))
 
     def repo_for_read(self, request: Request, address: RepoAddress) -> Repo:
         user = self.user(request)
