@@ -355,9 +355,12 @@ def guarded(hub, api, repo_id):
     assert (after.branches, after.tags) == (refs.branches, refs.tags)
 
 
-def _assert_400(hub, token, method, path, body=b"{}"):
+def _assert_400(hub, token, method, path, body=b"{}", *, file_path=""):
+    """400 BadRequest, or 422 if `file_path` has a backslash (the Hub's status for `..\\ddd`)."""
     status, headers, _ = raw_request(hub.url, method, path, body=body, headers=_auth(token))
-    assert (status, headers.get("x-error-code")) == (400, "BadRequest"), (method, path, status)
+    backslash = "\\" in file_path or "%5C" in file_path
+    expected = (422, "UnprocessableEntity") if backslash else (400, "BadRequest")
+    assert (status, headers.get("x-error-code")) == expected, (method, path, status)
 
 
 def test_traversal_in_repo_names_is_400(hub, hub_token, guarded):
@@ -394,8 +397,8 @@ def test_traversal_in_revisions_is_400(hub, hub_token, guarded):
 def test_traversal_in_file_paths_is_400(hub, hub_token, guarded):
     for path in BAD_FILE_PATHS:
         for method in ("GET", "HEAD"):
-            _assert_400(hub, hub_token, method, f"/{guarded}/resolve/main/{path}")
-        _assert_400(hub, hub_token, "GET", f"/api/models/{guarded}/tree/main/{path}")
+            _assert_400(hub, hub_token, method, f"/{guarded}/resolve/main/{path}", file_path=path)
+        _assert_400(hub, hub_token, "GET", f"/api/models/{guarded}/tree/main/{path}", file_path=path)
     for path in ["..", "../x", "/etc/passwd", "a\\b", "a\x00b", ".git/HEAD", "a/./b"]:
         form = "paths=" + "".join(c if c.isalnum() else f"%{ord(c):02X}" for c in path)
         status, _, _ = raw_request(
@@ -405,9 +408,9 @@ def test_traversal_in_file_paths_is_400(hub, hub_token, guarded):
             body=form.encode(),
             headers={**_auth(hub_token), "Content-Type": "application/x-www-form-urlencoded"},
         )
-        assert status == 400, path
+        assert status == (422 if "\\" in path else 400), path
         body = json.dumps({"files": [{"path": path, "size": 1, "sample": ""}]}).encode()
-        _assert_400(hub, hub_token, "POST", f"/api/models/{guarded}/preupload/main", body)
+        _assert_400(hub, hub_token, "POST", f"/api/models/{guarded}/preupload/main", body, file_path=path)
         header = json.dumps({"key": "header", "value": {"summary": "traversal"}})
         for op in [
             {"key": "file", "value": {"path": path, "content": "eA==", "encoding": "base64"}},
@@ -416,7 +419,7 @@ def test_traversal_in_file_paths_is_400(hub, hub_token, guarded):
             {"key": "deletedFolder", "value": {"path": path}},
         ]:
             body = f"{header}\n{json.dumps(op)}\n".encode()
-            _assert_400(hub, hub_token, "POST", f"/api/models/{guarded}/commit/main", body)
+            _assert_400(hub, hub_token, "POST", f"/api/models/{guarded}/commit/main", body, file_path=path)
 
 
 # -- malformed bodies ---------------------------------------------------------------------------------

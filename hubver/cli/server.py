@@ -84,11 +84,14 @@ def serve(
 @click.option(
     "--org", "orgs", multiple=True, help="An organisation namespace this user may write to (repeatable)."
 )
+@click.option("--fullname", default="", help="The full name whoami shows (default: the user name).")
 @click.option(
     "--data-dir", type=click.Path(path_type=Path), help="The hub's data dir (default: $HUBVER_HOME/hub)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def add_user(name: str, admin: bool, orgs: tuple[str, ...], data_dir: Path | None, as_json: bool) -> None:
+def add_user(
+    name: str, admin: bool, orgs: tuple[str, ...], fullname: str, data_dir: Path | None, as_json: bool
+) -> None:
     """Create a user and print their new token (shown once; only its hash is stored)."""
     from ..server.auth import TokenStore
     from ..server.names import check_name
@@ -97,7 +100,7 @@ def add_user(name: str, admin: bool, orgs: tuple[str, ...], data_dir: Path | Non
     directory = _data_dir(data_dir)
     try:
         store = TokenStore(directory)
-        token = store.create_user(name, admin=admin, orgs=tuple(orgs))
+        token = store.create_user(name, admin=admin, orgs=tuple(orgs), fullname=fullname)
     except OSError as e:
         from ..errors import ConfigError
         from ..server.errors import is_disk_full
@@ -113,7 +116,9 @@ def add_user(name: str, admin: bool, orgs: tuple[str, ...], data_dir: Path | Non
             "Check that the directory exists and is writable (--data-dir).",
         ) from None
     if as_json:
-        emit_json({"name": name, "admin": admin, "orgs": list(orgs), "token": token})
+        emit_json(
+            {"name": name, "fullname": fullname or name, "admin": admin, "orgs": list(orgs), "token": token}
+        )
     else:
         click.echo(token)
         click.echo(f"(token of {name}; it is not stored anywhere but here — keep it)", err=True)

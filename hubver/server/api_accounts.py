@@ -27,10 +27,11 @@ class AccountHandlers:
                 "type": "user",
                 "id": user.name,
                 "name": user.name,
-                "fullname": user.name,
+                "fullname": user.fullname or user.name,
                 "isPro": False,
                 "canPay": False,
-                "orgs": [{"type": "org", "name": o, "roleInOrg": "write"} for o in user.orgs],
+                # The hub keeps no organisation records: an org's full name is its name.
+                "orgs": [{"type": "org", "name": o, "fullname": o, "roleInOrg": "write"} for o in user.orgs],
                 "auth": {"type": "access_token", "accessToken": {"displayName": "hubver", "role": "write"}},
             }
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import logging
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -55,6 +56,7 @@ class FileHandlers:
         repo = self.ctx.repo_for_read(request, address)
         names.check_revision(rev)
         start, limit = self._page(request, self.ctx.config.page_size)
+        formatted = "formatted" in request.query_params.getlist("expand[]")
 
         def build() -> tuple[list[dict[str, Any]], bool]:
             out: list[dict[str, Any]] = []
@@ -66,15 +68,19 @@ class FileHandlers:
                     more = True
                     break
                 title, _, body = c.message.partition("\n")
-                out.append(
-                    {
-                        "id": c.sha,
-                        "title": title,
-                        "message": body.strip("\n"),
-                        "date": iso(c.commit_time),
-                        "authors": [{"user": c.author_name, "avatar": None}],
+                item: dict[str, Any] = {
+                    "id": c.sha,
+                    "title": title,
+                    "message": body.strip("\n"),
+                    "date": iso(c.commit_time),
+                    "authors": [{"user": c.author_name, "avatar": None}],
+                }
+                if formatted:
+                    item["formatted"] = {
+                        "title": html_text(title),
+                        "message": html_paragraphs(item["message"]),
                     }
-                )
+                out.append(item)
             return out, more
 
         items, more = await run_in_threadpool(build)
@@ -161,7 +167,7 @@ class FileHandlers:
 
         sha, entry = await run_in_threadpool(lookup)
         if entry is None:
-            e = HTTPEntryNotFound(f"{path} does not exist at revision {rev}.")
+            e = HTTPEntryNotFound("Entry not found")  # the Hub's words; the URL names path and revision
             return error_response(e, {"X-Repo-Commit": sha})
         headers = {
             "X-Repo-Commit": sha,
@@ -209,3 +215,14 @@ def add_last_commits(repo: Repo, head: str, items: list[dict[str, Any]]) -> None
         last = {"id": c.sha, "title": c.title, "date": iso(c.commit_time)}
     for item in pending.values():
         item["lastCommit"] = last
+
+
+def html_text(text: str) -> str:
+    """A commit title as the Hub's `formatted` HTML: escaped (no markup from a commit message)."""
+    return html.escape(text, quote=False)
+
+
+def html_paragraphs(text: str) -> str:
+    """A commit description as HTML paragraphs, escaped, line breaks kept."""
+    paragraphs = [p.strip("\n") for p in text.split("\n\n") if p.strip()]
+    return "".join(f"<p>{html_text(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)

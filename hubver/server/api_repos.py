@@ -25,6 +25,11 @@ from .storage_errors import NoSuchRevision, RepoExists
 log = logging.getLogger("hubver.server")
 
 
+def cannot_create(repo_type: str, namespace: str) -> str:
+    # The Hub's words; the client shows "403 Forbidden: <this>." (it adds the full stop).
+    return f'You don\'t have the rights to create a {repo_type} under the namespace "{namespace}"'
+
+
 class RepoHandlers:
     """Repositories: create, delete, settings, info."""
 
@@ -51,15 +56,17 @@ class RepoHandlers:
         prefix = "" if repo_type == "model" else f"{names.TYPE_DIRS[repo_type]}/"
         url = f"{self.ctx.base_url(request)}/{prefix}{repo_id}"
         if not user.owns(repo_id.split("/")[0]):
-            raise HTTPForbidden(f"You ({user.name}) cannot create repositories in {repo_id.split('/')[0]!r}.")
+            raise HTTPForbidden(cannot_create(repo_type, repo_id.split("/")[0]))
         private = body.get("visibility") == "private" or bool(body.get("private"))
         try:
             await run_in_threadpool(
                 self.ctx.store.create, repo_type, repo_id, private=private, owner=user.name
             )
         except RepoExists as e:
+            # The URL of the repo that exists, in its own casing: exist_ok=True hands it back.
+            existing = self.ctx.store.canonical_id(repo_type, repo_id) or repo_id
             return JSONResponse(
-                {"error": e.message, "url": url},
+                {"error": e.message, "url": f"{self.ctx.base_url(request)}/{prefix}{existing}"},
                 status_code=409,
                 headers={"X-Error-Message": header_safe(e.message)},
             )
@@ -72,6 +79,32 @@ class RepoHandlers:
         address = RepoAddress(repo_type, repo_id)
         self.ctx.repo_for_write(request, address)
         await run_in_threadpool(self.ctx.store.delete, repo_type, repo_id)
+        return JSONResponse({})
+
+    async def move_repo(self, request: Request) -> Response:
+        """Rename or transfer a repository: its refs (versions) and files go with it, and the old
+        id redirects to the new one."""
+        user = self.ctx.require_user(request)
+        body = await self.ctx.read_json(request)
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), str) for k in ("fromRepo", "toRepo")
+        ):
+            raise HTTPBadRequest("Expected a JSON body with 'fromRepo', 'toRepo' (and optionally 'type').")
+        type_name = body.get("type") or "model"
+        if not isinstance(type_name, str) or type_name not in names.TYPE_DIRS:
+            raise HTTPBadRequest(f"Invalid repo type {type_name!r}.")
+        ids = []
+        for key in ("fromRepo", "toRepo"):
+            parts = body[key].split("/")
+            if len(parts) != 2:
+                raise HTTPBadRequest(f"Invalid {key} {body[key]!r}: expected namespace/name.")
+            ids.append(names.check_repo_id(*parts))
+        source = RepoAddress(type_name, ids[0])
+        self.ctx.repo_for_write(request, source)
+        to_namespace = ids[1].split("/")[0]
+        if not user.owns(to_namespace):
+            raise HTTPForbidden(cannot_create(type_name, to_namespace))
+        await run_in_threadpool(self.ctx.store.move, type_name, source.repo_id, ids[1])
         return JSONResponse({})
 
     async def settings(self, request: Request, address: RepoAddress) -> Response:

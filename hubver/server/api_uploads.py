@@ -323,8 +323,13 @@ class UploadHandlers:
         names.check_revision(rev)
         pull_request = flag(request.query_params.get("create_pr"))
         if names.is_commit_id(rev) or repo.refs.get(f"refs/heads/{rev}") is None:
-            if repo.refs.get(f"refs/tags/{rev}") is not None or names.is_commit_id(rev):
+            if repo.refs.get(f"refs/tags/{rev}") is not None:
                 raise HTTPBadRequest(f"Commits go to a branch; {rev!r} is not one.")
+            if names.is_commit_id(rev):
+                # A commit id (a pull request "against" one too) is not a branch: the Hub's 404.
+                raise HTTPRevisionNotFound(
+                    f"Invalid rev id: {rev} (commits and pull requests go to a branch)."
+                )
             raise HTTPRevisionNotFound(f"Branch {rev!r} does not exist.")
         header: dict[str, Any] | None = None
         ops: list[Op] = []

@@ -8,12 +8,15 @@ the two agree). Routing is on the raw path (see routing.py): clients send revisi
 from __future__ import annotations
 
 import logging
+import re
+import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from .api_accounts import AccountHandlers
 from .api_files import FileHandlers
@@ -37,6 +40,17 @@ from .routing import Route, Router, route
 from .storage_errors import StorageError
 
 log = logging.getLogger("hubver.server")
+_CLIENT_TRACE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def new_request_id(client_trace_id: str | None) -> str:
+    """The `X-Request-Id` of a response, shaped like the Hub's (`Root=1-<time>-<random>`, then
+    `;<id>` the client sent as X-Amzn-Trace-Id when it is a plain token): huggingface_hub puts
+    it in every error it raises ("(Request ID: ...)") and it appears in the hub's error log."""
+    rid = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+    if client_trace_id and _CLIENT_TRACE_ID.match(client_trace_id):
+        rid += f";{client_trace_id}"
+    return rid
 
 
 @dataclass
@@ -96,6 +110,14 @@ class HubApp:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
+        request_id = new_request_id(request.headers.get("x-amzn-trace-id"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
         try:
             response = await self.dispatch(request)
         except HubHTTPError as e:
@@ -104,7 +126,7 @@ class HubApp:
             response = error_response(http_error(e))
         except Exception as e:
             if not is_disk_full(e):
-                log.exception("internal error on %s %s", scope["method"], scope["path"])
+                log.exception("internal error on %s %s (%s)", scope["method"], scope["path"], request_id)
                 response = error_response(
                     HubHTTPError("Internal server error.", status=500, code="InternalError")
                 )
@@ -117,7 +139,7 @@ class HubApp:
                         DISK_FULL_MESSAGE.format(what=f"{scope['method']} {scope['path']}")
                     )
                 )
-        await response(scope, receive, send)
+        await response(scope, receive, send_with_id)
 
     async def dispatch(self, request: Request) -> Response:
         """The response of the route `request` takes (tests wrap this on the instance to watch requests)."""
@@ -140,6 +162,7 @@ def routes(ctx: ServerContext) -> list[Route]:
         route("POST", "/api/validate-yaml", accounts.validate_yaml),
         route("POST", "/api/repos/create", repos.create_repo),
         route("DELETE", "/api/repos/delete", repos.delete_repo),
+        route("POST", "/api/repos/move", repos.move_repo),
         route("GET", repo, repos.repo_info),
         route("GET", repo + "/revision/{rev}", repos.repo_info),
         route("PUT", repo + "/settings", repos.settings),

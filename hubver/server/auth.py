@@ -81,6 +81,7 @@ class User:
     name: str
     admin: bool = False
     orgs: tuple[str, ...] = ()
+    fullname: str = ""  # shown by whoami; the name when unset
 
     def owns(self, namespace: str) -> bool:
         return self.admin or namespace == self.name or namespace in self.orgs
@@ -121,7 +122,10 @@ class TokenStore:
         if self._cache and self._cache[0] == mtime:
             return self._cache[1]
         raw = json.loads(path.read_text())
-        users = {h: User(u["name"], bool(u.get("admin")), tuple(u.get("orgs", ()))) for h, u in raw.items()}
+        users = {
+            h: User(u["name"], bool(u.get("admin")), tuple(u.get("orgs", ())), str(u.get("fullname") or ""))
+            for h, u in raw.items()
+        }
         self._cache = (mtime, users)
         return users
 
@@ -130,13 +134,17 @@ class TokenStore:
             path = self.data_dir / TOKENS_FILE
             raw = json.loads(path.read_text()) if path.exists() else {}
             raw[hash_token(token)] = {"name": user.name, "admin": user.admin, "orgs": list(user.orgs)}
+            if user.fullname:
+                raw[hash_token(token)]["fullname"] = user.fullname
             write_private(path, json.dumps(raw, indent=1))
             self._cache = None
 
-    def create_user(self, name: str, *, admin: bool = False, orgs: tuple[str, ...] = ()) -> str:
+    def create_user(
+        self, name: str, *, admin: bool = False, orgs: tuple[str, ...] = (), fullname: str = ""
+    ) -> str:
         """Register a new token for `name`; the plaintext is returned once and never stored."""
         token = new_token()
-        self.add(token, User(name, admin, orgs))
+        self.add(token, User(name, admin, orgs, fullname))
         return token
 
     def authenticate(self, token: str) -> User | None:

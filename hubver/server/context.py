@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from starlette.requests import Request
 
@@ -14,10 +15,12 @@ from .errors import (
     HTTPPayloadTooLarge,
     HTTPRepoNotFound,
     HTTPUnauthorized,
+    HubHTTPError,
 )
 from .httputil import loads_json
 from .names import RepoAddress
 from .repos import Repo, RepoStore
+from .storage_errors import RepoMoved
 
 if TYPE_CHECKING:
     from .app import HubConfig
@@ -53,21 +56,43 @@ class ServerContext:
             )
         return user
 
+    def repo(self, request: Request, address: RepoAddress) -> Repo:
+        """The repository `address` names; a moved one redirects (307) the request to its new id."""
+        try:
+            return self.store.get(address.repo_type, address.repo_id)
+        except RepoMoved as e:
+            location = moved_location(request, address.repo_id, e.new_id)
+            if location is None or not self._may_see(request, e.new_id, address.repo_type):
+                raise  # a missing repo: a private one's new name is not told to who cannot see it
+            raise HubHTTPError(
+                e.message, status=307, code="RepoMoved", headers={"Location": location}
+            ) from None
+
+    def _may_see(self, request: Request, repo_id: str, repo_type: str) -> bool:
+        target = self.store.get(repo_type, repo_id)
+        user = self.user(request)
+        return not target.meta.private or bool(user and user.owns(repo_id.split("/")[0]))
+
     def repo_for_read(self, request: Request, address: RepoAddress) -> Repo:
         user = self.user(request)
-        repo = self.store.get(address.repo_type, address.repo_id)
+        repo = self.repo(request, address)
+        address.repo_id = repo.meta.repo_id  # the id as created: what every answer shows
         if repo.meta.private and not (user and user.owns(address.repo_id.split("/")[0])):
-            raise HTTPRepoNotFound(f"Repository {address.repo_id!r} not found.")
+            raise HTTPRepoNotFound("Repository not found")
         return repo
 
     def repo_for_write(self, request: Request, address: RepoAddress) -> tuple[Repo, User]:
         user = self.require_user(request)
-        repo = self.store.get(address.repo_type, address.repo_id)
+        repo = self.repo(request, address)
+        address.repo_id = repo.meta.repo_id
         owns = user.owns(address.repo_id.split("/")[0])
         if repo.meta.private and not owns:
-            raise HTTPRepoNotFound(f"Repository {address.repo_id!r} not found.")
+            raise HTTPRepoNotFound("Repository not found")
         if not owns:
-            raise HTTPForbidden(f"You ({user.name}) do not have write access to {address.repo_id}.")
+            raise HTTPForbidden(
+                "You have read access but not the required permissions for this operation "
+                f"({user.name} cannot write to {address.repo_id})"
+            )
         return repo, user
 
     async def read_body(self, request: Request, limit: int) -> bytes:
@@ -102,3 +127,22 @@ class ServerContext:
     @staticmethod
     def url_prefix(address: RepoAddress) -> str:
         return "" if address.repo_type == "model" else f"{names.TYPE_DIRS[address.repo_type]}/"
+
+
+def moved_location(request: Request, old_id: str, new_id: str) -> str | None:
+    """The request's path and query with the repo id `old_id` replaced by `new_id` (relative, as
+    the Hub sends it: huggingface_hub follows relative redirects only), or None if the path does
+    not name the repo (a body does, as for DELETE /api/repos/delete)."""
+    raw = request.scope.get("raw_path") or request.scope["path"].encode()
+    path = raw.split(b"?", 1)[0].decode("latin-1")
+    segs = path.split("/")
+    old_ns, old_name = (unquote(p).lower() for p in old_id.split("/"))
+    for i in range(len(segs) - 1):
+        name, dot_git = unquote(segs[i + 1]), ""
+        if name.endswith(".git"):
+            name, dot_git = name[:-4], ".git"
+        if unquote(segs[i]).lower() == old_ns and name.lower() == old_name:
+            segs[i : i + 2] = [*new_id.split("/")[:1], new_id.split("/")[1] + dot_git]
+            query = request.scope.get("query_string", b"").decode("latin-1")
+            return "/".join(segs) + (f"?{query}" if query else "")
+    return None

@@ -20,6 +20,7 @@ from .storage_errors import (
     StaleParent,
     StorageError,
     TooLarge,
+    UnprocessablePath,
 )
 
 
@@ -96,6 +97,11 @@ class HTTPPayloadTooLarge(HubHTTPError):
     code = "PayloadTooLarge"
 
 
+class HTTPUnprocessable(HubHTTPError):
+    status = 422
+    code = "UnprocessableEntity"
+
+
 class HTTPInsufficientStorage(HubHTTPError):
     """The hub's disk (or quota) is full: nothing of the request was stored."""
 
@@ -124,6 +130,7 @@ def is_disk_full(e: BaseException | None) -> bool:
 # HTTP class, the message from the storage error. Looked up along the class's MRO.
 STORAGE_ERRORS: dict[type[StorageError], type[HubHTTPError]] = {
     InvalidName: HTTPBadRequest,
+    UnprocessablePath: HTTPUnprocessable,
     InvalidOperation: HTTPBadRequest,
     BadUpload: HTTPBadRequest,
     TooLarge: HTTPPayloadTooLarge,

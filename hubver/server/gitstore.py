@@ -98,6 +98,27 @@ class ObjectStore:
             return True
         return self._pack_info(sha) is not None
 
+    def with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        """Ids of objects starting with the lowercase hex `prefix` (at least 2 characters), at
+        most `limit` of them: enough to tell a unique abbreviation from an ambiguous one."""
+        found: set[str] = set()
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for entry in sorted(os.listdir(self.dir / prefix[:2])):
+                sha = prefix[:2] + entry
+                if len(sha) == 40 and sha.startswith(prefix):
+                    found.add(sha)
+                    if len(found) >= limit:
+                        break
+        packs = self._packs()
+        if packs is not None and len(found) < limit:
+            for binsha in packs.sha_iter():
+                sha = binsha.hex()
+                if sha.startswith(prefix):
+                    found.add(sha)
+                    if len(found) >= limit:
+                        break
+        return sorted(found)
+
     def write(self, kind: str, data: bytes) -> str:
         raw = f"{kind} {len(data)}".encode() + b"\0" + data
         sha = hashlib.sha1(raw).hexdigest()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .storage_errors import InvalidName
+from .storage_errors import InvalidName, UnprocessablePath
 
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 TYPE_DIRS = {v: k for k, v in REPO_TYPES.items()}
@@ -17,7 +17,10 @@ TYPE_DIRS = {v: k for k, v in REPO_TYPES.items()}
 RESERVED_NAMESPACES = {"api", "datasets", "spaces", "models", "lfs-upload", "lfs-part", "lfs-complete"}
 
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
+# The Hub (and huggingface_hub's id check) also take namespaces that start with '_'.
+_NAMESPACE = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
+_SHORT_SHA1 = re.compile(r"^[0-9a-f]{7,40}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 _IGNORABLE = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
@@ -35,10 +38,12 @@ class RepoAddress:
 
 
 def check_name(part: str, what: str = "repository name") -> str:
-    if not _NAME.match(part) or ".." in part or "--" in part or part.endswith(".git"):
+    pattern = _NAMESPACE if what == "namespace" else _NAME
+    if not pattern.match(part) or ".." in part or "--" in part or part.endswith(".git"):
         raise InvalidName(
-            f"Invalid {what} {part!r}: use letters, digits, '-', '_' and '.', start and end with a letter "
-            "or digit, at most 96 characters, no '..' or '--', no '.git' suffix."
+            f"Invalid {what} {part!r}: use letters, digits, '-', '_' and '.', start with a letter or digit "
+            "(a namespace also with '_'), end with a letter, digit or '_', at most 96 characters, "
+            "no '..' or '--', no '.git' suffix."
         )
     return part
 
@@ -53,6 +58,11 @@ def check_repo_id(namespace: str, name: str) -> str:
 
 def is_commit_id(rev: str) -> bool:
     return bool(_SHA1.match(rev))
+
+
+def is_short_commit_id(rev: str) -> bool:
+    """An abbreviated commit id, as git and the Hub accept them: 7 to 40 lowercase hex digits."""
+    return bool(_SHORT_SHA1.match(rev))
 
 
 def check_ref_name(rev: str, what: str = "revision") -> str:
@@ -129,7 +139,9 @@ def check_path(path: str) -> str:
         elif any(is_git_control_name(p) for p in parts):
             problem = "it names a '.git' directory or a '.gitmodules' file (or a variant of them)"
     if problem:
-        raise InvalidName(f"Invalid file path {path!r}: {problem}.")
+        # The Hub answers 422 to `..\\ddd`-style (Windows) paths, 400 to the rest.
+        error = UnprocessablePath if "backslash" in problem else InvalidName
+        raise error(f"Invalid file path {path!r}: {problem}.")
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:

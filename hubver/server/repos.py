@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 
 from . import gitstore as git
 from .lfs import MAX_POINTER_SIZE, LfsStore, parse_pointer, pointer
-from .names import TYPE_DIRS, check_ref_name, is_commit_id
+from .locks import dir_lock
+from .names import TYPE_DIRS, check_ref_name, is_commit_id, is_short_commit_id
 from .storage_errors import (
     InvalidOperation,
     NoSuchEntry,
@@ -33,6 +34,7 @@ from .storage_errors import (
     ProtectedRef,
     RefExists,
     RepoExists,
+    RepoMoved,
     StaleParent,
 )
 
@@ -178,7 +180,25 @@ class Repo:
             sha = self.refs.get(ref)
             if sha is not None:
                 return self.peel(sha)
+        if is_short_commit_id(rev):
+            return self._expand(rev)
         raise NoSuchRevision(f"Invalid rev id: {rev}")
+
+    def _expand(self, short: str) -> str:
+        """The commit a unique abbreviation names (after refs, as in git: a branch `abc1234` wins)."""
+        commits = []
+        for sha in self.objects.with_prefix(short, limit=16):
+            with contextlib.suppress(git.ObjectMissing):
+                if self.objects.header(sha)[0] == "commit":
+                    commits.append(sha)
+        if len(commits) > 1:
+            raise NoSuchRevision(
+                f"Invalid rev id: {short} is ambiguous (it starts {len(commits)} commits, "
+                f"{commits[0]} and {commits[1]}); give more characters of the commit id."
+            )
+        if not commits:
+            raise NoSuchRevision(f"Invalid rev id: {short}")
+        return commits[0]
 
     def pull_requests(self) -> dict[str, str]:
         """`refs/pr/N` -> commit, for the pull requests that commits with create_pr opened."""
@@ -295,8 +315,8 @@ class Repo:
                 raise NoSuchRevision(f"Branch {branch!r} does not exist; commits go to a branch.")
             if parent is not None and parent != head:
                 raise StaleParent(
-                    f"A commit has happened since {parent}: the head of {branch!r} is now {head}. "
-                    "Re-read the branch and retry on top of it."
+                    "The branch was updated since you opened this page. Please refresh and try again. "
+                    f"(Expected parent {parent}; the head of {branch!r} is now {head}.)"
                 )
             snap = self.snapshot(head)
             files = {p: (e.mode, e.blob) for p, e in snap.files.items()}
@@ -364,8 +384,8 @@ class Repo:
         self, kind: RefKind, name: str, rev: str, *, message: str | None = None, tagger: str = ""
     ) -> str:
         """Point the new tag or branch `name` at `rev` (annotated if a tag has a `message`); the commit."""
+        target = self.resolve(rev)  # first, as the Hub: a missing revision is a 404 whatever the name
         check_ref_name(name, f"{kind.word} name")
-        target = self.resolve(rev)
         obj = target
         if message and kind is TAG:
             sig = git.signature(tagger, f"{tagger}@users.noreply.hubver")
@@ -380,7 +400,7 @@ class Repo:
                 self.refs.update(ref, obj, None, create_only=True)
             except git.RefConflict as e:
                 if e.name == ref and e.current and len(e.current) == 40:
-                    raise RefExists(f"{kind.title} {name!r} already exists.") from None
+                    raise RefExists(f"Reference {ref} already exists") from None
                 raise RefExists(
                     f"{kind.title} {name!r} conflicts with the existing ref {e.current!r}."
                 ) from None
@@ -412,10 +432,10 @@ class Repo:
 
     def delete_ref(self, kind: RefKind, name: str) -> None:
         if kind is BRANCH and name == DEFAULT_BRANCH:
-            raise ProtectedRef(f"The default branch {DEFAULT_BRANCH!r} cannot be deleted.")
+            raise ProtectedRef(f"Cannot delete refs/heads/{DEFAULT_BRANCH}: it is the default branch.")
         with self.refs.lock():
             if self.refs.get(kind.prefix + name) is None:
-                raise NoSuchRevision(f"{kind.title} {name!r} does not exist.")
+                raise NoSuchRevision(f"Invalid rev id: {name}")
             self.refs.delete(kind.prefix + name)
 
 
@@ -427,6 +447,13 @@ def gitattr_match(pattern: str, path: str) -> bool:
     if "/" not in pattern.rstrip("/"):
         return fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], pattern)
     return fnmatch.fnmatchcase(path, pattern.lstrip("/"))
+
+
+def _listdir(path: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 class RepoStore:
@@ -443,7 +470,23 @@ class RepoStore:
     def git_dir(self, repo_type: str, repo_id: str) -> Path:
         return self.root / TYPE_DIRS[repo_type] / f"{repo_id}.git"
 
+    def canonical_id(self, repo_type: str, repo_id: str) -> str | None:
+        """The stored id that `repo_id` names, compared without case as on the Hub, or None."""
+        if (self.git_dir(repo_type, repo_id) / self.META_FILE).exists():
+            return repo_id
+        namespace, name = repo_id.split("/")
+        want = (namespace.lower(), f"{name}.git".lower())
+        type_dir = self.root / TYPE_DIRS[repo_type]
+        for ns in _listdir(type_dir):
+            if ns.lower() != want[0]:
+                continue
+            for entry in _listdir(type_dir / ns):
+                if entry.lower() == want[1] and (type_dir / ns / entry / self.META_FILE).exists():
+                    return f"{ns}/{entry[:-4]}"
+        return None
+
     def get(self, repo_type: str, repo_id: str) -> Repo:
+        repo_id = self.canonical_id(repo_type, repo_id) or repo_id
         path = self.git_dir(repo_type, repo_id)
         meta_path = path / self.META_FILE
         try:
@@ -451,7 +494,10 @@ class RepoStore:
         except (FileNotFoundError, NotADirectoryError):
             with self._lock:
                 self._repos.pop(path, None)
-            raise NoSuchRepo(f"Repository {repo_id!r} not found.") from None
+            new_id = self.moved_to(repo_type, repo_id)
+            if new_id is not None:
+                raise RepoMoved(f"Repository {repo_id!r} was moved to {new_id!r}.", new_id) from None
+            raise NoSuchRepo("Repository not found") from None
         meta = RepoMeta(
             repo_type, repo_id, bool(raw.get("private")), raw.get("owner", ""), raw.get("created_at", 0)
         )
@@ -463,9 +509,16 @@ class RepoStore:
         return repo
 
     def create(self, repo_type: str, repo_id: str, *, private: bool, owner: str) -> Repo:
+        # Ids differ only in case or not at all: `Ns/Name` is refused while `ns/name` exists, so
+        # the check and the rename happen under the store's lock.
+        with dir_lock(self.root):
+            existing = self.canonical_id(repo_type, repo_id)
+            if existing is not None:
+                raise RepoExists(f"You already created this {repo_type} repo")  # the Hub's words
+            return self._create(repo_type, repo_id, private=private, owner=owner)
+
+    def _create(self, repo_type: str, repo_id: str, *, private: bool, owner: str) -> Repo:
         path = self.git_dir(repo_type, repo_id)
-        if (path / self.META_FILE).exists():
-            raise RepoExists(f"You already created this {repo_type} repo: {repo_id}")
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = path.parent / f".creating-{path.name}-{secrets.token_hex(4)}"
         git.init_bare(staging)
@@ -483,13 +536,70 @@ class RepoStore:
             os.rename(staging, path)  # atomic; fails if another creator won the race
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
-            raise RepoExists(f"You already created this {repo_type} repo: {repo_id}") from None
+            raise RepoExists(f"You already created this {repo_type} repo") from None
         return self.get(repo_type, repo_id)
 
+    # -- renames ---------------------------------------------------------------------------
+    # `redirects.json` maps `type/old-id` (lower-cased) to the id a repo was moved to; the old
+    # id answers with a redirect until a repository is created there again.
+
+    @property
+    def _redirects_file(self) -> Path:
+        return self.root / "redirects.json"
+
+    def _redirects(self) -> dict[str, str]:
+        try:
+            raw = json.loads(self._redirects_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def moved_to(self, repo_type: str, repo_id: str) -> str | None:
+        """The existing repository that `repo_id` was moved to (following later moves), or None."""
+        redirects = self._redirects()
+        target = repo_id
+        for _ in range(16):  # moves back and forth make cycles; their end is never far
+            nxt = redirects.get(f"{repo_type}/{target.lower()}")
+            if nxt is None:
+                return None
+            target = nxt
+            canonical = self.canonical_id(repo_type, target)
+            if canonical is not None:
+                return canonical
+        return None
+
+    def move(self, repo_type: str, from_id: str, to_id: str) -> str:
+        """Rename or transfer a repository with its refs (versions) and LFS objects; the new id.
+
+        Raises NoSuchRepo if `from_id` does not exist, RepoExists if `to_id` does (another
+        casing of `from_id` itself is a rename of its casing).
+        """
+        with dir_lock(self.root):
+            source = self.canonical_id(repo_type, from_id)
+            if source is None:
+                raise NoSuchRepo("Repository not found")
+            existing = self.canonical_id(repo_type, to_id)
+            if existing is not None and existing != source:
+                raise RepoExists(f"A {repo_type} repository called {existing} already exists")
+            old, new = self.git_dir(repo_type, source), self.git_dir(repo_type, to_id)
+            new.parent.mkdir(parents=True, exist_ok=True)
+            repo = self.get(repo_type, source)
+            with repo.refs.lock():  # no ref update is half-way through while the directory moves
+                os.rename(old, new)
+            with self._lock:
+                self._repos.pop(old, None)
+            redirects = self._redirects()
+            redirects[f"{repo_type}/{source.lower()}"] = to_id
+            tmp = self._redirects_file.with_name(f".redirects-{secrets.token_hex(4)}.json")
+            tmp.write_text(json.dumps(redirects, indent=1, sort_keys=True))
+            os.replace(tmp, self._redirects_file)
+        return to_id
+
     def delete(self, repo_type: str, repo_id: str) -> None:
-        path = self.git_dir(repo_type, repo_id)
-        if not (path / self.META_FILE).exists():
-            raise NoSuchRepo(f"Repository {repo_id!r} not found.")
+        canonical = self.canonical_id(repo_type, repo_id)
+        if canonical is None:
+            raise NoSuchRepo("Repository not found")
+        path = self.git_dir(repo_type, canonical)
         trash = path.parent / f".deleting-{path.name}-{secrets.token_hex(4)}"
         os.rename(path, trash)
         with self._lock:

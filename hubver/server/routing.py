@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import names
-from .errors import HTTPBadRequest, HTTPNotFound
+from .errors import HTTPBadRequest, HTTPNotFound, HTTPRepoNotFound
 
 Handler = Callable[..., Awaitable[Response]]
 
@@ -31,6 +31,19 @@ ANY = "*"  # a route that answers every method
 # First segments that are never a model repository's namespace on a path without /api.
 SIGNED_UPLOAD_PATHS = ("lfs-upload", "lfs-part", "lfs-complete")
 _NOT_REPO_PATHS = ("api", *SIGNED_UPLOAD_PATHS, "datasets", "spaces")
+# What follows a repository id in an API path: with one segment fewer, the id had no namespace.
+_REPO_SUBPATHS = (
+    "revision",
+    "commits",
+    "tree",
+    "refs",
+    "paths-info",
+    "preupload",
+    "commit",
+    "tag",
+    "branch",
+    "settings",
+)
 _TOKEN = re.compile(r"\[/\{repo_type\}\]|\{(\w+)(:path)?\}|\[|\]|[^\[\]{]+")
 
 
@@ -132,13 +145,32 @@ def no_route(method: str, segs: list[str]) -> Exception:
     path names one (an invalid id is a 400 whatever follows it)."""
     if segs and segs[0] == "api":
         rest = segs[1:]
+        if (
+            rest
+            and rest[0] in names.REPO_TYPES
+            and (len(rest) == 2 or rest[2:3] == [""] or (len(rest) >= 4 and rest[2] in _REPO_SUBPATHS))
+        ):
+            return no_such_canonical_repo(rest[0], rest[1])
         if len(rest) >= 3 and rest[0] in names.REPO_TYPES:
             repo_address(rest[0], rest[1], rest[2])
         return HTTPNotFound(f"No API route for {method} /api/{'/'.join(rest)}.")
     if segs and segs[0] in SIGNED_UPLOAD_PATHS:
         return HTTPNotFound(f"No route for {method} /{'/'.join(segs)}.")
+    type_dir = "models"
     if segs and segs[0] in ("datasets", "spaces"):
-        segs = segs[1:]
+        type_dir, segs = segs[0], segs[1:]
+    if len(segs) >= 4 and segs[1] == "resolve":
+        return no_such_canonical_repo(type_dir, segs[0])
     if len(segs) == 6 and segs[1].endswith(".git") and segs[2:5] == ["info", "lfs", "objects"]:
         repo_address("models", segs[0], segs[1][:-4])
     return HTTPNotFound(f"No route for {method} /{'/'.join(segs)}.")
+
+
+def no_such_canonical_repo(type_dir: str, name: str) -> Exception:
+    """The answer to a repository id without a namespace (`gpt2`): valid syntax, as on the Hub,
+    where such ids name its canonical repositories; this hub holds none (every repository is
+    created in a namespace), so it is a missing repository (400 if the name itself is invalid)."""
+    names.check_name(name)
+    if type_dir not in names.REPO_TYPES:
+        return HTTPNotFound(f"Unknown repo type {type_dir!r}.")
+    return HTTPRepoNotFound("Repository not found")

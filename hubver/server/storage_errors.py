@@ -19,6 +19,10 @@ class InvalidName(StorageError):
     """A repo id, revision, ref name, file path or LFS oid that the hub never stores."""
 
 
+class UnprocessablePath(InvalidName):
+    """A file path the Hub answers 422 for rather than 400: one with a backslash (`..\\ddd`)."""
+
+
 class InvalidOperation(StorageError):
     """A commit operation that cannot apply to the tree (a file where a folder is, ...)."""
 
@@ -33,6 +37,15 @@ class TooLarge(StorageError):
 
 class NoSuchRepo(StorageError):
     pass
+
+
+class RepoMoved(NoSuchRepo):
+    """A repository renamed or transferred away from the id asked for: `new_id` is where it is.
+    A missing repo wherever no redirect can be given (the id is not in the request's path)."""
+
+    def __init__(self, message: str, new_id: str) -> None:
+        super().__init__(message)
+        self.new_id = new_id
 
 
 class NoSuchRevision(StorageError):
