@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from .api_accounts import AccountHandlers
 from .api_files import FileHandlers
+from .api_git import GitHandlers
 from .api_refs import RefHandlers
 from .api_repos import RepoHandlers
 from .api_uploads import XET_MESSAGE, XET_PATH, UploadHandlers
@@ -131,7 +132,8 @@ async def _xet_refused(request: Request, address: RepoAddress | None = None, **_
 def routes(ctx: ServerContext) -> list[Route]:
     """The route table, in matching order: every endpoint the hub serves (docs/hub-api.md)."""
     accounts, repos, refs = AccountHandlers(ctx), RepoHandlers(ctx), RefHandlers(ctx)
-    files, uploads = FileHandlers(ctx), UploadHandlers(ctx)
+    files, uploads, git = FileHandlers(ctx), UploadHandlers(ctx), GitHandlers(ctx)
+    git_repo = "[/{repo_type}]/{namespace}/{name}"
     repo = "/api/{repo_type}/{namespace}/{name}"
     return [
         route("*", f"/{XET_PATH}[/{{rest:path}}]", _xet_refused),
@@ -158,6 +160,13 @@ def routes(ctx: ServerContext) -> list[Route]:
         route("GET HEAD", "[/{repo_type}]/{namespace}/{name}/resolve/{rev}/{path:path}", files.resolve),
         route("POST", "[/{repo_type}]/{namespace}/{name}.git/info/lfs/objects/batch", uploads.lfs_batch),
         route("POST", "[/{repo_type}]/{namespace}/{name}.git/info/lfs/objects/verify", uploads.lfs_verify),
+        route("GET", git_repo + ".git/info/lfs/objects/{oid}", git.lfs_object),
+        route("GET", git_repo + ".git/info/refs", git.info_refs),
+        route("POST", git_repo + ".git/git-upload-pack", git.upload_pack),
+        route("POST", git_repo + ".git/git-receive-pack", git.receive_pack),
+        route("GET", git_repo + "/info/refs", git.info_refs),
+        route("POST", git_repo + "/git-upload-pack", git.upload_pack),
+        route("POST", git_repo + "/git-receive-pack", git.receive_pack),
         route("PUT", "/lfs-upload/{type_name}/{repo_id}/{oid}/{size}", uploads.upload_object),
         route(
             "PUT", "/lfs-part/{type_name}/{repo_id}/{oid}/{size}/{upload_id}/{number}", uploads.upload_part

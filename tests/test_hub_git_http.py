@@ -1,0 +1,198 @@
+"""git over HTTP against the embedded hub, with the real `git` and `git-lfs`: clone (public, private
+with a token as the password), LFS weights fetched by git-lfs, pushes under the hub's rules."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers import git_dir, sha256
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("git") is None
+    or subprocess.run(["git", "lfs", "version"], capture_output=True).returncode != 0,
+    reason="needs git and git-lfs (.ci/run installs git-lfs)",
+)
+
+
+@pytest.fixture
+def git(tmp_path):
+    """git(*args, cwd=...) with a private HOME (git-lfs installed in it) and no prompts;
+    returns the CompletedProcess (check=False: tests look at refusals)."""
+    home = tmp_path / "git-home"
+    home.mkdir()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "",
+        "SSH_ASKPASS": "",
+    }
+
+    def run(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+    run("lfs", "install", "--skip-repo")
+    run("config", "--global", "user.name", "Tester")
+    run("config", "--global", "user.email", "tester@example.com")
+    return run
+
+
+def url(hub, repo_id: str, token: str | None = None, *, prefix: str = "", suffix: str = "") -> str:
+    host = hub.url.removeprefix("http://")
+    cred = f"anyone:{token}@" if token else ""
+    return f"http://{cred}{host}/{prefix}{repo_id}{suffix}"
+
+
+def test_public_clone_fetches_lfs_weights_that_load_with_transformers(
+    hub, api, repo_id, tiny_base, git, tmp_path
+):
+    from helpers import same_weights, state
+    from transformers import AutoModelForCausalLM
+
+    api.create_repo(repo_id)
+    api.upload_folder(folder_path=tiny_base, repo_id=repo_id)
+    work = tmp_path / "clone"
+    git("clone", url(hub, repo_id), str(work))  # anonymous, no .git suffix
+    weights = (tiny_base / "model.safetensors").read_bytes()
+    assert sha256((work / "model.safetensors").read_bytes()) == sha256(weights)  # not the pointer
+    assert git("rev-parse", "HEAD", cwd=work).stdout.strip() == api.list_repo_commits(repo_id)[0].commit_id
+    loaded = AutoModelForCausalLM.from_pretrained(work)
+    assert same_weights(state(loaded), state(AutoModelForCausalLM.from_pretrained(tiny_base)))
+    # The .git form, and a fetch into an existing clone.
+    git("clone", "--bare", url(hub, repo_id, suffix=".git"), str(tmp_path / "bare.git"))
+    git("fetch", "origin", cwd=work)
+
+
+def test_private_clone_needs_a_token_as_the_password(hub, api, repo_id, git, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="hubver.server")
+    api.create_repo(repo_id, private=True)
+    weights = os.urandom(4096)
+    api.upload_file(path_or_fileobj=weights, path_in_repo="w.safetensors", repo_id=repo_id)
+
+    anonymous = git("clone", url(hub, repo_id), str(tmp_path / "anon"), check=False)
+    assert anonymous.returncode != 0  # 401 with a Basic challenge: git asks for credentials
+    assert "could not read Username" in anonymous.stderr or "Authentication failed" in anonymous.stderr
+    other = hub.app.tokens.create_user("someone-else")
+    foreign = git("clone", url(hub, repo_id, other), str(tmp_path / "foreign"), check=False)
+    assert foreign.returncode != 0 and "not found" in foreign.stderr.lower()
+    assert not (tmp_path / "anon").exists() and not (tmp_path / "foreign").exists()
+
+    token = api.token
+    assert isinstance(token, str)
+    work = tmp_path / "mine"
+    git("clone", url(hub, repo_id, token, suffix=".git"), str(work))
+    assert (work / "w.safetensors").read_bytes() == weights  # git-lfs used the same credentials
+    assert token not in caplog.text and other not in caplog.text
+
+
+def test_push_of_a_new_commit_with_lfs_weights(hub, api, repo_id, git, tmp_path):
+    from huggingface_hub import hf_hub_download
+
+    api.create_repo(repo_id)
+    work = tmp_path / "work"
+    git("clone", url(hub, repo_id, api.token), str(work))
+    weights = os.urandom(300_000)
+    (work / "model.safetensors").write_bytes(weights)
+    (work / "README.md").write_text("pushed with git\n")
+    git("add", ".", cwd=work)
+    git("commit", "-qm", "weights over git", cwd=work)
+    git("push", "origin", "main", cwd=work)
+    head = git("rev-parse", "HEAD", cwd=work).stdout.strip()
+    commits = api.list_repo_commits(repo_id)
+    assert commits[0].commit_id == head and commits[0].title == "weights over git"
+    info = api.get_paths_info(repo_id, ["model.safetensors"])[0]
+    assert info.lfs is not None and info.lfs.sha256 == sha256(weights)
+    path = hf_hub_download(repo_id, "model.safetensors", token=api.token, cache_dir=tmp_path / "cache")
+    assert Path(path).read_bytes() == weights
+    # Enough objects that receive-pack keeps a pack instead of loose objects: the hub reads it.
+    for i in range(150):
+        (work / "many" / f"{i:03}.txt").parent.mkdir(exist_ok=True)
+        (work / "many" / f"{i:03}.txt").write_text(f"file {i}\n")
+    git("add", ".", cwd=work)
+    git("commit", "-qm", "many files", cwd=work)
+    git("push", "origin", "main", cwd=work)
+    assert list((git_dir(hub, repo_id) / "objects" / "pack").glob("*.pack"))
+    assert api.list_repo_commits(repo_id)[0].title == "many files"
+    files = api.list_repo_files(repo_id)
+    assert len([f for f in files if f.startswith("many/")]) == 150
+    api.upload_file(path_or_fileobj=b"after\n", path_in_repo="many/000.txt", repo_id=repo_id)
+    git("pull", "-q", "--ff-only", cwd=work)
+    assert (work / "many" / "000.txt").read_text() == "after\n"
+
+
+def test_push_without_a_token_is_refused(hub, api, repo_id, git, tmp_path):
+    api.create_repo(repo_id)
+    work = tmp_path / "work"
+    git("clone", url(hub, repo_id), str(work))
+    (work / "a.txt").write_text("anonymous\n")
+    git("add", ".", cwd=work)
+    git("commit", "-qm", "nope", cwd=work)
+    refused = git("push", "origin", "main", cwd=work, check=False)
+    assert refused.returncode != 0
+    assert "could not read Username" in refused.stderr or "Authentication failed" in refused.stderr
+    wrong = git("push", url(hub, repo_id, "hf_not_a_token"), "main", cwd=work, check=False)
+    assert wrong.returncode != 0
+    assert len(api.list_repo_commits(repo_id)) == 1
+
+
+def test_moving_or_deleting_a_version_tag_is_refused_with_the_reason(
+    hub, api, repo_id, adapters, copy_of, git, tmp_path
+):
+    import hubver
+
+    art = copy_of(adapters[4], "art")
+    first = hubver.push(art, repo_id, message="v1", endpoint=hub.url, token=api.token)
+    tag = first.version
+    work = tmp_path / "work"
+    git("clone", url(hub, repo_id, api.token), str(work))
+    (work / "notes.txt").write_text("later\n")
+    git("add", ".", cwd=work)
+    git("commit", "-qm", "later", cwd=work)
+    git("tag", "-f", tag, cwd=work)
+    moved = git("push", "-f", "origin", f"refs/tags/{tag}", cwd=work, check=False)
+    assert moved.returncode != 0
+    assert "remote:" in moved.stderr and "marks a hubver version" in moved.stderr, moved.stderr
+    deleted = git("push", "origin", f":refs/tags/{tag}", cwd=work, check=False)
+    assert deleted.returncode != 0 and "cannot be deleted" in deleted.stderr
+    tags = {t.name: t.target_commit for t in api.list_repo_refs(repo_id).tags}
+    assert tags[tag] == first.commit
+    # The commit itself goes in; a new tag is the owner's to make.
+    git("push", "origin", "main", cwd=work)
+    git("tag", "notes-1", cwd=work)
+    git("push", "origin", "notes-1", cwd=work)
+    assert "notes-1" in {t.name for t in api.list_repo_refs(repo_id).tags}
+
+
+def test_pointers_to_objects_the_hub_lacks_are_refused(hub, api, repo_id, git, tmp_path):
+    api.create_repo(repo_id)
+    work = tmp_path / "work"
+    git("clone", url(hub, repo_id, api.token), str(work))
+    missing = "ab" * 32
+    (work / "ghost.bin").write_text(
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{missing}\nsize 123\n"
+    )
+    git("add", ".", cwd=work)
+    git("commit", "-qm", "ghost", cwd=work)
+    refused = git("push", "--no-verify", "origin", "main", cwd=work, check=False)  # skips git-lfs' upload
+    assert refused.returncode != 0
+    assert f"ghost.bin: its LFS object {missing}" in refused.stderr, refused.stderr
+    assert len(api.list_repo_commits(repo_id)) == 1
+
+
+def test_dataset_repos_clone_under_their_prefix(hub, api, repo_id, git, tmp_path):
+    api.create_repo(repo_id, repo_type="dataset")
+    api.upload_file(path_or_fileobj=b"a,b\n", path_in_repo="data.csv", repo_id=repo_id, repo_type="dataset")
+    work = tmp_path / "ds"
+    git("clone", url(hub, repo_id, prefix="datasets/"), str(work))
+    assert (work / "data.csv").read_text() == "a,b\n"
+    missing = git("clone", url(hub, repo_id), str(tmp_path / "as-model"), check=False)
+    assert missing.returncode != 0
