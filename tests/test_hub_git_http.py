@@ -167,6 +167,11 @@ def test_moving_or_deleting_a_version_tag_is_refused_with_the_reason(
     assert tags[tag] == first.commit
     # The commit itself goes in; a new tag is the owner's to make.
     git("push", "origin", "main", cwd=work)
+    # main holds the version: it cannot be rewound past it, even with --force.
+    git("reset", "-q", "--hard", "HEAD~1", cwd=work)
+    rewound = git("push", "-f", "origin", "main", cwd=work, check=False)
+    assert rewound.returncode != 0 and "cannot be rewound" in rewound.stderr, rewound.stderr
+    git("pull", "-q", "--ff-only", "origin", "main", cwd=work)
     git("tag", "notes-1", cwd=work)
     git("push", "origin", "notes-1", cwd=work)
     assert "notes-1" in {t.name for t in api.list_repo_refs(repo_id).tags}
@@ -196,3 +201,72 @@ def test_dataset_repos_clone_under_their_prefix(hub, api, repo_id, git, tmp_path
     assert (work / "data.csv").read_text() == "a,b\n"
     missing = git("clone", url(hub, repo_id), str(tmp_path / "as-model"), check=False)
     assert missing.returncode != 0
+
+
+def test_a_push_never_overwrites_a_concurrent_api_commit(hub, api, repo_id, git, tmp_path):
+    api.create_repo(repo_id)
+    work = tmp_path / "work"
+    git("clone", url(hub, repo_id, api.token), str(work))
+    api.upload_file(path_or_fileobj=b"api\n", path_in_repo="api.txt", repo_id=repo_id)
+    (work / "git.txt").write_text("git\n")
+    git("add", ".", cwd=work)
+    git("commit", "-qm", "from git", cwd=work)
+    stale = git("push", "origin", "main", cwd=work, check=False)
+    assert stale.returncode != 0 and "rejected" in stale.stderr
+    assert api.list_repo_commits(repo_id)[0].title.startswith("Upload api.txt")
+    git("pull", "-q", "--rebase", "origin", "main", cwd=work)
+    git("push", "origin", "main", cwd=work)
+    assert set(api.list_repo_files(repo_id)) >= {"api.txt", "git.txt"}
+
+
+def test_big_regular_files_must_go_through_lfs(hub, api, repo_id, git, tmp_path):
+    api.create_repo(repo_id)
+    work = tmp_path / "work"
+    git("clone", url(hub, repo_id, api.token), str(work))
+    (work / "big.txt").write_bytes(b"x" * (hub.app.config.regular_file_limit + 1))
+    git("add", ".", cwd=work)
+    git("commit", "-qm", "big", cwd=work)
+    refused = git("push", "origin", "main", cwd=work, check=False)
+    assert refused.returncode != 0 and "big.txt" in refused.stderr and "git-lfs" in refused.stderr
+
+
+def test_the_smart_http_answers(hub, api, repo_id):
+    import base64
+    import gzip
+    import urllib.error
+    import urllib.request
+
+    api.create_repo(repo_id, private=True)
+    base = f"{hub.url}/{repo_id}"
+
+    def call(path: str, token: str | None = None, data: bytes | None = None, headers: dict | None = None):
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Basic " + base64.b64encode(f"x:{token}".encode()).decode()
+        req = urllib.request.Request(base + path, data=data, headers=h, method="POST" if data else "GET")
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    status, headers, _ = call("/info/refs?service=git-upload-pack")
+    assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
+    status, headers, _ = call("/info/refs?service=git-upload-pack", hub.app.tokens.create_user("other"))
+    assert status == 404 and headers["X-Error-Code"] == "RepoNotFound"
+    status, headers, body = call(".git/info/refs?service=git-upload-pack", api.token)
+    assert status == 200 and headers["Content-Type"] == "application/x-git-upload-pack-advertisement"
+    assert body.startswith(b"001e# service=git-upload-pack\n0000") and b"refs/heads/main" in body
+    assert call("/info/refs", api.token)[0] == 403  # no dumb HTTP
+    status, _, _ = call(
+        "/git-upload-pack", api.token, gzip.compress(b"garbage"), {"Content-Encoding": "gzip"}
+    )
+    assert status == 400
+    status, _, _ = call("/git-upload-pack", api.token, b"not gzip", {"Content-Encoding": "gzip"})
+    assert status == 400
+    public = f"{repo_id}-pub"
+    api.create_repo(public)
+    base = f"{hub.url}/{public}"
+    status, headers, _ = call("/info/refs?service=git-receive-pack")
+    assert status == 401 and "WWW-Authenticate" in headers
+    assert call("/info/refs?service=git-receive-pack", hub.app.tokens.create_user("other"))[0] == 403

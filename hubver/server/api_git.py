@@ -169,7 +169,12 @@ class GitHandlers:
         except subprocess.TimeoutExpired:
             raise HubHTTPError("git took too long on this request.", status=504, code="GitTimeout") from None
         if proc.returncode != 0 and not proc.stdout:
-            log.error("%s failed (%d): %s", cmd[-3:], proc.returncode, proc.stderr[-2000:].decode("replace"))
+            log.error(
+                "%s failed (%d): %s",
+                cmd[-3:],
+                proc.returncode,
+                proc.stderr[-2000:].decode("utf-8", "replace"),
+            )
             raise HTTPBadRequest("git could not process the request.", code="GitError")
         return proc.stdout
 
