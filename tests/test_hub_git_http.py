@@ -270,3 +270,52 @@ def test_the_smart_http_answers(hub, api, repo_id):
     status, headers, _ = call("/info/refs?service=git-receive-pack")
     assert status == 401 and "WWW-Authenticate" in headers
     assert call("/info/refs?service=git-receive-pack", hub.app.tokens.create_user("other"))[0] == 403
+
+
+def test_pushes_and_api_commits_at_once_lose_nothing(hub, api, repo_id, git, tmp_path):
+    import threading
+
+    api.create_repo(repo_id)
+    clones = []
+    for n in range(2):
+        work = tmp_path / f"work{n}"
+        git("clone", "-q", url(hub, repo_id, api.token), str(work))
+        clones.append(work)
+    failures: list[BaseException] = []
+
+    def api_commits() -> None:
+        try:
+            for i in range(6):
+                api.upload_file(
+                    path_or_fileobj=f"{i}\n".encode(), path_in_repo=f"api/{i}.txt", repo_id=repo_id
+                )
+        except BaseException as e:  # reported by the main thread
+            failures.append(e)
+
+    def pushes(work: Path, n: int) -> None:
+        try:
+            for i in range(3):
+                (work / f"git{n}-{i}.txt").write_text("x\n")
+                git("add", ".", cwd=work)
+                git("commit", "-qm", f"git {n} {i}", cwd=work)
+                for _ in range(30):  # a stale push is refused: fetch, rebase, retry
+                    if git("push", "-q", "origin", "main", cwd=work, check=False).returncode == 0:
+                        break
+                    git("pull", "-q", "--rebase", "origin", "main", cwd=work)
+                else:
+                    raise AssertionError("push never got through")
+        except BaseException as e:
+            failures.append(e)
+
+    threads = [threading.Thread(target=api_commits)]
+    threads += [threading.Thread(target=pushes, args=(w, n)) for n, w in enumerate(clones)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+    files = set(api.list_repo_files(repo_id))
+    assert {f"api/{i}.txt" for i in range(6)} <= files
+    assert {f"git{n}-{i}.txt" for n in range(2) for i in range(3)} <= files
+    titles = [c.title for c in api.list_repo_commits(repo_id)]
+    assert len(titles) == 1 + 6 + 6  # linear: every commit on main, none overwritten

@@ -14,6 +14,8 @@ for (or sends the URL's) credentials; with a token that cannot see it, 404.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -21,12 +23,13 @@ import shlex
 import subprocess
 import sys
 import zlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from . import names
 from .auth import User
@@ -51,7 +54,8 @@ SERVICES = ("git-upload-pack", "git-receive-pack")
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="hubver hub"'}
 _GIT_PROTOCOL = re.compile(r"[A-Za-z0-9=:., -]{0,200}")
 HOOKS_DIR = "git-hooks"
-GIT_TIMEOUT = 3600.0  # one upload-pack or receive-pack; its input is already all read
+NO_CACHE = {"Cache-Control": "no-cache, max-age=0, must-revalidate", "Pragma": "no-cache"}
+STREAM_CHUNK = 1 << 20
 
 
 def _pkt_line(text: str) -> bytes:
@@ -125,16 +129,56 @@ class GitHandlers:
             )
         repo = repo_for_git(self.ctx, request, address, write=service == "git-receive-pack")
         cmd = ["git", service[4:], "--stateless-rpc", "--advertise-refs", str(repo.git_dir)]
-        out = await run_in_threadpool(self._run, cmd, b"", self._env(request))
+        out = await run_in_threadpool(self._run, cmd, b"", self._env(request), self.ctx.config.git_timeout)
         body = _pkt_line(f"# service={service}\n") + b"0000" + out
         return self._git_response(body, f"application/x-{service}-advertisement")
 
     async def upload_pack(self, request: Request, address: RepoAddress) -> Response:
+        """The pack of a clone or fetch, streamed from git as it writes it (a clone of a big repo
+        is never held in memory); the negotiation the client sends is small and read whole."""
         repo = repo_for_git(self.ctx, request, address, write=False)
         data = await self._body(request, self.ctx.config.max_json_body)
-        cmd = ["git", "upload-pack", "--stateless-rpc", str(repo.git_dir)]
-        out = await run_in_threadpool(self._run, cmd, data, self._env(request))
-        return self._git_response(out, "application/x-git-upload-pack-result")
+        proc = await asyncio.create_subprocess_exec(
+            "git", "upload-pack", "--stateless-rpc", str(repo.git_dir),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=self._env(request),
+        )  # fmt: skip
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        stdin, stdout = proc.stdin, proc.stdout
+
+        async def feed() -> None:
+            with contextlib.suppress(OSError):  # git may stop reading early (a bad request)
+                stdin.write(data)
+                await stdin.drain()
+            stdin.close()
+
+        feeder = asyncio.create_task(feed())
+        errors = asyncio.create_task(proc.stderr.read())
+        first = await stdout.read(STREAM_CHUNK)
+        if not first:
+            await feeder
+            code = await proc.wait()
+            message = (await errors)[-2000:].decode("utf-8", "replace")
+            log.warning("git upload-pack failed (%d): %s", code, message)
+            raise HTTPBadRequest("git could not process the request.", code="GitError")
+
+        async def stream() -> AsyncIterator[bytes]:
+            try:
+                chunk = first
+                while chunk:
+                    yield chunk
+                    chunk = await stdout.read(STREAM_CHUNK)
+                await proc.wait()
+            finally:  # the client went away, or git is done
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+                feeder.cancel()
+                errors.cancel()
+
+        return StreamingResponse(
+            stream(), media_type="application/x-git-upload-pack-result", headers=NO_CACHE
+        )
 
     async def receive_pack(self, request: Request, address: RepoAddress) -> Response:
         repo = repo_for_git(self.ctx, request, address, write=True)
@@ -155,21 +199,19 @@ class GitHandlers:
             # The lock API commits take: a push's ref updates and a commit's compare-and-swap
             # never interleave. The hook runs inside it and takes no lock itself.
             with repo.refs.lock():
-                return self._run(cmd, data, env)
+                return self._run(cmd, data, env, self.ctx.config.git_timeout)
 
         out = await run_in_threadpool(run_locked)
         return self._git_response(out, "application/x-git-receive-pack-result")
 
     @staticmethod
-    def _run(cmd: list[str], data: bytes, env: dict[str, str]) -> bytes:
+    def _run(cmd: list[str], data: bytes, env: dict[str, str], timeout: float) -> bytes:
         try:
-            proc = subprocess.run(
-                cmd, input=data, capture_output=True, env=env, check=False, timeout=GIT_TIMEOUT
-            )
+            proc = subprocess.run(cmd, input=data, capture_output=True, env=env, check=False, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise HubHTTPError("git took too long on this request.", status=504, code="GitTimeout") from None
         if proc.returncode != 0 and not proc.stdout:
-            log.error(
+            log.warning(
                 "%s failed (%d): %s",
                 cmd[-3:],
                 proc.returncode,
@@ -180,11 +222,7 @@ class GitHandlers:
 
     @staticmethod
     def _git_response(body: bytes, media_type: str) -> Response:
-        return Response(
-            body,
-            media_type=media_type,
-            headers={"Cache-Control": "no-cache, max-age=0, must-revalidate", "Pragma": "no-cache"},
-        )
+        return Response(body, media_type=media_type, headers=NO_CACHE)
 
     # -- git-lfs downloads -----------------------------------------------------------------
 

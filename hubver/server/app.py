@@ -63,6 +63,7 @@ class HubConfig:
     keep_alive_timeout: float = 30.0
     max_connections: int = 256  # open connections; 503 + Retry-After beyond (and the fd limit)
     max_anonymous_body: int = 1 * MiB  # body of a request without a token or signed URL
+    git_timeout: float = 3600.0  # one git receive-pack (a push) or ref advertisement; 504 after
     # The address clients reach the hub at, for the URLs it hands out (signed uploads, repo
     # URLs); default the address it is bound to. Never taken from the request's Host header.
     public_url: str | None = None
