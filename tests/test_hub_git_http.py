@@ -319,3 +319,25 @@ def test_pushes_and_api_commits_at_once_lose_nothing(hub, api, repo_id, git, tmp
     assert {f"git{n}-{i}.txt" for n in range(2) for i in range(3)} <= files
     titles = [c.title for c in api.list_repo_commits(repo_id)]
     assert len(titles) == 1 + 6 + 6  # linear: every commit on main, none overwritten
+
+
+def test_a_push_adds_commits_to_an_open_pull_request(hub, api, repo_id, git, tmp_path):
+    from huggingface_hub import CommitOperationAdd
+
+    api.create_repo(repo_id)
+    pr = api.create_commit(
+        repo_id, [CommitOperationAdd("pr.txt", b"one\n")], commit_message="open a PR", create_pr=True
+    )
+    ref = pr.pr_revision
+    assert ref and ref.startswith("refs/pr/")
+    work = tmp_path / "work"
+    git("clone", "-q", url(hub, repo_id, api.token), str(work))
+    git("fetch", "-q", "origin", f"{ref}:pr", cwd=work)
+    git("checkout", "-q", "pr", cwd=work)
+    (work / "pr.txt").write_text("two\n")
+    git("commit", "-qam", "more for the PR", cwd=work)
+    git("push", "-q", "origin", f"pr:{ref}", cwd=work)
+    assert api.list_repo_commits(repo_id, revision=ref)[0].title == "more for the PR"
+    assert len(api.list_repo_commits(repo_id)) == 1  # main did not move
+    created = git("push", "origin", "pr:refs/pr/99", cwd=work, check=False)
+    assert created.returncode != 0 and "never created" in created.stderr

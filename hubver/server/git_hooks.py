@@ -4,7 +4,7 @@
 `python -m hubver.server.git_hooks pre-receive` with the pushed ref updates on stdin, before it
 moves any ref; the pushed objects are visible to `git` (quarantine environment) but not yet in
 the repository. A non-zero exit refuses the whole push; each stderr line reaches the user as
-`remote: ...`. The rules: only branches and tags; names git and the hub accept; a tag and a branch
+`remote: ...`. The rules: only branches, tags and existing pull-request refs; names git and the hub accept; a tag and a branch
 never share a name; the default branch is never deleted; with version protection, a hubver
 version's tag is never moved or deleted and a branch holding versions is never deleted or
 rewound; LFS pointers name objects the hub stores; other files stay under the regular-file limit.
@@ -40,12 +40,20 @@ def _git(*args: str, data: bytes | None = None) -> bytes:
 
 def check_ref(repo: Repo, u: RefUpdate, *, protect: bool) -> None:
     """Refuse (with a StorageError) one ref update the hub's API would refuse."""
+    if u.ref.startswith("refs/pr/"):
+        # As on the Hub: the git way to add commits to an open pull request is a push to its
+        # ref; pull requests are opened (and their refs created) through the API only.
+        if u.old == ZERO or u.new == ZERO:
+            raise InvalidName(f"{u.ref}: pull-request refs are updated by a push, never created or deleted.")
+        return
     if u.ref.startswith(TAG.prefix):
         kind = TAG
     elif u.ref.startswith(BRANCH.prefix):
         kind = BRANCH
     else:
-        raise InvalidName(f"{u.ref}: only branches (refs/heads/) and tags (refs/tags/) can be pushed.")
+        raise InvalidName(
+            f"{u.ref}: only branches (refs/heads/), tags (refs/tags/) and open pull requests (refs/pr/N) can be pushed."
+        )
     name = u.ref[len(kind.prefix) :]
     check_ref_name(name, f"{kind.word} name")
     if u.old == ZERO and repo.refs.get(kind.other.prefix + name) is not None:
