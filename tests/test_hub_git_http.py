@@ -341,3 +341,47 @@ def test_a_push_adds_commits_to_an_open_pull_request(hub, api, repo_id, git, tmp
     assert len(api.list_repo_commits(repo_id)) == 1  # main did not move
     created = git("push", "origin", "pr:refs/pr/99", cwd=work, check=False)
     assert created.returncode != 0 and "never created" in created.stderr
+
+
+def test_hubver_hub_serve_takes_a_push_and_logs_no_token(git, tmp_path):
+    """The installed entry point as a separate process, at debug log level (access log on): the
+    pre-receive hook runs there too, and the token in the remote URL reaches no log line."""
+    import sys
+
+    from huggingface_hub import HfApi
+
+    token = "hv_githttp_" + "7" * 24
+    log_file = tmp_path / "hub.log"
+    with log_file.open("w") as log_out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("hubver")), "hub", "serve", "--port", "0"]
+            + ["--data-dir", str(tmp_path / "hub"), "--log-level", "debug"],
+            stdout=subprocess.PIPE,
+            stderr=log_out,
+            env={**os.environ, "HUBVER_HUB_TOKEN": token},
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            base = proc.stdout.readline().strip()
+            assert base.startswith("http://127.0.0.1:"), base
+            api = HfApi(endpoint=base, token=token)
+            api.create_repo("org/served", private=True)
+            remote = base.replace("http://", f"http://u:{token}@") + "/org/served"
+            work = tmp_path / "work"
+            git("clone", "-q", remote, str(work))
+            (work / "w.safetensors").write_bytes(os.urandom(10_000))
+            git("add", ".", cwd=work)
+            git("commit", "-qm", "over git", cwd=work)
+            git("push", "-q", "origin", "main", cwd=work)
+            assert api.list_repo_commits("org/served")[0].title == "over git"
+            refused = git("push", "origin", "main:refs/meta/x", cwd=work, check=False)
+            assert refused.returncode != 0 and "can be pushed" in refused.stderr
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        assert proc.stdout is not None
+        with proc.stdout:
+            logged = log_file.read_text() + proc.stdout.read()  # uvicorn's access log is on stdout
+    assert "git-receive-pack" in logged  # the access log was on
+    assert token not in logged
