@@ -385,3 +385,24 @@ def test_hubver_hub_serve_takes_a_push_and_logs_no_token(git, tmp_path):
             logged = log_file.read_text() + proc.stdout.read()  # uvicorn's access log is on stdout
     assert "git-receive-pack" in logged  # the access log was on
     assert token not in logged
+
+
+def test_what_a_killed_push_leaves_is_swept_at_start(hub, api, repo_id, git, tmp_path):
+    from hubver.server import HubConfig
+    from hubver.server.app import HubApp
+
+    api.create_repo(repo_id)
+    repo = git_dir(hub, repo_id)
+    lock = repo / "refs" / "heads" / "main.lock"  # receive-pack killed while moving main
+    quarantine = repo / "objects" / "incoming-AbC123"  # ... or while receiving the pack
+    (quarantine / "pack").mkdir(parents=True)
+    lock.write_text("0" * 40 + "\n")
+    old = 1_000_000_000
+    os.utime(lock, (old, old))
+    os.utime(quarantine, (old, old))
+    HubApp(HubConfig(data_dir=hub.data_dir, admin_token="hv_sweep_" + "2" * 24))
+    assert not lock.exists() and not quarantine.exists()
+    work = tmp_path / "work"
+    git("clone", "-q", url(hub, repo_id, api.token), str(work))
+    git("commit", "-q", "--allow-empty", "-m", "after the sweep", cwd=work)
+    git("push", "-q", "origin", "main", cwd=work)
