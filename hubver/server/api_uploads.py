@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from . import names
+from .api_git import lfs_download_batch
 from .context import ServerContext
 from .errors import (
     DISK_FULL_MESSAGE,
@@ -126,14 +127,14 @@ class UploadHandlers:
         return f"{self.ctx.base_url(request)}/{path}?expires={expires}&sig={sig}"
 
     async def lfs_batch(self, request: Request, address: RepoAddress) -> Response:
-        repo, _ = self.ctx.repo_for_write(request, address)
         body = await self.ctx.read_json(request)
+        if isinstance(body, dict) and body.get("operation") == "download":  # git-lfs on a clone
+            return await lfs_download_batch(self.ctx, request, address, body)
+        repo, _ = self.ctx.repo_for_write(request, address)
         if not isinstance(body, dict) or not isinstance(body.get("objects"), list):
             raise HTTPBadRequest("Expected an LFS batch request with 'objects'.")
         if body.get("operation", "upload") != "upload":
-            raise HTTPBadRequest(
-                "Only the 'upload' operation is served here; download files through /resolve/."
-            )
+            raise HTTPBadRequest("The LFS batch operation is 'upload' or 'download'.")
         transfers = body.get("transfers") or ["basic"]
         if not isinstance(transfers, list) or not all(isinstance(t, str) for t in transfers):
             raise HTTPBadRequest("'transfers' must be a list of strings.")

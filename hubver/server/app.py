@@ -20,6 +20,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .api_accounts import AccountHandlers
 from .api_files import FileHandlers
+from .api_git import GitHandlers
 from .api_refs import RefHandlers
 from .api_repos import RepoHandlers
 from .api_uploads import XET_MESSAGE, XET_PATH, UploadHandlers
@@ -76,6 +77,7 @@ class HubConfig:
     keep_alive_timeout: float = 30.0
     max_connections: int = 256  # open connections; 503 + Retry-After beyond (and the fd limit)
     max_anonymous_body: int = 1 * MiB  # body of a request without a token or signed URL
+    git_timeout: float = 3600.0  # one git receive-pack (a push) or ref advertisement; 504 after
     # The address clients reach the hub at, for the URLs it hands out (signed uploads, repo
     # URLs); default the address it is bound to. Never taken from the request's Host header.
     public_url: str | None = None
@@ -153,7 +155,8 @@ async def _xet_refused(request: Request, address: RepoAddress | None = None, **_
 def routes(ctx: ServerContext) -> list[Route]:
     """The route table, in matching order: every endpoint the hub serves (docs/hub-api.md)."""
     accounts, repos, refs = AccountHandlers(ctx), RepoHandlers(ctx), RefHandlers(ctx)
-    files, uploads = FileHandlers(ctx), UploadHandlers(ctx)
+    files, uploads, git = FileHandlers(ctx), UploadHandlers(ctx), GitHandlers(ctx)
+    git_repo = "[/{repo_type}]/{namespace}/{name}"
     repo = "/api/{repo_type}/{namespace}/{name}"
     return [
         route("*", f"/{XET_PATH}[/{{rest:path}}]", _xet_refused),
@@ -181,6 +184,13 @@ def routes(ctx: ServerContext) -> list[Route]:
         route("GET HEAD", "[/{repo_type}]/{namespace}/{name}/resolve/{rev}/{path:path}", files.resolve),
         route("POST", "[/{repo_type}]/{namespace}/{name}.git/info/lfs/objects/batch", uploads.lfs_batch),
         route("POST", "[/{repo_type}]/{namespace}/{name}.git/info/lfs/objects/verify", uploads.lfs_verify),
+        route("GET", git_repo + ".git/info/lfs/objects/{oid}", git.lfs_object),
+        route("GET", git_repo + ".git/info/refs", git.info_refs),
+        route("POST", git_repo + ".git/git-upload-pack", git.upload_pack),
+        route("POST", git_repo + ".git/git-receive-pack", git.receive_pack),
+        route("GET", git_repo + "/info/refs", git.info_refs),
+        route("POST", git_repo + "/git-upload-pack", git.upload_pack),
+        route("POST", git_repo + "/git-receive-pack", git.receive_pack),
         route("PUT", "/lfs-upload/{type_name}/{repo_id}/{oid}/{size}", uploads.upload_object),
         route(
             "PUT", "/lfs-part/{type_name}/{repo_id}/{oid}/{size}/{upload_id}/{number}", uploads.upload_part

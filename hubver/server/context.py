@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -28,6 +29,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("hubver.server")
 
 
+def basic_password(credentials: str) -> str:
+    """The password of HTTP Basic credentials (`base64(user:password)`); "" if malformed."""
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    return decoded.partition(":")[2]
+
+
 class ServerContext:
     """Passed to every handler group: who asks, which repository they may touch, request bodies."""
 
@@ -42,7 +52,12 @@ class ServerContext:
         if not auth:
             return None
         scheme, _, token = auth.partition(" ")
-        user = self.tokens.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+        if scheme.lower() == "basic":
+            # git and git-lfs: the token is the password, the user name is ignored (as on the Hub).
+            token = basic_password(token.strip())
+        elif scheme.lower() != "bearer":
+            token = ""
+        user = self.tokens.authenticate(token.strip()) if token.strip() else None
         if user is None:
             raise HTTPUnauthorized("Invalid credentials in Authorization header")
         return user

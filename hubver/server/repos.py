@@ -657,8 +657,14 @@ class RepoStore:
                     shutil.rmtree(p, ignore_errors=True)
         for git_dir in self.root.glob("*/*/*.git"):
             LfsStore(git_dir).sweep()
-            # A ref update killed between writing its temp file and renaming it.
-            for tmp in (git_dir / "refs").rglob(".tmp-ref-*"):
+            # A ref update killed between writing its temp file and renaming it; a git push
+            # (receive-pack) killed while moving a ref (its lock file would refuse every later
+            # push of that ref) or while receiving (its quarantine of not-yet-accepted objects).
+            for tmp in [*(git_dir / "refs").rglob(".tmp-ref-*"), *(git_dir / "refs").rglob("*.lock")]:
                 with contextlib.suppress(OSError):
                     if time.time() - tmp.stat().st_mtime > 60:
                         tmp.unlink()
+            for incoming in (git_dir / "objects").glob("incoming-*"):
+                with contextlib.suppress(OSError):
+                    if time.time() - incoming.stat().st_mtime > 2 * 3600:  # longer than any push
+                        shutil.rmtree(incoming)
