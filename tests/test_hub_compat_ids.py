@@ -89,8 +89,9 @@ def test_an_ambiguous_short_commit_id_is_a_clear_404(hub, api, repo_id):
     objects = ObjectStore(git_dir(hub, repo_id) / "objects")
     real = api.model_info(repo_id).sha
     raw = (objects.dir / real[:2] / real[2:]).read_bytes()
-    for tail in ("1" * 33, "2" * 33):
-        twin = real[:7] + tail
+    # Their 8th character differs from the real one's, so 8 characters are unique again.
+    for c in [c for c in "0123456789abcdef" if c != real[7]][:2]:
+        twin = real[:7] + c * 33
         (objects.dir / twin[:2]).mkdir(exist_ok=True)
         (objects.dir / twin[:2] / twin[2:]).write_bytes(raw)
     with pytest.raises(RevisionNotFoundError, match="ambiguous"):
