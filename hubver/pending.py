@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import AuthError, ConflictError, HubError, HubUnreachable, HubverError
+from .errors import AuthError, ConflictError, HubError, HubUnreachable, HubverError, MetadataError
 from .outbox import Entry, Outbox
 from .settings import Settings, resolve_settings
 
@@ -77,6 +77,13 @@ def publish_entry(entry: Entry, job: dict[str, Any], settings: Settings, client:
     # job.json of every hubver version holds push options under "push": PushRequest.to_json()
     # now, loose hubver.push keyword arguments before (a subset of the same names).
     request = PushRequest.from_json(job.get("push") or {}, f"push options in {entry.path}/job.json")
+    if request.dry_run:
+        raise MetadataError(
+            f"{entry.path}/job.json asks for a dry run: a snapshot in the outbox is published or kept, "
+            "never dry-run (nothing would be published and the snapshot would be dropped).",
+            'Remove "dry_run" from its "push" options, then run `hubver push --pending DIR --retry-failed`; '
+            "`hubver push --pending DIR --dry-run` shows what would be published.",
+        )
     if job.get("push_id"):
         request = request.replace(push_id=job["push_id"])
     if not job.get("sealed"):

@@ -214,3 +214,30 @@ def test_local_embedded_hub(adapters, tmp_path, monkeypatch):
     token_file = tmp_path / "home" / "hub" / "admin.token"
     assert token_file.stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "home" / "hub").stat().st_mode & 0o777 == 0o700
+
+
+def test_add_user_with_a_bad_name_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "hubver", "hub", "add-user", "Bad Name", "--data-dir", str(tmp_path / "hub")],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 1
+    assert "Invalid user name 'Bad Name'" in out.stderr and "unexpected" not in out.stderr, out.stderr
+    assert not (tmp_path / "hub" / "tokens.json").exists()
+
+
+def test_debug_tracebacks_keep_url_credentials_out(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "hubver", "--debug", "list", "--repo", "me/x",
+         "--endpoint", "http://someone:s3cretpassw0rd@127.0.0.1:9"],
+        capture_output=True, text=True, env={**os.environ, "HUBVER_HTTP_TIMEOUT": "2"},
+    )  # fmt: skip
+    assert out.returncode == 1 and "Traceback" in out.stderr, out.stderr
+    assert "s3cretpassw0rd" not in out.stderr and "someone:" not in out.stderr

@@ -103,3 +103,49 @@ def test_an_outbox_entry_written_by_an_older_hubver_is_published(
     meta = hubver.get_version(repo_id, "v1", endpoint=hub.url, token=hub_token).metadata
     assert meta["extra"]["trigger"] == "epoch" and meta["training"]["global_step"] == 10
     assert not Path(entry).exists()
+
+
+def _old_job(repo_id: str, url: str, push: dict) -> dict:
+    return {
+        "schema": 1,
+        "repo": repo_id,
+        "endpoint": url,
+        "local": False,
+        "branch": "main",
+        "push_id": "run-x-step-10",
+        "trigger": "epoch",
+        "epoch": 1.0,
+        "step": 10,
+        "final": True,
+        "sealed": True,
+        "push": push,
+    }
+
+
+def test_job_push_options_hold_only_what_was_set():
+    # Earlier hubvers publish a job with push(files, **job["push"], push_id=job["push_id"]): a
+    # "push_id" (or an option they lack) under "push" would break the job for them.
+    data = PushRequest(message="epoch 1", training={"epoch": 1.0}).to_json()
+    assert data == {"message": "epoch 1", "training": {"epoch": 1.0}}
+    assert PushRequest().to_json() == {}
+
+
+def test_a_job_that_asks_for_a_dry_run_is_kept_not_dropped(hub, hub_token, adapters, repo_id, cli, tmp_path):
+    entry = tmp_path / "run" / ".hubver" / "outbox" / f"{time.time_ns():020d}-s000000010"
+    shutil.copytree(adapters[4], entry / "files")
+    (entry / "job.json").write_text(json.dumps(_old_job(repo_id, hub.url, {"message": "m", "dry_run": True})))
+    result = cli("push", "--pending", str(tmp_path / "run"))
+    assert "asks for a dry run" in result.output, result.output
+    assert "unexpected" not in result.output
+    # Nothing was published, and the snapshot's files are still on disk (set aside, not deleted).
+    assert not _repo_exists(hub, hub_token, repo_id) or not hubver.list_versions(
+        repo_id, endpoint=hub.url, token=hub_token
+    )
+    kept = list((tmp_path / "run" / ".hubver").rglob("adapter_model.safetensors"))
+    assert kept, "the snapshot's weights were deleted"
+
+
+def _repo_exists(hub, token: str, repo_id: str) -> bool:
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=hub.url, token=token).repo_exists(repo_id)

@@ -68,3 +68,36 @@ def test_import_hubver_registry_stays_light():
     code = "import sys, hubver.registry\nprint('huggingface_hub' in sys.modules or 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_closed_handle_says_it_is_closed(hub, hub_token, adapters, repo_id):
+    with hubver.connect(repo_id, endpoint=hub.url, token=hub_token) as registry:
+        registry.push(adapters[4], message="one")
+    with pytest.raises(ConfigError, match="is closed") as e:
+        registry.list_versions()
+    assert "hubver.connect" in (e.value.hint or "")
+
+
+def test_the_handle_refuses_what_belongs_to_connect(hub, hub_token, adapters, repo_id):
+    with pytest.raises(TypeError, match="hubver.connect"):
+        hubver.Registry(repo_id)  # type: ignore[arg-type]
+    with hubver.connect(repo_id, endpoint=hub.url, token=hub_token) as registry:
+        for option in ("branch", "endpoint", "local", "token"):
+            with pytest.raises(TypeError, match=f"does not take {option}"):
+                registry.push(adapters[4], **{option: None})
+        with pytest.raises(TypeError, match="does not take endpoint"):
+            registry.load("v1", endpoint=hub.url)
+        with pytest.raises(TypeError, match="takes a PushRequest"):
+            registry.push(adapters[4], ["message"])  # type: ignore[arg-type]
+        # The JSON form of a PushRequest is a PushRequest too.
+        assert registry.push(adapters[4], {"message": "from a dict"}).version == "v1"
+        assert registry.show("v1").metadata["message"] == "from a dict"
+
+
+def test_the_old_hub_keyword_still_passes_a_client(hub, hub_token, repo_id, adapters):
+    hubver.push(adapters[4], repo_id, endpoint=hub.url, token=hub_token)
+    with hubver.connect(repo_id, endpoint=hub.url, token=hub_token) as registry:
+        client = registry.client
+        with pytest.warns(DeprecationWarning, match="client="):
+            versions = hubver.list_versions(repo_id, hub=client)
+        assert [v.version for v in versions] == ["v1"]

@@ -30,9 +30,20 @@ class HubverGroup(click.Group):
             sys.exit(130)
         except Exception as e:
             if ctx.meta.get("hubver.debug") or os.environ.get("HUBVER_DEBUG") == "1":
-                raise
+                _traceback(e, ctx.meta.get("hubver.secrets") or set())
+                sys.exit(1)
             _report(e, ctx.meta.get("hubver.secrets") or set())
             sys.exit(1)
+
+
+def _traceback(e: Exception, extra_secrets: set[str]) -> None:
+    """--debug: the whole traceback, with tokens and URL credentials scrubbed like every other output."""
+    import traceback
+
+    from ..redact import known_secrets, scrub, strip_url_credentials
+
+    text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    click.echo(strip_url_credentials(scrub(text, known_secrets(extra_secrets))), err=True, nl=False)
 
 
 def _report(e: Exception, extra_secrets: set[str]) -> None:

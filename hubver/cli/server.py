@@ -93,10 +93,17 @@ def add_user(
     name: str, admin: bool, orgs: tuple[str, ...], fullname: str, data_dir: Path | None, as_json: bool
 ) -> None:
     """Create a user and print their new token (shown once; only its hash is stored)."""
+    from ..errors import ConfigError
     from ..server.auth import TokenStore
     from ..server.names import check_name
+    from ..server.storage_errors import StorageError
 
-    check_name(name, "user name")
+    try:
+        check_name(name, "user name")
+    except StorageError as e:
+        raise ConfigError(
+            str(e), "A user name is also their namespace (NAME/model): pick another, e.g. `alice`."
+        ) from None
     directory = _data_dir(data_dir)
     try:
         store = TokenStore(directory)

@@ -43,6 +43,7 @@ class Connection(TypedDict, total=False):
     branch: str | None
     settings: Settings | None
     client: HubClient | None
+    hub: HubClient | None  # what earlier hubvers called `client`: deprecated
 
 
 class Registry:
@@ -55,11 +56,17 @@ class Registry:
     def __init__(
         self, settings: Settings, client: HubClient | None = None, *, secrets: Iterable[str | None] = ()
     ) -> None:
+        if not isinstance(settings, Settings):
+            raise TypeError(
+                f"Registry takes resolved Settings, not {type(settings).__name__}: "
+                "open one with hubver.connect(repo, endpoint=..., token=...)."
+            )
         self.settings = settings
         self.repo = settings.require_repo()
         self.secrets = tuple(secrets)  # tokens passed beside `settings`: scrubbed like its own
         self._client = client
         self._stack = contextlib.ExitStack()
+        self._closed = False
 
     @property
     def branch(self) -> str:
@@ -68,6 +75,13 @@ class Registry:
     @property
     def client(self) -> HubClient:
         """The client, opened on first use and kept until `close()`."""
+        if self._closed:
+            from ..errors import ConfigError
+
+            raise ConfigError(
+                f"This handle on {self.repo} is closed: its `with hubver.connect(...)` block has ended.",
+                "Call its verbs inside the block, or open a new one with hubver.connect(...).",
+            )
         if self._client is None:
             from ..client import open_client
 
@@ -75,6 +89,8 @@ class Registry:
         return self._client
 
     def close(self) -> None:
+        """Stop what the client started; the handle refuses every verb afterwards."""
+        self._closed = True
         self._stack.close()
 
     def __enter__(self) -> Registry:
@@ -96,6 +112,13 @@ class Registry:
         from .push import push_to
         from .request import PushRequest
 
+        _no_connection_options("push", options)
+        if isinstance(request, dict):
+            request = PushRequest.from_json(request, "push request")
+        elif request is not None and not isinstance(request, PushRequest):
+            raise TypeError(
+                f"Registry.push takes a PushRequest (or its JSON dict), not {type(request).__name__}."
+            )
         if request is None:
             request = PushRequest(**options)
         elif options:
@@ -162,9 +185,10 @@ class Registry:
         return verify_in(self, version, repair=repair, deep=deep)
 
     def load(self, version: str, **options: Any) -> Any:
-        """Load `version` as a model; `options` are those of `hubver.load`."""
+        """Load `version` as a model; `options` are those of `hubver.load` but where the repo is."""
         from .load import load_from
 
+        _no_connection_options("load", options)
         return load_from(self, version, **options)
 
     # Aliases
@@ -190,6 +214,19 @@ class Registry:
     history = alias_history
 
 
+_CONNECTION_OPTIONS = ("endpoint", "local", "token", "branch", "settings", "client", "hub")
+
+
+def _no_connection_options(verb: str, options: dict[str, Any]) -> None:
+    """A handle is bound to one repo, hub and branch: those options belong to `connect`."""
+    given = [name for name in _CONNECTION_OPTIONS if name in options]
+    if given:
+        raise TypeError(
+            f"Registry.{verb}() does not take {', '.join(given)}: a handle is bound to its repository, "
+            f"hub and branch. Pass {'it' if len(given) == 1 else 'them'} to hubver.connect(...) instead."
+        )
+
+
 def connect(
     repo: str | None = None,
     *,
@@ -199,6 +236,7 @@ def connect(
     branch: str | None = None,
     settings: Settings | None = None,
     client: HubClient | None = None,
+    hub: HubClient | None = None,
 ) -> Registry:
     """A `Registry` for `repo` (settings from the arguments, then HUBVER_* and the config file).
 
@@ -209,6 +247,11 @@ def connect(
     >>> with hubver.connect("me/my-adapter") as registry:  # doctest: +SKIP
     ...     registry.list_versions()
     """
+    if hub is not None:  # earlier hubvers called the client `hub=`
+        import warnings
+
+        warnings.warn("hub= is now client=", DeprecationWarning, stacklevel=3)
+        client = client or hub
     settings = settings or resolve_settings(
         repo=repo, endpoint=endpoint, local=local, token=token, branch=branch
     )

@@ -74,6 +74,7 @@ def load(
     token: str | None = None,
     settings: Settings | None = None,
     client: HubClient | None = None,
+    hub: HubClient | None = None,
     **kwargs: Any,
 ) -> Any:
     """Load `version` of `repo` as a model (in eval mode).
@@ -86,7 +87,7 @@ def load(
     >>> model = hubver.load("me/my-adapter", "v3")  # doctest: +SKIP
     """
     with connect(
-        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client
+        repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client, hub=hub
     ) as registry:
         return registry.load(
             version,

@@ -48,9 +48,15 @@ class PushRequest:
             object.__setattr__(self, "excludes", tuple(self.excludes))
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON object (`from_json` gives back an equal PushRequest)."""
-        data = dataclasses.asdict(self)
-        data["excludes"] = list(self.excludes)
+        """A JSON object of the options that differ from their defaults (`from_json` gives back an
+        equal PushRequest). Leaving defaults out keeps a job.json readable by earlier hubvers, whose
+        callback wrote only the options it set, and whose push takes `push_id` from the job itself."""
+        data = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            if value != default:
+                data[f.name] = list(value) if isinstance(value, tuple) else value
         return data
 
     @classmethod
