@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pathspec
+
 from . import gitstore as git
 from .lfs import MAX_POINTER_SIZE, LfsStore, parse_pointer, pointer
 from .names import TYPE_DIRS, check_ref_name, is_commit_id
@@ -184,6 +186,29 @@ class Repo:
         """`refs/pr/N` -> commit, for the pull requests that commits with create_pr opened."""
         return self.refs.list("refs/pr/")
 
+    def pr_author(self, ref: str) -> str | None:
+        """Who opened the pull request `refs/pr/N` (None if it does not exist or is not recorded)."""
+        if self.refs.get(ref) is None:
+            return None
+        try:
+            authors = json.loads((self.git_dir / PR_AUTHORS_FILE).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        author = authors.get(ref.removeprefix("refs/pr/")) if isinstance(authors, dict) else None
+        return author if isinstance(author, str) else None
+
+    def commit_target(self, rev: str) -> str:
+        """The ref a commit to `rev` moves: a branch, or an open pull request `refs/pr/N`."""
+        if is_pr_ref(rev):
+            if self.refs.get(rev) is None:
+                raise NoSuchRevision(f"Pull request {rev!r} does not exist.")
+            return rev
+        if is_commit_id(rev) or self.refs.get(f"refs/heads/{rev}") is None:
+            if self.refs.get(f"refs/tags/{rev}") is not None or is_commit_id(rev):
+                raise InvalidOperation(f"Commits go to a branch; {rev!r} is not one.")
+            raise NoSuchRevision(f"Branch {rev!r} does not exist.")
+        return f"refs/heads/{rev}"
+
     def branches(self) -> dict[str, str]:
         return {k.removeprefix("refs/heads/"): v for k, v in self.refs.list("refs/heads/").items()}
 
@@ -251,6 +276,13 @@ class Repo:
                 patterns.append(parts[0])
         return patterns
 
+    def gitignore(self, snap: Snapshot) -> str | None:
+        """The text of the tree's top-level .gitignore, if it has one (and it is not an LFS file)."""
+        entry = snap.files.get(".gitignore")
+        if entry is None or entry.lfs_oid or entry.size > MAX_GITIGNORE:
+            return None
+        return self.read_blob(entry.blob).decode("utf-8", "replace")
+
     # -- writing ---------------------------------------------------------------------------
 
     def write_tree(self, files: dict[str, tuple[str, str]]) -> str:
@@ -285,10 +317,12 @@ class Repo:
     ) -> tuple[str, int | None]:
         """Apply `ops` on top of `branch` as one commit: (its sha, the pull request it opened).
 
-        The branch moves to the commit, or with `pull_request` a new `refs/pr/N` points at it
-        and the branch stays where it is.
+        The branch (or the pull request `refs/pr/N` that `branch` names) moves to the commit,
+        or with `pull_request` a new `refs/pr/N`, opened by `author`, points at it and the
+        branch stays where it is.
         """
-        ref = f"refs/heads/{branch}"
+        ref = branch if is_pr_ref(branch) else f"refs/heads/{branch}"
+        pull_request = pull_request and not is_pr_ref(branch)
         with self.refs.lock():
             head = self.refs.get(ref)
             if head is None:
@@ -313,8 +347,21 @@ class Repo:
                 self.refs.update(ref, sha, head)
                 return sha, None
             number = 1 + max((int(n.rsplit("/", 1)[1]) for n in self.pull_requests()), default=0)
+            self._record_pr_author(number, author)
             self.refs.update(f"refs/pr/{number}", sha, None, create_only=True)
         return sha, number
+
+    def _record_pr_author(self, number: int, author: str) -> None:
+        """Note who opened pull request N (before its ref exists: a PR never lacks an author). Hold the lock."""
+        path = self.git_dir / PR_AUTHORS_FILE
+        try:
+            authors = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            authors = {}
+        authors[str(number)] = author
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        tmp.write_text(json.dumps(authors))
+        os.replace(tmp, path)
 
     def _apply(self, files: dict[str, tuple[str, str]], op: Op) -> None:
         if op.kind == "add":
@@ -326,14 +373,15 @@ class Repo:
             if any(p.startswith(prefix) for p in files):
                 raise InvalidOperation(f"Cannot add {op.path!r}: it is a directory.")
             files[op.path] = (git.MODE_FILE, op.blob or "")
-        elif op.kind == "delete":
-            if files.pop(op.path, None) is None:
-                raise NoSuchEntry(f"A file with this name doesn't exist: {op.path}")
+        elif op.kind == "delete" and op.path in files:
+            del files[op.path]
         else:
+            # As the Hub: a deletedFile line naming a folder (no trailing slash) deletes the folder.
             prefix = op.path.rstrip("/") + "/"
             doomed = [p for p in files if p.startswith(prefix)]
             if not doomed:
-                raise NoSuchEntry(f"A folder with this name doesn't exist: {op.path}")
+                what = "file" if op.kind == "delete" else "folder"
+                raise NoSuchEntry(f"A {what} with this name doesn't exist: {op.path}")
             for p in doomed:
                 del files[p]
 
@@ -419,8 +467,28 @@ class Repo:
             self.refs.delete(kind.prefix + name)
 
 
+PR_AUTHORS_FILE = "hubver-pull-requests.json"  # pull request number -> who opened it
+
+
+def is_pr_ref(rev: str) -> bool:
+    """`refs/pr/N`, the ref of a pull request."""
+    return rev.startswith("refs/pr/") and rev[8:].isdigit() and not rev[8:].startswith("0")
+
+
 VERSION_METADATA = "hubver.json"
 VERSION_INDEX = ".hubver/versions.jsonl"
+
+
+# A .gitignore larger than this is not read (the client sends its own at most once a chunk).
+MAX_GITIGNORE = 1 << 20
+
+
+def ignore_matcher(gitignore: str | None) -> Callable[[str], bool]:
+    """Whether a path is ignored by the rules of a .gitignore (git's own semantics, via pathspec)."""
+    if not gitignore:
+        return lambda path: False
+    spec = pathspec.GitIgnoreSpec.from_lines(gitignore.splitlines())
+    return spec.match_file
 
 
 def gitattr_match(pattern: str, path: str) -> bool:
