@@ -163,7 +163,7 @@ def published(git: Path) -> Iterator[Published]:
     """
     import subprocess
 
-    from hubver.index import COMMIT_TITLE, INDEX_PATH, METADATA_PATH
+    from hubver.layout import INDEX_PATH, METADATA_PATH, titled_version
 
     fmt = "%(refname:strip=2)%00%(objecttype)%00%(contents:subject)%00%(*subject)%00%(*objectname)"
     refs = subprocess.run(
@@ -175,10 +175,8 @@ def published(git: Path) -> Iterator[Published]:
     wanted: list[tuple[str, str, str]] = []
     for line in refs.splitlines():
         tag, kind, message, title, commit = line.split("\0")
-        title_match = COMMIT_TITLE.match(title)
-        if kind == "tag" and message.startswith(f"hubver version {tag}") and title_match:
-            if title_match.group(1) == tag:
-                wanted += [(tag, commit, METADATA_PATH), (tag, commit, INDEX_PATH)]
+        if kind == "tag" and message.startswith(f"hubver version {tag}") and titled_version(title) == tag:
+            wanted += [(tag, commit, METADATA_PATH), (tag, commit, INDEX_PATH)]
     if not wanted:
         return
     batch = "".join(f"{commit}:{path}\n" for _, commit, path in wanted).encode()
