@@ -3,6 +3,8 @@ listings (issue 14: items 3, 4, 6, 7, 9, 10, 11), seen through the unmodified hu
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_session
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
@@ -132,11 +134,11 @@ def test_a_user_without_write_access_opens_and_updates_a_pull_request(api, alice
     assert info.pr_revision == "refs/pr/1"
     alice.create_commit(
         repo_id,
-        [CommitOperationAdd("README.md", b"a fix")],
+        [CommitOperationAdd("fix.txt", b"a fix")],
         commit_message="fix",
         revision="refs/pr/1",
     )
-    assert _files(api, repo_id, "refs/pr/1") == {".gitattributes", "weights.bin", "README.md"}
+    assert _files(api, repo_id, "refs/pr/1") == {".gitattributes", "weights.bin", "fix.txt"}
     assert api.repo_info(repo_id).sha == main_sha
     # Everything else still needs write access.
     with pytest.raises(HfHubHTTPError) as e:
@@ -157,3 +159,137 @@ def test_a_private_repo_the_user_cannot_read_stays_hidden_from_pull_requests(api
     api.create_repo(repo_id, private=True)
     with pytest.raises(RepositoryNotFoundError):
         alice.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo_id, create_pr=True)
+
+
+# -- 9. card metadata validation -------------------------------------------------------------------
+
+
+GOOD_CARD = """---
+license: apache-2.0
+tags: [hubver, lora]
+language: en
+base_model: org/base
+model-index:
+- name: m
+  results:
+  - task: {type: text-generation}
+    dataset: {type: wikitext, name: WikiText}
+    metrics:
+    - {type: perplexity, value: 12.5}
+---
+# A model
+"""
+
+
+def test_model_card_validate_accepts_good_metadata_and_lists_every_error(hub):
+    from huggingface_hub import ModelCard
+
+    ModelCard(GOOD_CARD).validate()
+    bad = "---\nlicense: asdf\ntags: [1, {a: b}]\nlibrary_name: [x]\n---\ntext\n"
+    with pytest.raises(ValueError) as e:
+        ModelCard(bad, ignore_metadata_errors=True).validate()
+    # ModelCard.validate raises with the body of the 400: the list of errors.
+    errors = [err["message"] for err in json.loads(str(e.value))["errors"]]
+    assert len(errors) == 3
+    for key in ('"license"', '"tags"', '"library_name"'):
+        assert any(m.startswith(key) for m in errors), key
+    # ModelCard drops a model-index it cannot parse before sending; the endpoint still refuses it.
+    resp = get_session().post(
+        f"{hub.url}/api/validate-yaml", json={"content": "---\nmodel-index: foo\n---\n", "repoType": "model"}
+    )
+    assert resp.status_code == 400
+    assert resp.json()["errors"] == [{"message": '"model-index" must be an array'}]
+    broken_index = GOOD_CARD.replace("    - {type: perplexity, value: 12.5}\n", "    - {value: 1}\n")
+    resp = get_session().post(f"{hub.url}/api/validate-yaml", json={"content": broken_index})
+    assert resp.status_code == 400
+    assert "model-index[0].results[0].metrics[0]" in resp.json()["errors"][0]["message"]
+
+
+def test_a_card_without_metadata_is_accepted_with_a_warning(api, repo_id):
+    api.create_repo(repo_id)
+    with pytest.warns(UserWarning, match="empty or missing yaml metadata"):
+        api.upload_file(path_or_fileobj=b"# no metadata\n", path_in_repo="README.md", repo_id=repo_id)
+    with pytest.raises(ValueError, match="Invalid metadata in README.md"):
+        api.upload_file(
+            path_or_fileobj=b"---\nlicense: asdf\n---\n", path_in_repo="README.md", repo_id=repo_id
+        )
+    assert api.hf_hub_download(repo_id, "README.md") and "README.md" in _files(api, repo_id)
+
+
+# -- 10. LFS files and squashing -------------------------------------------------------------------
+
+
+def _version_on(api: HfApi, repo_id: str, branch: str, version: str, weights: bytes) -> None:
+    """Publish what the hub counts as a hubver version: a tag on a commit whose hubver.json names it."""
+    api.create_branch(repo_id, branch=branch)
+    api.create_commit(
+        repo_id,
+        [
+            CommitOperationAdd("hubver.json", json.dumps({"version": version}).encode()),
+            CommitOperationAdd("version.bin", weights),
+        ],
+        commit_message=f"hubver {version}",
+        revision=branch,
+    )
+    api.create_tag(repo_id, tag=version, revision=branch)
+
+
+def test_lfs_files_are_listed_and_deleted_for_good_except_a_versions(api, hub, repo_id):
+    api.create_repo(repo_id)
+    api.upload_file(path_or_fileobj=b"\0a" * 2000, path_in_repo="a.bin", repo_id=repo_id)
+    api.upload_file(path_or_fileobj=b"\0b" * 3000, path_in_repo="ckpt/b.bin", repo_id=repo_id)
+    api.delete_file("ckpt/b.bin", repo_id=repo_id)  # still in history, still stored
+    _version_on(api, repo_id, "release", "v1", b"\0v" * 1000)
+    files = {f.filename: f for f in api.list_lfs_files(repo_id)}
+    assert set(files) == {"a.bin", "ckpt/b.bin", "version.bin"}
+    assert files["ckpt/b.bin"].size == 6000 and files["ckpt/b.bin"].ref is not None
+    assert len(files["a.bin"].file_oid) == 64 and len(files["a.bin"].oid) == 40
+
+    api.permanently_delete_lfs_files(repo_id, [files["ckpt/b.bin"]])
+    assert {f.filename for f in api.list_lfs_files(repo_id)} == {"a.bin", "version.bin"}
+    # A version's weights are protected until the version is removed, and nothing is deleted.
+    with pytest.raises(HfHubHTTPError) as e:
+        api.permanently_delete_lfs_files(repo_id, [files["a.bin"], files["version.bin"]])
+    assert e.value.response.status_code == 403 and "v1" in str(e.value)
+    assert {f.filename for f in api.list_lfs_files(repo_id)} == {"a.bin", "version.bin"}
+    hub.app.store.remove_version("model", repo_id, "v1", by="admin", reason="test")
+    api.permanently_delete_lfs_files(repo_id, [files["version.bin"]])
+    assert {f.filename for f in api.list_lfs_files(repo_id)} == {"a.bin"}
+
+
+def test_lfs_files_page_by_link_headers_and_need_write_access(api, alice, repo_id):
+    api.create_repo(repo_id)
+    for i in range(3):
+        api.upload_file(path_or_fileobj=bytes([0, i]) * 1000, path_in_repo=f"{i}.bin", repo_id=repo_id)
+    url = f"{api.endpoint}/api/models/{repo_id}/lfs-files?limit=2"
+    seen, pages = [], 0
+    while url:
+        resp = get_session().get(url, headers=api._build_hf_headers())
+        resp.raise_for_status()
+        seen += [f["filename"] for f in resp.json()]
+        pages += 1
+        url = resp.links.get("next", {}).get("url")
+    assert sorted(seen) == ["0.bin", "1.bin", "2.bin"] and pages == 2
+    with pytest.raises(HfHubHTTPError) as e:
+        list(alice.list_lfs_files(repo_id))
+    assert e.value.response.status_code == 403
+
+
+def test_super_squash_a_branch_without_versions_and_refuse_one_with(api, repo_id):
+    api.create_repo(repo_id)
+    api.create_branch(repo_id, branch="scratch")
+    for i in range(3):
+        api.upload_file(
+            path_or_fileobj=str(i).encode(), path_in_repo=f"{i}.txt", repo_id=repo_id, revision="scratch"
+        )
+    before = _files(api, repo_id, "scratch")
+    api.super_squash_history(repo_id, branch="scratch", commit_message="squashed")
+    commits = api.list_repo_commits(repo_id, revision="scratch")
+    assert [c.title for c in commits] == ["squashed"]
+    assert _files(api, repo_id, "scratch") == before
+    _version_on(api, repo_id, "release", "v1", b"\0v" * 1000)
+    with pytest.raises(HfHubHTTPError) as e:
+        api.super_squash_history(repo_id, branch="release")
+    assert e.value.response.status_code == 403 and "v1" in str(e.value)
+    with pytest.raises(RevisionNotFoundError):
+        api.super_squash_history(repo_id, branch="nope")

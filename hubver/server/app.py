@@ -19,6 +19,7 @@ from .api_accounts import AccountHandlers
 from .api_files import FileHandlers
 from .api_refs import RefHandlers
 from .api_repos import RepoHandlers
+from .api_storage import StorageHandlers
 from .api_uploads import XET_MESSAGE, XET_PATH, UploadHandlers
 from .auth import Signer, TokenStore
 from .context import ServerContext
@@ -132,6 +133,7 @@ def routes(ctx: ServerContext) -> list[Route]:
     """The route table, in matching order: every endpoint the hub serves (docs/hub-api.md)."""
     accounts, repos, refs = AccountHandlers(ctx), RepoHandlers(ctx), RefHandlers(ctx)
     files, uploads = FileHandlers(ctx), UploadHandlers(ctx)
+    storage = StorageHandlers(ctx)
     repo = "/api/{repo_type}/{namespace}/{name}"
     return [
         route("*", f"/{XET_PATH}[/{{rest:path}}]", _xet_refused),
@@ -153,6 +155,9 @@ def routes(ctx: ServerContext) -> list[Route]:
         route("POST", repo + "/paths-info/{rev}", files.paths_info),
         route("POST", repo + "/preupload/{rev}", uploads.preupload),
         route("POST", repo + "/commit/{rev}", uploads.commit),
+        route("GET", repo + "/lfs-files", storage.list_lfs_files),
+        route("POST", repo + "/lfs-files/batch", storage.delete_lfs_files),
+        route("POST", repo + "/super-squash/{branch}", storage.super_squash),
         route("*", repo + "/xet-write-token[/{rest:path}]", uploads.xet_write_token),
         route("*", repo + "/xet-read-token[/{rest:path}]", _xet_refused),
         route("GET HEAD", "[/{repo_type}]/{namespace}/{name}/resolve/{rev}/{path:path}", files.resolve),

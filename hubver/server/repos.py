@@ -122,6 +122,15 @@ class Op:
     lfs: tuple[str, int] | None = None
 
 
+@dataclass(frozen=True)
+class LfsReference:
+    """A file that refers to an LFS object: its path, pointer blob and a ref it is reachable from."""
+
+    path: str
+    blob: str
+    ref: str | None
+
+
 @dataclass
 class RepoMeta:
     repo_type: str
@@ -457,6 +466,86 @@ class Repo:
             return False
         files = self.snapshot(sha).files
         return VERSION_INDEX in files or VERSION_METADATA in files
+
+    # -- LFS storage and history ----------------------------------------------------------
+
+    def lfs_references(self) -> dict[str, LfsReference]:
+        """Every stored LFS object with one file that refers to it (the newest, on some ref).
+
+        Walks the history of every branch, tag and pull request: an object that no commit
+        refers to is listed with an empty path, so that it can be found and deleted too.
+        """
+        refs = {**self.refs.list("refs/heads/"), **self.refs.list("refs/tags/"), **self.pull_requests()}
+        found: dict[str, LfsReference] = {}
+        seen_commits: set[str] = set()
+        for ref, sha in sorted(refs.items()):
+            for c in self.log(self.peel(sha)):
+                if c.sha in seen_commits:
+                    continue
+                seen_commits.add(c.sha)
+                for entry in self.snapshot(c.sha).files.values():
+                    if entry.lfs_oid and entry.lfs_oid not in found:
+                        found[entry.lfs_oid] = LfsReference(entry.path, entry.blob, ref)
+        out: dict[str, LfsReference] = {}
+        for oid in self.lfs.oids():
+            out[oid] = found.get(oid) or LfsReference("", "", None)
+        return out
+
+    def version_lfs_objects(self) -> dict[str, str]:
+        """LFS object -> the version tag whose commit holds it, for every hubver version tag."""
+        held: dict[str, str] = {}
+        for tag in sorted(self.refs.list("refs/tags/")):
+            name = tag.removeprefix("refs/tags/")
+            if self.is_version_tag(name):
+                sha = self.peel(self.refs.get(tag) or "")
+                for entry in self.snapshot(sha).files.values():
+                    if entry.lfs_oid:
+                        held.setdefault(entry.lfs_oid, name)
+        return held
+
+    def delete_lfs_objects(self, oids: list[str], *, protect_versions: bool) -> list[str]:
+        """Delete stored LFS objects for good; the ones that were stored.
+
+        With `protect_versions`, refuses (deleting nothing) if a version tag holds one of them:
+        the version has to be removed first (`hubver hub remove-version`).
+        """
+        if protect_versions:
+            held = self.version_lfs_objects()
+            blocked = sorted({held[o] for o in oids if o in held})
+            if blocked:
+                raise ProtectedRef(
+                    f"LFS objects of the protected version(s) {', '.join(blocked)} cannot be deleted: "
+                    "remove the version first (hubver hub remove-version), then delete its files."
+                )
+        return [oid for oid in oids if self.lfs.delete(oid)]
+
+    def squash(self, branch: str, message: str, author: str, *, protect_versions: bool) -> str:
+        """Replace the history of `branch` with one commit of its current tree; the new commit.
+
+        With `protect_versions`, a branch that holds versions, or whose history a version tag
+        points into, is refused: squashing would cut the versions off the branch's history.
+        """
+        ref = f"refs/heads/{branch}"
+        with self.refs.lock():
+            head = self.refs.get(ref)
+            if head is None:
+                raise NoSuchRevision(f"Branch {branch!r} does not exist.")
+            if protect_versions:
+                history = {c.sha for c in self.log(head)}
+                versions = sorted(
+                    name for name, sha in self.tags().items() if sha in history and self.is_version_tag(name)
+                )
+                if versions or self.holds_versions(branch):
+                    what = f"the versions {', '.join(versions)}" if versions else "hubver's version index"
+                    raise ProtectedRef(
+                        f"Branch {branch!r} holds {what}: squashing it would rewrite their history, "
+                        "so it is refused. Squash a branch that holds no versions."
+                    )
+            sig = git.signature(author, f"{author}@users.noreply.hubver")
+            tree = self.commit(head).tree
+            sha = self.objects.write("commit", git.encode_commit(tree, [], sig, sig, message))
+            self.refs.update(ref, sha, head)
+        return sha
 
     def delete_ref(self, kind: RefKind, name: str) -> None:
         if kind is BRANCH and name == DEFAULT_BRANCH:
