@@ -293,3 +293,56 @@ def test_super_squash_a_branch_without_versions_and_refuse_one_with(api, repo_id
     assert e.value.response.status_code == 403 and "v1" in str(e.value)
     with pytest.raises(RevisionNotFoundError):
         api.super_squash_history(repo_id, branch="nope")
+
+
+# -- 11. listing repos and auth-check --------------------------------------------------------------
+
+
+def test_list_models_by_author_and_search_hides_others_private_repos(api, alice, hub):
+    import uuid
+
+    ns = f"lst{uuid.uuid4().hex[:8]}"
+    owner = HfApi(endpoint=hub.url, token=hub.app.tokens.create_user(ns))
+    for name, private in (("alpha-one", False), ("alpha-two", True), ("beta", False)):
+        owner.create_repo(f"{ns}/{name}", private=private)
+    owner.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=f"{ns}/alpha-one")
+    assert [m.id for m in owner.list_models(author=ns)] == [
+        f"{ns}/alpha-one",
+        f"{ns}/alpha-two",
+        f"{ns}/beta",
+    ]
+    assert [m.id for m in alice.list_models(author=ns)] == [f"{ns}/alpha-one", f"{ns}/beta"]
+    assert [m.id for m in HfApi(endpoint=hub.url, token=False).list_models(search=f"{ns}/ALPHA")] == [
+        f"{ns}/alpha-one"
+    ]
+    listed = list(owner.list_models(author=ns, search="alpha"))
+    assert [(m.id, m.private) for m in listed] == [(f"{ns}/alpha-one", False), (f"{ns}/alpha-two", True)]
+    newest = [m.id for m in owner.list_models(author=ns, sort="created_at")]
+    assert newest == [f"{ns}/beta", f"{ns}/alpha-two", f"{ns}/alpha-one"]
+    assert [m.id for m in owner.list_models(author=ns, sort="last_modified", limit=1)] == [f"{ns}/alpha-one"]
+    # Pages follow the Link header: two repos a page, all three found.
+    resp = get_session().get(
+        f"{hub.url}/api/models", params={"author": ns, "limit": 2}, headers=owner._build_hf_headers()
+    )
+    assert len(resp.json()) == 2 and "next" in resp.links
+    assert len(get_session().get(resp.links["next"]["url"], headers=owner._build_hf_headers()).json()) == 1
+
+
+def test_auth_check_reads_writes_and_hides_private_repos(api, alice, hub, repo_id):
+    from huggingface_hub.errors import HfHubHTTPError as HTTPError
+
+    api.create_repo(repo_id)
+    api.auth_check(repo_id)
+    api.auth_check(repo_id, write=True)
+    alice.auth_check(repo_id)
+    HfApi(endpoint=hub.url, token=False).auth_check(repo_id)
+    with pytest.raises(HTTPError) as e:
+        alice.auth_check(repo_id, write=True)
+    assert e.value.response.status_code == 403
+    private = repo_id + "-private"
+    api.create_repo(private, private=True)
+    api.auth_check(private)
+    with pytest.raises(RepositoryNotFoundError):
+        alice.auth_check(private)
+    with pytest.raises(RepositoryNotFoundError):
+        alice.auth_check("tests/does-not-exist")

@@ -619,6 +619,17 @@ class RepoStore:
             repo.meta = meta
         return repo
 
+    def list_repos(self, repo_type: str) -> list[Repo]:
+        """Every repository of a type, by id (half-created and half-deleted ones left out)."""
+        repos = []
+        for git_dir in sorted((self.root / TYPE_DIRS[repo_type]).glob("*/*.git")):
+            if git_dir.name.startswith("."):
+                continue
+            repo_id = f"{git_dir.parent.name}/{git_dir.name.removesuffix('.git')}"
+            with contextlib.suppress(NoSuchRepo, ValueError, OSError):
+                repos.append(self.get(repo_type, repo_id))
+        return repos
+
     def create(self, repo_type: str, repo_id: str, *, private: bool, owner: str) -> Repo:
         path = self.git_dir(repo_type, repo_id)
         if (path / self.META_FILE).exists():
