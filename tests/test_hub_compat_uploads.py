@@ -155,10 +155,29 @@ def test_a_user_without_write_access_opens_and_updates_a_pull_request(api, alice
     assert e.value.response.status_code == 403
 
 
+def test_create_pull_request_then_commit_to_it_without_write_access(api, alice, repo_id):
+    api.create_repo(repo_id)
+    pr = alice.create_pull_request(repo_id, title="Better weights", description="Trained longer.")
+    assert (pr.num, pr.git_reference, pr.author, pr.is_pull_request) == (1, "refs/pr/1", "alice", True)
+    assert pr.target_branch == "refs/heads/main" and pr.events[0].content == "Trained longer."
+    alice.upload_file(
+        path_or_fileobj=b"\0w" * 500, path_in_repo="w.bin", repo_id=repo_id, revision=pr.git_reference
+    )
+    assert "w.bin" in _files(api, repo_id, "refs/pr/1") and "w.bin" not in _files(api, repo_id)
+    refs = api.list_repo_refs(repo_id, include_pull_requests=True)
+    assert [r.ref for r in refs.pull_requests] == ["refs/pr/1"]
+    assert api.get_discussion_details(repo_id, 1).title == "Better weights"
+    with pytest.raises(HfHubHTTPError) as e:
+        alice.create_discussion(repo_id, title="Just a question")
+    assert e.value.response.status_code == 400
+
+
 def test_a_private_repo_the_user_cannot_read_stays_hidden_from_pull_requests(api, alice, repo_id):
     api.create_repo(repo_id, private=True)
     with pytest.raises(RepositoryNotFoundError):
         alice.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo_id, create_pr=True)
+    with pytest.raises(RepositoryNotFoundError):
+        alice.create_pull_request(repo_id, title="hidden")
 
 
 # -- 9. card metadata validation -------------------------------------------------------------------
@@ -185,7 +204,7 @@ def test_model_card_validate_accepts_good_metadata_and_lists_every_error(hub):
     from huggingface_hub import ModelCard
 
     ModelCard(GOOD_CARD).validate()
-    bad = "---\nlicense: asdf\ntags: [1, {a: b}]\nlibrary_name: [x]\n---\ntext\n"
+    bad = "---\nlicense: asdf\ntags: [1, {a: b}]\nlibrary_name: [x]\n---\ntext\n"  # tags: one string is fine
     with pytest.raises(ValueError) as e:
         ModelCard(bad, ignore_metadata_errors=True).validate()
     # ModelCard.validate raises with the body of the 400: the list of errors.

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from .api_accounts import AccountHandlers
+from .api_discussions import DiscussionHandlers
 from .api_files import FileHandlers
 from .api_refs import RefHandlers
 from .api_repos import RepoHandlers
@@ -133,7 +134,7 @@ def routes(ctx: ServerContext) -> list[Route]:
     """The route table, in matching order: every endpoint the hub serves (docs/hub-api.md)."""
     accounts, repos, refs = AccountHandlers(ctx), RepoHandlers(ctx), RefHandlers(ctx)
     files, uploads = FileHandlers(ctx), UploadHandlers(ctx)
-    storage = StorageHandlers(ctx)
+    storage, discussions = StorageHandlers(ctx), DiscussionHandlers(ctx)
     repo = "/api/{repo_type}/{namespace}/{name}"
     return [
         route("*", f"/{XET_PATH}[/{{rest:path}}]", _xet_refused),
@@ -158,6 +159,8 @@ def routes(ctx: ServerContext) -> list[Route]:
         route("POST", repo + "/paths-info/{rev}", files.paths_info),
         route("POST", repo + "/preupload/{rev}", uploads.preupload),
         route("POST", repo + "/commit/{rev}", uploads.commit),
+        route("POST", repo + "/discussions", discussions.create),
+        route("GET", repo + "/discussions/{num}", discussions.details),
         route("GET", repo + "/lfs-files", storage.list_lfs_files),
         route("POST", repo + "/lfs-files/batch", storage.delete_lfs_files),
         route("POST", repo + "/super-squash/{branch}", storage.super_squash),

@@ -114,7 +114,7 @@ HUB_LICENSES = frozenset(
     """.split()
 )
 # Keys whose value is a string or a list of strings, and keys that must be one string.
-_STRING_OR_LIST = ("language", "datasets", "metrics", "base_model", "new_version")
+_STRING_OR_LIST = ("tags", "language", "datasets", "metrics", "base_model", "new_version")
 _STRINGS = ("library_name", "pipeline_tag", "license_name", "license_link", "base_model_relation")
 NO_METADATA_WARNING = (
     "empty or missing yaml metadata in repo card "
@@ -154,8 +154,6 @@ def validate_card(content: str) -> CardReport:
                     '(see https://huggingface.co/docs/hub/repositories-licenses; use "other" with '
                     '"license_name" and "license_link" for another license)'
                 )
-    if "tags" in meta and not _strings(meta["tags"]):
-        err('"tags" must be an array of strings')
     for key in _STRING_OR_LIST:
         if key in meta and not (isinstance(meta[key], str) or _strings(meta[key])):
             err(f'"{key}" must be a string or an array of strings')

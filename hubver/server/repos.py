@@ -123,6 +123,18 @@ class Op:
 
 
 @dataclass(frozen=True)
+class PullRequest:
+    """A pull request `refs/pr/N`: there are no discussions, only who opened it and its text."""
+
+    number: int
+    author: str
+    title: str
+    description: str
+    base: str  # the branch it was opened onto
+    created_at: float
+
+
+@dataclass(frozen=True)
 class LfsReference:
     """A file that refers to an LFS object: its path, pointer blob and a ref it is reachable from."""
 
@@ -195,16 +207,61 @@ class Repo:
         """`refs/pr/N` -> commit, for the pull requests that commits with create_pr opened."""
         return self.refs.list("refs/pr/")
 
-    def pr_author(self, ref: str) -> str | None:
-        """Who opened the pull request `refs/pr/N` (None if it does not exist or is not recorded)."""
-        if self.refs.get(ref) is None:
+    def pull_request(self, ref: str) -> PullRequest | None:
+        """The pull request `refs/pr/N`: who opened it, onto what (None if it does not exist)."""
+        if not is_pr_ref(ref) or self.refs.get(ref) is None:
             return None
         try:
-            authors = json.loads((self.git_dir / PR_AUTHORS_FILE).read_text())
+            records = json.loads((self.git_dir / PR_FILE).read_text())
         except (FileNotFoundError, ValueError):
-            return None
-        author = authors.get(ref.removeprefix("refs/pr/")) if isinstance(authors, dict) else None
-        return author if isinstance(author, str) else None
+            records = {}
+        number = int(ref.removeprefix("refs/pr/"))
+        raw = records.get(str(number)) if isinstance(records, dict) else None
+        raw = raw if isinstance(raw, dict) else {}
+        text = {k: v if isinstance(v, str) else "" for k, v in raw.items()}
+        return PullRequest(
+            number,
+            text.get("author", ""),
+            text.get("title", ""),
+            text.get("description", ""),
+            text.get("base") or DEFAULT_BRANCH,
+            float(created) if isinstance(created := raw.get("created_at"), (int, float)) else 0.0,
+        )
+
+    def pr_author(self, ref: str) -> str | None:
+        """Who opened the pull request `refs/pr/N` (None if it does not exist or is not recorded)."""
+        pr = self.pull_request(ref)
+        return pr.author if pr and pr.author else None
+
+    def open_pull_request(self, base: str, author: str, title: str, description: str) -> int:
+        """Open a pull request onto `base` with no commits yet (`refs/pr/N` at its head); N."""
+        with self.refs.lock():
+            head = self.refs.get(f"refs/heads/{base}")
+            if head is None:
+                raise NoSuchRevision(f"Branch {base!r} does not exist.")
+            return self._new_pull_request(head, author, title, description, base)
+
+    def _new_pull_request(self, sha: str, author: str, title: str, description: str, base: str) -> int:
+        """Record and create the next `refs/pr/N` at `sha` (the record first: a PR never lacks
+        its author). Hold the lock."""
+        number = 1 + max((int(n.rsplit("/", 1)[1]) for n in self.pull_requests()), default=0)
+        path = self.git_dir / PR_FILE
+        try:
+            records = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            records = {}
+        records[str(number)] = {
+            "author": author,
+            "title": title,
+            "description": description,
+            "base": base,
+            "created_at": time.time(),
+        }
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        tmp.write_text(json.dumps(records))
+        os.replace(tmp, path)
+        self.refs.update(f"refs/pr/{number}", sha, None, create_only=True)
+        return number
 
     def commit_target(self, rev: str) -> str:
         """The ref a commit to `rev` moves: a branch, or an open pull request `refs/pr/N`."""
@@ -355,22 +412,9 @@ class Repo:
             if not pull_request:
                 self.refs.update(ref, sha, head)
                 return sha, None
-            number = 1 + max((int(n.rsplit("/", 1)[1]) for n in self.pull_requests()), default=0)
-            self._record_pr_author(number, author)
-            self.refs.update(f"refs/pr/{number}", sha, None, create_only=True)
+            title, _, description = message.partition("\n\n")
+            number = self._new_pull_request(sha, author, title, description, branch)
         return sha, number
-
-    def _record_pr_author(self, number: int, author: str) -> None:
-        """Note who opened pull request N (before its ref exists: a PR never lacks an author). Hold the lock."""
-        path = self.git_dir / PR_AUTHORS_FILE
-        try:
-            authors = json.loads(path.read_text())
-        except (FileNotFoundError, ValueError):
-            authors = {}
-        authors[str(number)] = author
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-        tmp.write_text(json.dumps(authors))
-        os.replace(tmp, path)
 
     def _apply(self, files: dict[str, tuple[str, str]], op: Op) -> None:
         if op.kind == "add":
@@ -556,7 +600,7 @@ class Repo:
             self.refs.delete(kind.prefix + name)
 
 
-PR_AUTHORS_FILE = "hubver-pull-requests.json"  # pull request number -> who opened it
+PR_FILE = "hubver-pull-requests.json"  # pull request number -> who opened it, onto what, why
 
 
 def is_pr_ref(rev: str) -> bool:
