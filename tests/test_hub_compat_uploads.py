@@ -65,6 +65,24 @@ def test_upload_folder_skips_what_the_repos_gitignore_ignores(api, repo_id, tmp_
     assert [f["shouldIgnore"] for f in resp.json()["files"]] == [True, False]
 
 
+def test_a_hostile_gitignore_neither_fails_nor_stalls_preupload(api, repo_id):
+    import time
+
+    api.create_repo(repo_id)
+    # Invalid lines (git skips them), a catastrophic-backtracking pattern, and many slow ones.
+    hostile = "\\\n!\n[z-a]\n[[x]]\n" + "*a" * 20 + "b\n" + "*a*b\n" * 900 + "*.log\n"
+    files = [{"path": "a" * 900 + f"{i}", "sample": "", "size": 1} for i in range(256)]
+    files.append({"path": "x.log", "sample": "", "size": 1})
+    start = time.monotonic()
+    resp = get_session().post(
+        f"{api.endpoint}/api/models/{repo_id}/preupload/main",
+        json={"files": files, "gitIgnore": hostile},
+        headers=api._build_hf_headers(),
+    )
+    assert resp.status_code == 200 and time.monotonic() - start < 15
+    assert all(isinstance(f["shouldIgnore"], bool) for f in resp.json()["files"])
+
+
 # -- 4. deleting a folder --------------------------------------------------------------------------
 
 

@@ -12,10 +12,12 @@ import fnmatch
 import heapq
 import json
 import os
+import re
 import secrets
 import shutil
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -614,14 +616,46 @@ VERSION_INDEX = ".hubver/versions.jsonl"
 
 # A .gitignore larger than this is not read (the client sends its own at most once a chunk).
 MAX_GITIGNORE = 1 << 20
+MAX_GITIGNORE_LINES = 1000
+MAX_GITIGNORE_STAR_RUNS = 2
+_STAR_RUNS = re.compile(r"\*+")
 
 
-def ignore_matcher(gitignore: str | None) -> Callable[[str], bool]:
-    """Whether a path is ignored by the rules of a .gitignore (git's own semantics, via pathspec)."""
+def ignore_matcher(gitignore: str | None, budget: float = 2.0) -> Callable[[str], bool]:
+    """Whether a path is ignored by the rules of a .gitignore (git's own semantics, via pathspec).
+
+    The patterns become backtracking regexes, so a hostile .gitignore (`*a*a*a*a*b` against a
+    1 KiB path) could hold a worker for minutes: patterns with more than two `*` runs are
+    skipped, as are lines that are no valid pattern (git skips those too), and after `budget`
+    seconds of matching every further path counts as not ignored (the client then uploads it).
+    """
     if not gitignore:
         return lambda path: False
-    spec = pathspec.GitIgnoreSpec.from_lines(gitignore.splitlines())
-    return spec.match_file
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # re's FutureWarning on `[[` in a pattern
+        lines = []
+        for line in gitignore.splitlines()[:MAX_GITIGNORE_LINES]:
+            if len(_STAR_RUNS.findall(line)) > MAX_GITIGNORE_STAR_RUNS:
+                continue
+            try:
+                pathspec.GitIgnoreSpec.from_lines([line])
+            except (ValueError, re.error):
+                continue
+            lines.append(line)
+        spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    spent = 0.0
+
+    def ignored(path: str) -> bool:
+        nonlocal spent
+        if spent > budget:
+            return False
+        start = time.monotonic()
+        try:
+            return spec.match_file(path)
+        finally:
+            spent += time.monotonic() - start
+
+    return ignored
 
 
 def gitattr_match(pattern: str, path: str) -> bool:
