@@ -167,6 +167,11 @@ def test_a_user_without_write_access_opens_and_updates_a_pull_request(api, alice
     with pytest.raises(HfHubHTTPError) as e:
         alice.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo_id, revision="refs/pr/2")
     assert e.value.response.status_code == 403
+    with pytest.raises(HfHubHTTPError) as e:  # nor through create_pr
+        alice.upload_file(
+            path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo_id, revision="refs/pr/2", create_pr=True
+        )
+    assert e.value.response.status_code == 403
     bob = HfApi(endpoint=hub.url, token=hub.app.tokens.create_user("bob"))
     with pytest.raises(HfHubHTTPError) as e:
         bob.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo_id, revision="refs/pr/1")

@@ -85,7 +85,9 @@ class ServerContext:
             return repo, user
         if repo.meta.private:
             raise HTTPRepoNotFound(f"Repository {address.repo_id!r} not found.")
-        if new_pr or rev is None or (is_pr_ref(rev) and repo.pr_author(rev) == user.name):
+        if rev is not None and is_pr_ref(rev):
+            new_pr = False  # create_pr onto a pull request commits to that pull request
+        if new_pr or rev is None or (rev is not None and is_pr_ref(rev) and repo.pr_author(rev) == user.name):
             return repo, user
         raise HTTPForbidden(
             f"You ({user.name}) do not have write access to {address.repo_id}: "
