@@ -175,9 +175,8 @@ def published(git: Path) -> Iterator[Published]:
     wanted: list[tuple[str, str, str]] = []
     for line in refs.splitlines():
         tag, kind, message, title, commit = line.split("\0")
-        if kind == "tag" and message.startswith(f"hubver version {tag}") and titled_version(title):
-            if titled_version(title) == tag:
-                wanted += [(tag, commit, METADATA_PATH), (tag, commit, INDEX_PATH)]
+        if kind == "tag" and message.startswith(f"hubver version {tag}") and titled_version(title) == tag:
+            wanted += [(tag, commit, METADATA_PATH), (tag, commit, INDEX_PATH)]
     if not wanted:
         return
     batch = "".join(f"{commit}:{path}\n" for _, commit, path in wanted).encode()

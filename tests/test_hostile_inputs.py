@@ -510,7 +510,13 @@ def _local_readme(front_matter: str) -> Callable[[Ctx], str]:
 def _hub_card(front_matter: str) -> Callable[[Ctx], str]:
     def run(c: Ctx) -> str:
         c.push_v1()
-        c.commit("README.md", f"---\n{front_matter}\n---\nEdited on the Hub.\n".encode())
+        # With plain HTTP: huggingface_hub validates a README's metadata first, and the hub, like
+        # huggingface.co, refuses `tags: 5`; a hostile writer skips that step.
+        card = f"---\n{front_matter}\n---\nEdited on the Hub.\n".encode()
+        line = {"key": "file", "value": {"path": "README.md", "content": base64.b64encode(card).decode()}}
+        assert c.raw("POST", f"/api/models/{c.repo}/commit/main", _commit_lines(line), c.auth).startswith(
+            "200"
+        )
         c.succeeds("push", c.adapters[8])
         fm = _card_fm(c, "v2")
         return f"Published v2 (card tags: {', '.join(fm['tags'])})"

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .cards import card_metadata
+from .cards import validate_card
 from .context import ServerContext
 
 log = logging.getLogger("hubver.server")
@@ -42,9 +42,12 @@ class AccountHandlers:
     async def validate_yaml(self, request: Request) -> Response:
         body = await self.ctx.read_json(request)
         content = body.get("content", "") if isinstance(body, dict) else ""
-        try:
-            # In a worker thread: a large card takes a while, and must not hold up other requests.
-            await run_in_threadpool(card_metadata, content if isinstance(content, str) else "")
-        except ValueError as e:
-            return JSONResponse({"errors": [{"message": str(e)}], "warnings": []}, status_code=400)
-        return JSONResponse({"errors": [], "warnings": []})
+        # In a worker thread: a large card takes a while, and must not hold up other requests.
+        report = await run_in_threadpool(validate_card, content if isinstance(content, str) else "")
+        return JSONResponse(
+            {
+                "errors": [{"message": m} for m in report.errors],
+                "warnings": [{"message": m} for m in report.warnings],
+            },
+            status_code=400 if report.errors else 200,
+        )

@@ -17,12 +17,17 @@ from .errors import (
     HTTPBadRequest,
     HTTPForbidden,
 )
-from .httputil import MiB, flag, header_safe, iso
+from .httputil import MiB, flag, header_safe, iso, next_link, offset_page
 from .names import RepoAddress
 from .repos import DEFAULT_BRANCH, Repo, Snapshot
 from .storage_errors import NoSuchRevision, RepoExists
 
 log = logging.getLogger("hubver.server")
+
+LIST_PAGE = 1000
+# `?sort=` of list_models and friends -> the item field it orders by (always descending, as the Hub).
+# No downloads, likes or trends here: those scores are all 0, so the order is the ids'.
+LIST_SORTS = ("createdAt", "lastModified", "downloads", "likes", "trendingScore")
 
 
 def cannot_create(repo_type: str, namespace: str) -> str:
@@ -184,3 +189,63 @@ class RepoHandlers:
             return info
 
         return JSONResponse(await run_in_threadpool(build))
+
+    async def list_repos(self, request: Request, repo_type: str) -> Response:
+        """`GET /api/models?author=&search=&sort=&limit=`: the repos the caller may read, Link-paged."""
+        user = self.ctx.user(request)
+        type_name = names.REPO_TYPES[repo_type]
+        q = request.query_params
+        author, search, sort = q.get("author"), (q.get("search") or "").lower(), q.get("sort")
+        if sort is not None and sort not in LIST_SORTS:
+            raise HTTPBadRequest(f"Invalid sort {sort!r}: expected one of {', '.join(LIST_SORTS)}.")
+        start, limit = offset_page(request, LIST_PAGE, LIST_PAGE)
+
+        def build() -> list[dict[str, Any]]:
+            items: list[dict[str, Any]] = []
+            keys: dict[str, float] = {}  # sort key by id: exact times, not the second-rounded ISO text
+            for repo in self.ctx.store.list_repos(type_name):
+                namespace = repo.meta.repo_id.split("/")[0]
+                if repo.meta.private and not (user and user.owns(namespace)):
+                    continue
+                if (author and namespace != author) or (search and search not in repo.meta.repo_id.lower()):
+                    continue
+                head = repo.refs.get(f"refs/heads/{DEFAULT_BRANCH}")
+                commit = repo.commit(head) if head else None
+                items.append(
+                    {
+                        "_id": repo.meta.repo_id,
+                        "id": repo.meta.repo_id,
+                        "modelId": repo.meta.repo_id,
+                        "author": namespace,
+                        "sha": head,
+                        "private": repo.meta.private,
+                        "gated": False,
+                        "disabled": False,
+                        "downloads": 0,
+                        "likes": 0,
+                        "tags": [],
+                        "createdAt": iso(repo.meta.created_at),
+                        "lastModified": iso(commit.commit_time if commit else repo.meta.created_at),
+                    }
+                )
+                if sort == "createdAt":
+                    keys[repo.meta.repo_id] = repo.meta.created_at
+                elif sort == "lastModified":
+                    keys[repo.meta.repo_id] = commit.commit_time if commit else repo.meta.created_at
+            if keys:
+                items.sort(key=lambda item: keys[item["id"]], reverse=True)  # stable: ties stay by id
+            return items
+
+        items = await run_in_threadpool(build)
+        headers = next_link(request, start + limit) if start + limit < len(items) else {}
+        return JSONResponse(items[start : start + limit], headers=headers)
+
+    async def auth_check(self, request: Request, address: RepoAddress) -> Response:
+        """`auth_check`: 200 if the caller may read the repo (404 for a private one they cannot)."""
+        self.ctx.repo_for_read(request, address)
+        return JSONResponse({"access": "read"})
+
+    async def auth_check_write(self, request: Request, address: RepoAddress) -> Response:
+        """`auth_check(write=True)`: 200 if the caller may write the repo, else 401/403/404."""
+        self.ctx.repo_for_write(request, address)
+        return JSONResponse({"access": "write"})

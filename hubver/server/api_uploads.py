@@ -30,13 +30,12 @@ from .errors import (
     HTTPInsufficientStorage,
     HTTPNotFound,
     HTTPPayloadTooLarge,
-    HTTPRevisionNotFound,
     is_disk_full,
 )
 from .gittext import check_text
 from .httputil import MiB, flag, is_size, loads_json
 from .names import RepoAddress
-from .repos import Op, Repo, gitattr_match
+from .repos import Op, Repo, gitattr_match, ignore_matcher
 
 log = logging.getLogger("hubver.server")
 
@@ -74,16 +73,22 @@ class UploadHandlers:
         )
 
     async def preupload(self, request: Request, address: RepoAddress, rev: str) -> Response:
-        repo, _ = self.ctx.repo_for_write(request, address)
+        new_pr = flag(request.query_params.get("create_pr"))
+        repo, _ = self.ctx.repo_for_contribution(request, address, rev, new_pr=new_pr)
         names.check_revision(rev)
         body = await self.ctx.read_json(request)
         files = body.get("files") if isinstance(body, dict) else None
         if not isinstance(files, list):
             raise HTTPBadRequest("Expected a JSON body with a 'files' list.")
+        sent_gitignore = body.get("gitIgnore")
+        if sent_gitignore is not None and not isinstance(sent_gitignore, str):
+            raise HTTPBadRequest("'gitIgnore' must be the text of a .gitignore file.")
 
         def build() -> list[dict[str, Any]]:
             snap = repo.snapshot(repo.resolve(rev))
             patterns = repo.lfs_patterns(snap)
+            # The .gitignore of this commit (the client sends it) wins over the one at `rev`.
+            ignored = ignore_matcher(sent_gitignore if sent_gitignore is not None else repo.gitignore(snap))
             out = []
             for f in files:
                 if not isinstance(f, dict) or not isinstance(f.get("path"), str):
@@ -104,7 +109,7 @@ class UploadHandlers:
                 item: dict[str, Any] = {
                     "path": path,
                     "uploadMode": "lfs" if lfs else "regular",
-                    "shouldIgnore": False,
+                    "shouldIgnore": ignored(path),
                 }
                 existing = snap.files.get(path)
                 if existing is not None:
@@ -130,7 +135,9 @@ class UploadHandlers:
         body = await self.ctx.read_json(request)
         if isinstance(body, dict) and body.get("operation") == "download":  # git-lfs on a clone
             return await lfs_download_batch(self.ctx, request, address, body)
-        repo, _ = self.ctx.repo_for_write(request, address)
+        # The batch names no pull request (a create_pr upload sends the base branch): objects
+        # uploaded here are reachable only once a commit the uploader may make refers to them.
+        repo, _ = self.ctx.repo_for_contribution(request, address, None, new_pr=False)
         if not isinstance(body, dict) or not isinstance(body.get("objects"), list):
             raise HTTPBadRequest("Expected an LFS batch request with 'objects'.")
         if body.get("operation", "upload") != "upload":
@@ -190,7 +197,7 @@ class UploadHandlers:
         )
 
     async def lfs_verify(self, request: Request, address: RepoAddress) -> Response:
-        repo, _ = self.ctx.repo_for_write(request, address)
+        repo, _ = self.ctx.repo_for_contribution(request, address, None, new_pr=False)
         body = await self.ctx.read_json(request)
         oid = names.check_oid(body.get("oid") if isinstance(body, dict) else None)
         size = body.get("size")
@@ -320,18 +327,10 @@ class UploadHandlers:
             raise
 
     async def commit(self, request: Request, address: RepoAddress, rev: str) -> Response:
-        repo, user = self.ctx.repo_for_write(request, address)
-        names.check_revision(rev)
         pull_request = flag(request.query_params.get("create_pr"))
-        if names.is_commit_id(rev) or repo.refs.get(f"refs/heads/{rev}") is None:
-            if repo.refs.get(f"refs/tags/{rev}") is not None:
-                raise HTTPBadRequest(f"Commits go to a branch; {rev!r} is not one.")
-            if names.is_commit_id(rev):
-                # A commit id (a pull request "against" one too) is not a branch: the Hub's 404.
-                raise HTTPRevisionNotFound(
-                    f"Invalid rev id: {rev} (commits and pull requests go to a branch)."
-                )
-            raise HTTPRevisionNotFound(f"Branch {rev!r} does not exist.")
+        repo, user = self.ctx.repo_for_contribution(request, address, rev, new_pr=pull_request)
+        names.check_revision(rev)
+        repo.commit_target(rev)  # a missing branch or pull request: 404 before the body is read
         header: dict[str, Any] | None = None
         ops: list[Op] = []
         total = 0

@@ -19,10 +19,12 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from .api_accounts import AccountHandlers
+from .api_discussions import DiscussionHandlers
 from .api_files import FileHandlers
 from .api_git import GitHandlers
 from .api_refs import RefHandlers
 from .api_repos import RepoHandlers
+from .api_storage import StorageHandlers
 from .api_uploads import XET_MESSAGE, XET_PATH, UploadHandlers
 from .auth import Signer, TokenStore
 from .context import ServerContext
@@ -156,6 +158,7 @@ def routes(ctx: ServerContext) -> list[Route]:
     """The route table, in matching order: every endpoint the hub serves (docs/hub-api.md)."""
     accounts, repos, refs = AccountHandlers(ctx), RepoHandlers(ctx), RefHandlers(ctx)
     files, uploads, git = FileHandlers(ctx), UploadHandlers(ctx), GitHandlers(ctx)
+    storage, discussions = StorageHandlers(ctx), DiscussionHandlers(ctx)
     git_repo = "[/{repo_type}]/{namespace}/{name}"
     repo = "/api/{repo_type}/{namespace}/{name}"
     return [
@@ -166,7 +169,10 @@ def routes(ctx: ServerContext) -> list[Route]:
         route("POST", "/api/repos/create", repos.create_repo),
         route("DELETE", "/api/repos/delete", repos.delete_repo),
         route("POST", "/api/repos/move", repos.move_repo),
+        route("GET", "/api/{repo_type}", repos.list_repos),
         route("GET", repo, repos.repo_info),
+        route("GET", repo + "/auth-check", repos.auth_check),
+        route("GET", repo + "/auth-check/write", repos.auth_check_write),
         route("GET", repo + "/revision/{rev}", repos.repo_info),
         route("PUT", repo + "/settings", repos.settings),
         route("GET", repo + "/refs", refs.list_refs),
@@ -179,6 +185,11 @@ def routes(ctx: ServerContext) -> list[Route]:
         route("POST", repo + "/paths-info/{rev}", files.paths_info),
         route("POST", repo + "/preupload/{rev}", uploads.preupload),
         route("POST", repo + "/commit/{rev}", uploads.commit),
+        route("POST", repo + "/discussions", discussions.create),
+        route("GET", repo + "/discussions/{num}", discussions.details),
+        route("GET", repo + "/lfs-files", storage.list_lfs_files),
+        route("POST", repo + "/lfs-files/batch", storage.delete_lfs_files),
+        route("POST", repo + "/super-squash/{branch}", storage.super_squash),
         route("*", repo + "/xet-write-token[/{rest:path}]", uploads.xet_write_token),
         route("*", repo + "/xet-read-token[/{rest:path}]", _xet_refused),
         route("GET HEAD", "[/{repo_type}]/{namespace}/{name}/resolve/{rev}/{path:path}", files.resolve),

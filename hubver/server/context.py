@@ -20,7 +20,7 @@ from .errors import (
 )
 from .httputil import loads_json
 from .names import RepoAddress
-from .repos import Repo, RepoStore
+from .repos import Repo, RepoStore, is_pr_ref
 from .storage_errors import RepoMoved
 
 if TYPE_CHECKING:
@@ -109,6 +109,31 @@ class ServerContext:
                 f"({user.name} cannot write to {address.repo_id})"
             )
         return repo, user
+
+    def repo_for_contribution(
+        self, request: Request, address: RepoAddress, rev: str | None, *, new_pr: bool
+    ) -> tuple[Repo, User]:
+        """As `repo_for_write`, but also let a reader of a public repo contribute a pull request.
+
+        As on the Hub: anyone signed in may open a pull request (`new_pr`) on a repo they can
+        read, and commit to one they opened (`rev` = `refs/pr/N`); the rest needs write access.
+        `rev` None stands for an LFS upload, which moves no ref, so any contributor may make it.
+        """
+        user = self.require_user(request)
+        repo = self.repo(request, address)
+        address.repo_id = repo.meta.repo_id
+        if user.owns(address.repo_id.split("/")[0]):
+            return repo, user
+        if repo.meta.private:
+            raise HTTPRepoNotFound("Repository not found")
+        if rev is not None and is_pr_ref(rev):
+            new_pr = False  # create_pr onto a pull request commits to that pull request
+        if new_pr or rev is None or (rev is not None and is_pr_ref(rev) and repo.pr_author(rev) == user.name):
+            return repo, user
+        raise HTTPForbidden(
+            f"You ({user.name}) do not have write access to {address.repo_id}: "
+            "open a pull request instead (create_pr=True)."
+        )
 
     async def read_body(self, request: Request, limit: int) -> bytes:
         """The whole body, at most `limit` bytes (`max_anonymous_body` without a token or signature)."""

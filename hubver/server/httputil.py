@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -85,3 +88,22 @@ def error_response(e: HubHTTPError, headers: dict[str, str] | None = None) -> Re
     h.update(e.headers)
     h.update(headers or {})
     return JSONResponse({"error": e.message}, status_code=e.status, headers=h)
+
+
+def offset_page(request: Request, default: int, maximum: int) -> tuple[int, int]:
+    """(start, limit) of a listing paged by `?limit=` and the opaque `?cursor=` of `next_link`."""
+    q = request.query_params
+    try:
+        limit = min(max(int(q.get("limit", default)), 1), maximum)
+        start = int(base64.urlsafe_b64decode(q["cursor"].encode()).decode()) if "cursor" in q else 0
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise HTTPBadRequest("Invalid pagination parameters.") from None
+    return max(start, 0), limit
+
+
+def next_link(request: Request, start: int) -> dict[str, str]:
+    """The `Link: <...>; rel="next"` header huggingface_hub's `paginate` follows, for a page at `start`."""
+    query = dict(request.query_params)
+    query["cursor"] = base64.urlsafe_b64encode(str(start).encode()).decode()
+    qs = "&".join(f"{quote(k)}={quote(str(v))}" for k, v in query.items())
+    return {"Link": f'<{request.url.replace(query=qs)}>; rel="next"'}

@@ -33,6 +33,7 @@ _POINTER = re.compile(
     rb"^version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\nsize (\d+)\n$"
 )
 MAX_POINTER_SIZE = 200
+_OID = re.compile(r"^[0-9a-f]{64}$")
 
 
 def pointer(oid: str, size: int) -> bytes:
@@ -63,6 +64,21 @@ class LfsStore:
             return self.path(oid).stat().st_size
         except FileNotFoundError:
             return None
+
+    def oids(self) -> list[str]:
+        """Every stored object, sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.glob("??/??/*") if _OID.match(p.name))
+
+    def delete(self, oid: str) -> bool:
+        """Remove an object for good; whether it was stored."""
+        self._verified.pop(oid, None)
+        try:
+            self.path(oid).unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     def has(self, oid: str, size: int) -> bool:
         return self.size(oid) == size

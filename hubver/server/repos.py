@@ -12,15 +12,19 @@ import fnmatch
 import heapq
 import json
 import os
+import re
 import secrets
 import shutil
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+import pathspec
 
 from . import gitstore as git
 from .lfs import MAX_POINTER_SIZE, LfsStore, parse_pointer, pointer
@@ -122,6 +126,27 @@ class Op:
     lfs: tuple[str, int] | None = None
 
 
+@dataclass(frozen=True)
+class PullRequest:
+    """A pull request `refs/pr/N`: there are no discussions, only who opened it and its text."""
+
+    number: int
+    author: str
+    title: str
+    description: str
+    base: str  # the branch it was opened onto
+    created_at: float
+
+
+@dataclass(frozen=True)
+class LfsReference:
+    """A file that refers to an LFS object: its path, pointer blob and a ref it is reachable from."""
+
+    path: str
+    blob: str
+    ref: str | None
+
+
 @dataclass
 class RepoMeta:
     repo_type: str
@@ -204,6 +229,77 @@ class Repo:
         """`refs/pr/N` -> commit, for the pull requests that commits with create_pr opened."""
         return self.refs.list("refs/pr/")
 
+    def pull_request(self, ref: str) -> PullRequest | None:
+        """The pull request `refs/pr/N`: who opened it, onto what (None if it does not exist)."""
+        if not is_pr_ref(ref) or self.refs.get(ref) is None:
+            return None
+        try:
+            records = json.loads((self.git_dir / PR_FILE).read_text())
+        except (FileNotFoundError, ValueError):
+            records = {}
+        number = int(ref.removeprefix("refs/pr/"))
+        raw = records.get(str(number)) if isinstance(records, dict) else None
+        raw = raw if isinstance(raw, dict) else {}
+        text = {k: v if isinstance(v, str) else "" for k, v in raw.items()}
+        return PullRequest(
+            number,
+            text.get("author", ""),
+            text.get("title", ""),
+            text.get("description", ""),
+            text.get("base") or DEFAULT_BRANCH,
+            float(created) if isinstance(created := raw.get("created_at"), (int, float)) else 0.0,
+        )
+
+    def pr_author(self, ref: str) -> str | None:
+        """Who opened the pull request `refs/pr/N` (None if it does not exist or is not recorded)."""
+        pr = self.pull_request(ref)
+        return pr.author if pr and pr.author else None
+
+    def open_pull_request(self, base: str, author: str, title: str, description: str) -> int:
+        """Open a pull request onto `base` with no commits yet (`refs/pr/N` at its head); N."""
+        with self.refs.lock():
+            head = self.refs.get(f"refs/heads/{base}")
+            if head is None:
+                raise NoSuchRevision(f"Branch {base!r} does not exist.")
+            return self._new_pull_request(head, author, title, description, base)
+
+    def _new_pull_request(self, sha: str, author: str, title: str, description: str, base: str) -> int:
+        """Record and create the next `refs/pr/N` at `sha` (the record first: a PR never lacks
+        its author). Hold the lock."""
+        number = 1 + max((int(n.rsplit("/", 1)[1]) for n in self.pull_requests()), default=0)
+        path = self.git_dir / PR_FILE
+        try:
+            records = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            records = {}
+        records[str(number)] = {
+            "author": author,
+            "title": title,
+            "description": description,
+            "base": base,
+            "created_at": time.time(),
+        }
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        tmp.write_text(json.dumps(records))
+        os.replace(tmp, path)
+        self.refs.update(f"refs/pr/{number}", sha, None, create_only=True)
+        return number
+
+    def commit_target(self, rev: str) -> str:
+        """The ref a commit to `rev` moves: a branch, or an open pull request `refs/pr/N`."""
+        if is_pr_ref(rev):
+            if self.refs.get(rev) is None:
+                raise NoSuchRevision(f"Pull request {rev!r} does not exist.")
+            return rev
+        if is_commit_id(rev) or self.refs.get(f"refs/heads/{rev}") is None:
+            if self.refs.get(f"refs/tags/{rev}") is not None:
+                raise InvalidOperation(f"Commits go to a branch; {rev!r} is not one.")
+            if is_commit_id(rev):
+                # A commit id (a pull request "against" one too) is not a branch: the Hub's 404.
+                raise NoSuchRevision(f"Invalid rev id: {rev} (commits and pull requests go to a branch).")
+            raise NoSuchRevision(f"Branch {rev!r} does not exist.")
+        return f"refs/heads/{rev}"
+
     def branches(self) -> dict[str, str]:
         return {k.removeprefix("refs/heads/"): v for k, v in self.refs.list("refs/heads/").items()}
 
@@ -271,6 +367,13 @@ class Repo:
                 patterns.append(parts[0])
         return patterns
 
+    def gitignore(self, snap: Snapshot) -> str | None:
+        """The text of the tree's top-level .gitignore, if it has one (and it is not an LFS file)."""
+        entry = snap.files.get(".gitignore")
+        if entry is None or entry.lfs_oid or entry.size > MAX_GITIGNORE:
+            return None
+        return self.read_blob(entry.blob).decode("utf-8", "replace")
+
     # -- writing ---------------------------------------------------------------------------
 
     def write_tree(self, files: dict[str, tuple[str, str]]) -> str:
@@ -305,10 +408,12 @@ class Repo:
     ) -> tuple[str, int | None]:
         """Apply `ops` on top of `branch` as one commit: (its sha, the pull request it opened).
 
-        The branch moves to the commit, or with `pull_request` a new `refs/pr/N` points at it
-        and the branch stays where it is.
+        The branch (or the pull request `refs/pr/N` that `branch` names) moves to the commit,
+        or with `pull_request` a new `refs/pr/N`, opened by `author`, points at it and the
+        branch stays where it is.
         """
-        ref = f"refs/heads/{branch}"
+        ref = branch if is_pr_ref(branch) else f"refs/heads/{branch}"
+        pull_request = pull_request and not is_pr_ref(branch)
         with self.refs.lock():
             head = self.refs.get(ref)
             if head is None:
@@ -332,8 +437,8 @@ class Repo:
             if not pull_request:
                 self.refs.update(ref, sha, head)
                 return sha, None
-            number = 1 + max((int(n.rsplit("/", 1)[1]) for n in self.pull_requests()), default=0)
-            self.refs.update(f"refs/pr/{number}", sha, None, create_only=True)
+            title, _, description = message.partition("\n\n")
+            number = self._new_pull_request(sha, author, title, description, branch)
         return sha, number
 
     def _apply(self, files: dict[str, tuple[str, str]], op: Op) -> None:
@@ -346,14 +451,15 @@ class Repo:
             if any(p.startswith(prefix) for p in files):
                 raise InvalidOperation(f"Cannot add {op.path!r}: it is a directory.")
             files[op.path] = (git.MODE_FILE, op.blob or "")
-        elif op.kind == "delete":
-            if files.pop(op.path, None) is None:
-                raise NoSuchEntry(f"A file with this name doesn't exist: {op.path}")
+        elif op.kind == "delete" and op.path in files:
+            del files[op.path]
         else:
+            # As the Hub: a deletedFile line naming a folder (no trailing slash) deletes the folder.
             prefix = op.path.rstrip("/") + "/"
             doomed = [p for p in files if p.startswith(prefix)]
             if not doomed:
-                raise NoSuchEntry(f"A folder with this name doesn't exist: {op.path}")
+                what = "file" if op.kind == "delete" else "folder"
+                raise NoSuchEntry(f"A {what} with this name doesn't exist: {op.path}")
             for p in doomed:
                 del files[p]
 
@@ -430,6 +536,86 @@ class Repo:
         files = self.snapshot(sha).files
         return VERSION_INDEX in files or VERSION_METADATA in files
 
+    # -- LFS storage and history ----------------------------------------------------------
+
+    def lfs_references(self) -> dict[str, LfsReference]:
+        """Every stored LFS object with one file that refers to it (the newest, on some ref).
+
+        Walks the history of every branch, tag and pull request: an object that no commit
+        refers to is listed with an empty path, so that it can be found and deleted too.
+        """
+        refs = {**self.refs.list("refs/heads/"), **self.refs.list("refs/tags/"), **self.pull_requests()}
+        found: dict[str, LfsReference] = {}
+        seen_commits: set[str] = set()
+        for ref, sha in sorted(refs.items()):
+            for c in self.log(self.peel(sha)):
+                if c.sha in seen_commits:
+                    continue
+                seen_commits.add(c.sha)
+                for entry in self.snapshot(c.sha).files.values():
+                    if entry.lfs_oid and entry.lfs_oid not in found:
+                        found[entry.lfs_oid] = LfsReference(entry.path, entry.blob, ref)
+        out: dict[str, LfsReference] = {}
+        for oid in self.lfs.oids():
+            out[oid] = found.get(oid) or LfsReference("", "", None)
+        return out
+
+    def version_lfs_objects(self) -> dict[str, str]:
+        """LFS object -> the version tag whose commit holds it, for every hubver version tag."""
+        held: dict[str, str] = {}
+        for tag in sorted(self.refs.list("refs/tags/")):
+            name = tag.removeprefix("refs/tags/")
+            if self.is_version_tag(name):
+                sha = self.peel(self.refs.get(tag) or "")
+                for entry in self.snapshot(sha).files.values():
+                    if entry.lfs_oid:
+                        held.setdefault(entry.lfs_oid, name)
+        return held
+
+    def delete_lfs_objects(self, oids: list[str], *, protect_versions: bool) -> list[str]:
+        """Delete stored LFS objects for good; the ones that were stored.
+
+        With `protect_versions`, refuses (deleting nothing) if a version tag holds one of them:
+        the version has to be removed first (`hubver hub remove-version`).
+        """
+        if protect_versions:
+            held = self.version_lfs_objects()
+            blocked = sorted({held[o] for o in oids if o in held})
+            if blocked:
+                raise ProtectedRef(
+                    f"LFS objects of the protected version(s) {', '.join(blocked)} cannot be deleted: "
+                    "remove the version first (hubver hub remove-version), then delete its files."
+                )
+        return [oid for oid in oids if self.lfs.delete(oid)]
+
+    def squash(self, branch: str, message: str, author: str, *, protect_versions: bool) -> str:
+        """Replace the history of `branch` with one commit of its current tree; the new commit.
+
+        With `protect_versions`, a branch that holds versions, or whose history a version tag
+        points into, is refused: squashing would cut the versions off the branch's history.
+        """
+        ref = f"refs/heads/{branch}"
+        with self.refs.lock():
+            head = self.refs.get(ref)
+            if head is None:
+                raise NoSuchRevision(f"Branch {branch!r} does not exist.")
+            if protect_versions:
+                history = {c.sha for c in self.log(head)}
+                versions = sorted(
+                    name for name, sha in self.tags().items() if sha in history and self.is_version_tag(name)
+                )
+                if versions or self.holds_versions(branch):
+                    what = f"the versions {', '.join(versions)}" if versions else "hubver's version index"
+                    raise ProtectedRef(
+                        f"Branch {branch!r} holds {what}: squashing it would rewrite their history, "
+                        "so it is refused. Squash a branch that holds no versions."
+                    )
+            sig = git.signature(author, f"{author}@users.noreply.hubver")
+            tree = self.commit(head).tree
+            sha = self.objects.write("commit", git.encode_commit(tree, [], sig, sig, message))
+            self.refs.update(ref, sha, head)
+        return sha
+
     def delete_ref(self, kind: RefKind, name: str) -> None:
         if kind is BRANCH and name == DEFAULT_BRANCH:
             raise ProtectedRef(f"Cannot delete refs/heads/{DEFAULT_BRANCH}: it is the default branch.")
@@ -439,8 +625,60 @@ class Repo:
             self.refs.delete(kind.prefix + name)
 
 
+PR_FILE = "hubver-pull-requests.json"  # pull request number -> who opened it, onto what, why
+
+
+def is_pr_ref(rev: str) -> bool:
+    """`refs/pr/N`, the ref of a pull request."""
+    return rev.startswith("refs/pr/") and rev[8:].isdigit() and not rev[8:].startswith("0")
+
+
 VERSION_METADATA = "hubver.json"
 VERSION_INDEX = ".hubver/versions.jsonl"
+
+
+# A .gitignore larger than this is not read (the client sends its own at most once a chunk).
+MAX_GITIGNORE = 1 << 20
+MAX_GITIGNORE_LINES = 1000
+MAX_GITIGNORE_STAR_RUNS = 2
+_STAR_RUNS = re.compile(r"\*+")
+
+
+def ignore_matcher(gitignore: str | None, budget: float = 2.0) -> Callable[[str], bool]:
+    """Whether a path is ignored by the rules of a .gitignore (git's own semantics, via pathspec).
+
+    The patterns become backtracking regexes, so a hostile .gitignore (`*a*a*a*a*b` against a
+    1 KiB path) could hold a worker for minutes: patterns with more than two `*` runs are
+    skipped, as are lines that are no valid pattern (git skips those too), and after `budget`
+    seconds of matching every further path counts as not ignored (the client then uploads it).
+    """
+    if not gitignore:
+        return lambda path: False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # re's FutureWarning on `[[` in a pattern
+        lines = []
+        for line in gitignore.splitlines()[:MAX_GITIGNORE_LINES]:
+            if len(_STAR_RUNS.findall(line)) > MAX_GITIGNORE_STAR_RUNS:
+                continue
+            try:
+                pathspec.GitIgnoreSpec.from_lines([line])
+            except (ValueError, re.error):
+                continue
+            lines.append(line)
+        spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    spent = 0.0
+
+    def ignored(path: str) -> bool:
+        nonlocal spent
+        if spent > budget:
+            return False
+        start = time.monotonic()
+        try:
+            return spec.match_file(path)
+        finally:
+            spent += time.monotonic() - start
+
+    return ignored
 
 
 def gitattr_match(pattern: str, path: str) -> bool:
@@ -507,6 +745,17 @@ class RepoStore:
                 repo = self._repos[path] = Repo(path, meta)
             repo.meta = meta
         return repo
+
+    def list_repos(self, repo_type: str) -> list[Repo]:
+        """Every repository of a type, by id (half-created and half-deleted ones left out)."""
+        repos = []
+        for git_dir in sorted((self.root / TYPE_DIRS[repo_type]).glob("*/*.git")):
+            if git_dir.name.startswith("."):
+                continue
+            repo_id = f"{git_dir.parent.name}/{git_dir.name.removesuffix('.git')}"
+            with contextlib.suppress(NoSuchRepo, ValueError, OSError):
+                repos.append(self.get(repo_type, repo_id))
+        return repos
 
     def create(self, repo_type: str, repo_id: str, *, private: bool, owner: str) -> Repo:
         # Ids differ only in case or not at all: `Ns/Name` is refused while `ns/name` exists, so
