@@ -131,8 +131,8 @@ class ServerContext:
         if new_pr or rev is None or (rev is not None and is_pr_ref(rev) and repo.pr_author(rev) == user.name):
             return repo, user
         raise HTTPForbidden(
-            f"You ({user.name}) do not have write access to {address.repo_id}: "
-            "open a pull request instead (create_pr=True)."
+            "You have read access but not the required permissions for this operation "
+            f"({user.name} cannot write to {address.repo_id}: open a pull request instead, create_pr=True)"
         )
 
     async def read_body(self, request: Request, limit: int) -> bytes:
