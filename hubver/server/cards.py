@@ -12,6 +12,8 @@ from typing import Any, cast
 
 import yaml
 
+from ..frontmatter import split_front_matter
+
 log = logging.getLogger("hubver.server")
 
 # Bounds on what a card's YAML may expand to: aliases make a 300-byte card a billion nodes.
@@ -23,16 +25,14 @@ MAX_CARD_DEPTH = 64
 
 def card_metadata(content: str) -> dict[str, Any]:
     """The YAML front matter of a model card, or {}; ValueError if it is not valid YAML."""
-    if not content.startswith("---"):
+    front, _ = split_front_matter(content)
+    if front is None:
         return {}
-    end = content.find("\n---", 3)
-    if end < 0:
-        return {}
-    if end - 3 > MAX_CARD_YAML:
+    if len(front) > MAX_CARD_YAML:
         raise ValueError(f"The model card metadata is larger than {MAX_CARD_YAML // 1024} KiB.")
     try:
         # The C parser where PyYAML has it: the pure-Python one takes ~10 s for a MiB.
-        data = yaml.load(content[3:end], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = yaml.load(front, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
         raise ValueError(f"Invalid YAML in the model card metadata: {e}") from None
     except RecursionError:  # the pure-Python parser, without libyaml's depth limit
