@@ -125,10 +125,9 @@ def test_dead_endpoint_fails_within_seconds(cli, adapters, repo_id):
 
 
 def test_debug_shows_the_traceback(cli, repo_id):
-    from hubver.errors import RepoNotFound
-
-    with pytest.raises(RepoNotFound):  # re-raised, so the traceback reaches the user
-        cli("--debug", "show", "v1", repo="nobody/nothing-here")
+    result = cli("--debug", "show", "v1", repo="nobody/nothing-here")
+    assert result.exit_code == 1
+    assert "Traceback (most recent call last)" in result.output and "RepoNotFound" in result.output
 
 
 def test_every_command_and_option_has_help():
