@@ -330,10 +330,22 @@ def test_a_hub_that_stops_answering_never_hangs_training(
 
 
 def test_a_slow_hub_keeps_the_backlog_bounded(hub, hub_token, tiny_base, repo_id, tmp_path, caplog):
+    from transformers import TrainerCallback
+
     from hubver.testing import train_lora
 
+    # The hub answers no commit until epoch 4 has ended: snapshots pile up behind the first
+    # upload whatever the machine's speed, so the backlog bound must supersede some of them.
+    release = threading.Event()
+
+    class OpenAfterEpoch4(TrainerCallback):
+        def on_epoch_end(self, args, state, control, **kwargs):
+            if state.epoch is not None and state.epoch >= 4:
+                release.set()
+
     async def slow(request, original):
-        await asyncio.sleep(1.5)
+        await asyncio.to_thread(release.wait, 120)
+        await asyncio.sleep(0.2)
         return await original(request)
 
     outbox = tmp_path / "out" / ".hubver" / "outbox"
@@ -351,7 +363,12 @@ def test_a_slow_hub_keeps_the_backlog_bounded(hub, hub_token, tiny_base, repo_id
     cb = HubverCallback(repo=repo_id, push="epoch", endpoint=hub.url, token=hub_token, max_pending=2)
     with on_commit(hub.app, slow):
         train_lora(
-            tiny_base, tmp_path / "out", r=4, epochs=6, callbacks=[cb], extra_args={"disable_tqdm": True}
+            tiny_base,
+            tmp_path / "out",
+            r=4,
+            epochs=6,
+            callbacks=[OpenAfterEpoch4(), cb],
+            extra_args={"disable_tqdm": True},
         )
     stop.set()
     watcher.join()

@@ -175,8 +175,11 @@ def test_a_moved_private_repo_tells_its_new_name_only_to_who_may_see_it(hub, api
     anonymous = HfApi(endpoint=hub.url, token=False)
     with pytest.raises(RepositoryNotFoundError):
         anonymous.model_info(repo_id)
-    status, headers, _ = raw_request(hub.url, "GET", f"/api/models/{repo_id}")
-    assert (status, headers.get("x-error-code")) == (404, "RepoNotFound") and "location" not in headers
+    for path in (f"/api/models/{repo_id}", f"/api/models/{repo_id}/tree/main", f"/{repo_id}/resolve/main/x"):
+        status, headers, body = raw_request(hub.url, "GET", path)
+        assert (status, headers.get("x-error-code")) == (404, "RepoNotFound") and "location" not in headers
+        # Neither the new name nor that the repo exists: the answer of a repo that never was.
+        assert "secret" not in body.decode() and "secret" not in headers.get("x-error-message", "")
 
 
 def test_move_repo_needs_write_access_on_both_sides(hub, api, repo_id):

@@ -388,3 +388,25 @@ def test_auth_check_reads_writes_and_hides_private_repos(api, alice, hub, repo_i
         alice.auth_check(private)
     with pytest.raises(RepositoryNotFoundError):
         alice.auth_check("tests/does-not-exist")
+
+
+def test_a_run_of_stars_in_a_gitignore_cannot_freeze_the_hub(api, repo_id):
+    # One line of 5000 '*' then 'a' became 5000 nested `[^/]*` in the matcher's regex: minutes of
+    # backtracking per path, with every other request waiting. Runs of stars fold as git reads them.
+    import time
+
+    api.create_repo(repo_id)
+    start = time.monotonic()
+    resp = get_session().post(
+        f"{api.endpoint}/api/models/{repo_id}/preupload/main",
+        json={
+            "files": [
+                {"path": "x" * 900 + ".txt", "sample": "", "size": 1},
+                {"path": "data", "sample": "", "size": 1},
+            ],
+            "gitIgnore": "*" * 5000 + "a\n" + "*" * 100 + ".txt\n",
+        },
+        headers=api._build_hf_headers(),
+    )
+    assert resp.status_code == 200 and time.monotonic() - start < 15
+    assert [f["shouldIgnore"] for f in resp.json()["files"]] == [True, True]

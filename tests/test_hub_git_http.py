@@ -406,3 +406,36 @@ def test_what_a_killed_push_leaves_is_swept_at_start(hub, api, repo_id, git, tmp
     git("clone", "-q", url(hub, repo_id, api.token), str(work))
     git("commit", "-q", "--allow-empty", "-m", "after the sweep", cwd=work)
     git("push", "-q", "origin", "main", cwd=work)
+
+
+def test_rights_follow_the_repos_namespace_not_the_urls_casing(hub, api, repo_id, git, tmp_path):
+    from huggingface_hub import HfApi
+
+    from hubver.server.storage_errors import InvalidName
+
+    owner_name = f"case-{repo_id[-8:]}"
+    owner_token = hub.app.tokens.create_user(owner_name)
+    # A second namespace that differs only in case would own every URL spelled in capitals.
+    with pytest.raises(InvalidName, match="only in case"):
+        hub.app.tokens.create_user(owner_name.upper())
+    with pytest.raises(InvalidName, match="only in case"):
+        hub.app.tokens.create_user(f"other-{repo_id[-8:]}", orgs=(owner_name.title(),))
+    owner = HfApi(endpoint=hub.url, token=owner_token)
+    private = f"{owner_name}/hidden"
+    owner.create_repo(private, private=True)
+    owner.upload_file(path_or_fileobj=b"secret", path_in_repo="s.txt", repo_id=private)
+    spelled = f"{owner_name.upper()}/HIDDEN"
+    stranger = hub.app.tokens.create_user(f"stranger-{repo_id[-8:]}")
+    refused = git("clone", url(hub, spelled, stranger), str(tmp_path / "stranger"), check=False)
+    assert refused.returncode != 0 and not (tmp_path / "stranger").exists()
+    # The owner reaches their own repo however the URL spells it, and may push to it.
+    work = tmp_path / "mine"
+    git("clone", url(hub, spelled, owner_token), str(work))
+    (work / "t.txt").write_text("pushed through a capitalised URL\n")
+    git("add", "t.txt", cwd=work)
+    git("commit", "-m", "t", cwd=work)
+    git("push", "origin", "HEAD:main", cwd=work)
+    assert "t.txt" in owner.list_repo_files(private)
+    pushed = git("push", url(hub, spelled, stranger), "HEAD:refs/heads/pwned", cwd=work, check=False)
+    assert pushed.returncode != 0
+    assert "pwned" not in {b.name for b in owner.list_repo_refs(private).branches}

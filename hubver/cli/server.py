@@ -107,7 +107,10 @@ def add_user(
     directory = _data_dir(data_dir)
     try:
         store = TokenStore(directory)
-        token = store.create_user(name, admin=admin, orgs=tuple(orgs), fullname=fullname)
+        try:
+            token = store.create_user(name, admin=admin, orgs=tuple(orgs), fullname=fullname)
+        except StorageError as e:
+            raise ConfigError(str(e), f"Use the existing spelling, or another name than {name!r}.") from None
     except OSError as e:
         from ..errors import ConfigError
         from ..server.errors import is_disk_full

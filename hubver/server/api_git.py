@@ -71,11 +71,12 @@ def repo_for_git(ctx: ServerContext, request: Request, address: RepoAddress, *, 
             "Pushing needs a token with write access: use it as the password (any user name).",
             headers=CHALLENGE,
         )
-    namespace = address.repo_id.split("/")[0]
     try:
         repo: Repo | None = ctx.store.get(address.repo_type, address.repo_id)
     except NoSuchRepo:
         repo = None
+    # Rights follow the repository's own namespace, never the casing a URL spells it with.
+    namespace = (repo.meta.repo_id if repo is not None else address.repo_id).split("/")[0]
     if repo is None or (repo.meta.private and not (user and user.owns(namespace))):
         if user is None:
             raise HTTPUnauthorized(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .locks import dir_lock
+from .storage_errors import InvalidName
 
 ADMIN = "admin"
 ADMIN_TOKEN_FILE = "admin.token"
@@ -133,11 +134,31 @@ class TokenStore:
         with dir_lock(self.data_dir):
             path = self.data_dir / TOKENS_FILE
             raw = json.loads(path.read_text()) if path.exists() else {}
+            self._check_casing(user, raw)
             raw[hash_token(token)] = {"name": user.name, "admin": user.admin, "orgs": list(user.orgs)}
             if user.fullname:
                 raw[hash_token(token)]["fullname"] = user.fullname
             write_private(path, json.dumps(raw, indent=1))
             self._cache = None
+
+    def _check_casing(self, user: User, raw: dict[str, dict[str, object]]) -> None:
+        """Namespaces are one per name whatever the casing, as repo ids are: `ALICE` beside `alice`
+        (a user or an org) would be a second owner of every `alice/...` URL spelled in capitals."""
+        taken: dict[str, str] = {}
+        entries: list[dict[str, object]] = [*raw.values()]
+        entries += [{"name": u.name, "orgs": list(u.orgs)} for u in self._extra.values()]
+        for entry in entries:
+            orgs = entry.get("orgs")
+            for name in [entry.get("name"), *(orgs if isinstance(orgs, list) else [])]:
+                if isinstance(name, str):
+                    taken.setdefault(name.lower(), name)
+        for name in (user.name, *user.orgs):
+            other = taken.get(name.lower())
+            if other is not None and other != name:
+                raise InvalidName(
+                    f"Namespace {name!r} differs from the existing {other!r} only in case; "
+                    "namespaces are case-insensitive, as repository ids are."
+                )
 
     def create_user(
         self, name: str, *, admin: bool = False, orgs: tuple[str, ...] = (), fullname: str = ""

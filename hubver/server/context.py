@@ -80,7 +80,10 @@ class ServerContext:
             if location is None or not self._may_see(request, e.new_id, address.repo_type):
                 raise  # a missing repo: a private one's new name is not told to who cannot see it
             raise HubHTTPError(
-                e.message, status=307, code="RepoMoved", headers={"Location": location}
+                f"Repository {address.repo_id!r} was moved to {e.new_id!r}.",
+                status=307,
+                code="RepoMoved",
+                headers={"Location": location},
             ) from None
 
     def _may_see(self, request: Request, repo_id: str, repo_type: str) -> bool:

@@ -641,7 +641,22 @@ VERSION_INDEX = ".hubver/versions.jsonl"
 MAX_GITIGNORE = 1 << 20
 MAX_GITIGNORE_LINES = 1000
 MAX_GITIGNORE_STAR_RUNS = 2
+MAX_GITIGNORE_LINE = 1024
 _STAR_RUNS = re.compile(r"\*+")
+_STARS = re.compile(r"\*{2,}")
+
+
+def _fold_stars(line: str) -> str:
+    """Consecutive `*` as git reads them: `**` where the run is a whole path component (any
+    depth), one `*` elsewhere (`a**b` is `a*b` in git). Unfolded, a run of 40 stars becomes 40
+    nested `[^/]*` in pathspec's regex, whose backtracking takes minutes on a long path."""
+    return _STARS.sub(lambda m: "**" if _whole_component(line, m) else "*", line)
+
+
+def _whole_component(line: str, m: re.Match[str]) -> bool:
+    before = line[m.start() - 1] if m.start() > 0 else "/"
+    after = line[m.end()] if m.end() < len(line) else "/"
+    return before == "/" and after == "/"
 
 
 def ignore_matcher(gitignore: str | None, budget: float = 2.0) -> Callable[[str], bool]:
@@ -649,7 +664,8 @@ def ignore_matcher(gitignore: str | None, budget: float = 2.0) -> Callable[[str]
 
     The patterns become backtracking regexes, so a hostile .gitignore (`*a*a*a*a*b` against a
     1 KiB path) could hold a worker for minutes: patterns with more than two `*` runs are
-    skipped, as are lines that are no valid pattern (git skips those too), and after `budget`
+    skipped (runs of stars are folded first, as git reads them), as are lines over 1 KiB and lines
+    that are no valid pattern (git skips those too), and after `budget`
     seconds of matching every further path counts as not ignored (the client then uploads it).
     """
     if not gitignore:
@@ -658,7 +674,8 @@ def ignore_matcher(gitignore: str | None, budget: float = 2.0) -> Callable[[str]
         warnings.simplefilter("ignore")  # re's FutureWarning on `[[` in a pattern
         lines = []
         for line in gitignore.splitlines()[:MAX_GITIGNORE_LINES]:
-            if len(_STAR_RUNS.findall(line)) > MAX_GITIGNORE_STAR_RUNS:
+            line = _fold_stars(line)
+            if len(line) > MAX_GITIGNORE_LINE or len(_STAR_RUNS.findall(line)) > MAX_GITIGNORE_STAR_RUNS:
                 continue
             try:
                 pathspec.GitIgnoreSpec.from_lines([line])
@@ -734,7 +751,9 @@ class RepoStore:
                 self._repos.pop(path, None)
             new_id = self.moved_to(repo_type, repo_id)
             if new_id is not None:
-                raise RepoMoved(f"Repository {repo_id!r} was moved to {new_id!r}.", new_id) from None
+                # The message is what anyone who may not follow the redirect sees: a private repo's
+                # new name (or that it exists at all) is told only in the 307 to who may see it.
+                raise RepoMoved("Repository not found", new_id) from None
             raise NoSuchRepo("Repository not found") from None
         meta = RepoMeta(
             repo_type, repo_id, bool(raw.get("private")), raw.get("owner", ""), raw.get("created_at", 0)
