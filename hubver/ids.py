@@ -35,7 +35,7 @@ _COMMIT_LIKE = re.compile(r"^[0-9a-f]{7,40}$")
 
 def is_repo_id(repo: str) -> bool:
     """True for an id --repo accepts (`namespace/name`, no `..`, not ending in .git)."""
-    return bool(REPO_ID.match(repo)) and ".." not in repo and not repo.endswith(".git")
+    return bool(REPO_ID.fullmatch(repo)) and ".." not in repo and not repo.endswith(".git")
 
 
 def is_hub_id(name: object) -> bool:
@@ -43,7 +43,7 @@ def is_hub_id(name: object) -> bool:
     return (
         isinstance(name, str)
         and len(name) <= MAX_HUB_ID
-        and bool(REPO_ID.match(name))
+        and bool(REPO_ID.fullmatch(name))
         and not name.startswith("/")
     )
 
@@ -58,7 +58,7 @@ def validate(version_id: str, *, reserved: Iterable[str] = ("main",)) -> str:
         problem = "it is empty"
     elif len(version_id) > MAX_LENGTH:
         problem = f"it is longer than {MAX_LENGTH} characters"
-    elif not _ALLOWED.match(version_id):
+    elif not _ALLOWED.fullmatch(version_id):
         problem = "use letters, digits and . _ - + / only, starting with a letter or digit"
     elif ".." in version_id or "//" in version_id or version_id.endswith(("/", ".", ".lock")):
         problem = "it contains '..' or '//', or ends with '/', '.' or '.lock'"
@@ -66,7 +66,7 @@ def validate(version_id: str, *, reserved: Iterable[str] = ("main",)) -> str:
         problem = "a '/'-separated part starts with '.' or ends with '.lock'"
     elif version_id == "refs" or version_id.startswith("refs/"):
         problem = "it starts with 'refs/', git's own namespace (refs/pr/1 is a pull request)"
-    elif _COMMIT_LIKE.match(version_id):
+    elif _COMMIT_LIKE.fullmatch(version_id):
         problem = "it looks like a commit id"
     elif version_id in set(reserved) or version_id == "HEAD":
         problem = "it is the name of a branch"

@@ -372,3 +372,36 @@ def test_namespaces_may_start_with_an_underscore(hub, api):
     # Only namespaces may: a repository name starting with '_' is still a 400.
     status, _, _ = raw_request(hub.url, "GET", "/api/models/tests/_m")
     assert status == 400
+
+
+# -- namespaces are one whatever the spelling (red team) -------------------------------------------
+
+
+def test_a_namespace_cannot_be_spelled_twice(hub, api, repo_id):
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from hubver.server.storage_errors import InvalidName
+
+    api.create_repo(repo_id)
+    namespace, name = repo_id.split("/")
+    # Even the administrator: `TESTS/x` beside `tests/...` would be a namespace its owner cannot reach.
+    with pytest.raises(HfHubHTTPError, match="case-insensitive") as e:
+        api.create_repo(f"{namespace.upper()}/{name}-x")
+    assert e.value.response.status_code == 400
+    with pytest.raises(HfHubHTTPError, match="case-insensitive"):
+        api.move_repo(repo_id, f"{namespace.title()}/{name}-y")
+    # A trailing newline is no part of a name ('$' matched before it).
+    from huggingface_hub.utils import get_session
+
+    for org, repo in ((namespace, f"{name}-z\n"), (f"{namespace}\n", f"{name}-z")):
+        resp = get_session().post(
+            f"{hub.url}/api/repos/create",
+            json={"name": repo, "organization": org},
+            headers=api._build_hf_headers(),
+        )
+        assert resp.status_code == 400, (org, repo, resp.text)
+    with pytest.raises(InvalidName):
+        hub.app.tokens.create_user("eve\n")
+    # 'admin' is the administrator: a plain user of that name would own the admin's namespace.
+    with pytest.raises(InvalidName, match="administrator"):
+        hub.app.tokens.create_user("admin")

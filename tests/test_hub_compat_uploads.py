@@ -410,3 +410,15 @@ def test_a_run_of_stars_in_a_gitignore_cannot_freeze_the_hub(api, repo_id):
     )
     assert resp.status_code == 200 and time.monotonic() - start < 15
     assert [f["shouldIgnore"] for f in resp.json()["files"]] == [True, True]
+    # 1000 two-run patterns with long literals against one 1 KiB path: ~0.1 s each, so the
+    # budget must hold inside one path's matching, not only between paths.
+    start = time.monotonic()
+    resp = get_session().post(
+        f"{api.endpoint}/api/models/{repo_id}/preupload/main",
+        json={
+            "files": [{"path": "x" * 1020, "sample": "", "size": 1}],
+            "gitIgnore": "\n".join(["*" + "x" * 120 + "*" + "x" * 120 + "/y"] * 1000),
+        },
+        headers=api._build_hf_headers(),
+    )
+    assert resp.status_code == 200 and time.monotonic() - start < 15

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .locks import dir_lock
+from .names import check_name
 from .storage_errors import InvalidName
 
 ADMIN = "admin"
@@ -152,6 +153,11 @@ class TokenStore:
             for name in [entry.get("name"), *(orgs if isinstance(orgs, list) else [])]:
                 if isinstance(name, str):
                     taken.setdefault(name.lower(), name)
+        check_name(user.name, "user name")
+        for org in user.orgs:
+            check_name(org, "namespace")
+        if user.name == ADMIN and not user.admin:
+            raise InvalidName(f"{ADMIN!r} is the administrator's name: pick another user name.")
         for name in (user.name, *user.orgs):
             other = taken.get(name.lower())
             if other is not None and other != name:

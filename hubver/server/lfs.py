@@ -69,7 +69,7 @@ class LfsStore:
         """Every stored object, sorted."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.glob("??/??/*") if _OID.match(p.name))
+        return sorted(p.name for p in self.root.glob("??/??/*") if _OID.fullmatch(p.name))
 
     def delete(self, oid: str) -> bool:
         """Remove an object for good; whether it was stored."""

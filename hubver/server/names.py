@@ -39,7 +39,7 @@ class RepoAddress:
 
 def check_name(part: str, what: str = "repository name") -> str:
     pattern = _NAMESPACE if what == "namespace" else _NAME
-    if not pattern.match(part) or ".." in part or "--" in part or part.endswith(".git"):
+    if not pattern.fullmatch(part) or ".." in part or "--" in part or part.endswith(".git"):
         raise InvalidName(
             f"Invalid {what} {part!r}: use letters, digits, '-', '_' and '.', start with a letter or digit "
             "(a namespace also with '_'), end with a letter, digit or '_', at most 96 characters, "
@@ -57,12 +57,12 @@ def check_repo_id(namespace: str, name: str) -> str:
 
 
 def is_commit_id(rev: str) -> bool:
-    return bool(_SHA1.match(rev))
+    return bool(_SHA1.fullmatch(rev))
 
 
 def is_short_commit_id(rev: str) -> bool:
     """An abbreviated commit id, as git and the Hub accept them: 7 to 40 lowercase hex digits."""
-    return bool(_SHORT_SHA1.match(rev))
+    return bool(_SHORT_SHA1.fullmatch(rev))
 
 
 def check_ref_name(rev: str, what: str = "revision") -> str:
@@ -109,7 +109,7 @@ def is_git_control_name(part: str) -> bool:
     anything after a ':' and knows short names like GIT~1.
     """
     name = _IGNORABLE.sub("", part).lower().split(":", 1)[0].rstrip(". ")
-    return name in (".git", ".gitmodules", "git~1") or bool(_GITMODULES_SHORT.match(name))
+    return name in (".git", ".gitmodules", "git~1") or bool(_GITMODULES_SHORT.fullmatch(name))
 
 
 def check_revision(rev: str) -> str:
@@ -150,6 +150,6 @@ def check_path(path: str) -> str:
 
 
 def check_oid(oid: object) -> str:
-    if not isinstance(oid, str) or not _SHA256.match(oid):
+    if not isinstance(oid, str) or not _SHA256.fullmatch(oid):
         raise InvalidName(f"Invalid LFS oid {oid!r}: expected 64 lowercase hex characters (sha256).")
     return oid

@@ -24,13 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pathspec
+from pathspec.patterns.gitignore.spec import (  # _DIR_MARK: what match_file reads
+    _DIR_MARK,
+    GitIgnoreSpecPattern,
+)
 
 from . import gitstore as git
 from .lfs import MAX_POINTER_SIZE, LfsStore, parse_pointer, pointer
 from .locks import dir_lock
 from .names import TYPE_DIRS, check_ref_name, is_commit_id, is_short_commit_id
 from .storage_errors import (
+    InvalidName,
     InvalidOperation,
     NoSuchEntry,
     NoSuchRepo,
@@ -641,7 +645,7 @@ VERSION_INDEX = ".hubver/versions.jsonl"
 MAX_GITIGNORE = 1 << 20
 MAX_GITIGNORE_LINES = 1000
 MAX_GITIGNORE_STAR_RUNS = 2
-MAX_GITIGNORE_LINE = 1024
+MAX_GITIGNORE_LINE = 256
 _STAR_RUNS = re.compile(r"\*+")
 _STARS = re.compile(r"\*{2,}")
 
@@ -664,7 +668,7 @@ def ignore_matcher(gitignore: str | None, budget: float = 2.0) -> Callable[[str]
 
     The patterns become backtracking regexes, so a hostile .gitignore (`*a*a*a*a*b` against a
     1 KiB path) could hold a worker for minutes: patterns with more than two `*` runs are
-    skipped (runs of stars are folded first, as git reads them), as are lines over 1 KiB and lines
+    skipped (runs of stars are folded first, as git reads them), as are lines over 256 characters and lines
     that are no valid pattern (git skips those too), and after `budget`
     seconds of matching every further path counts as not ignored (the client then uploads it).
     """
@@ -678,22 +682,29 @@ def ignore_matcher(gitignore: str | None, budget: float = 2.0) -> Callable[[str]
             if len(line) > MAX_GITIGNORE_LINE or len(_STAR_RUNS.findall(line)) > MAX_GITIGNORE_STAR_RUNS:
                 continue
             try:
-                pathspec.GitIgnoreSpec.from_lines([line])
+                GitIgnoreSpecPattern(line)
             except (ValueError, re.error):
                 continue
             lines.append(line)
-        spec = pathspec.GitIgnoreSpec.from_lines(lines)
-    spent = 0.0
+        patterns = [p for p in map(GitIgnoreSpecPattern, lines) if p.include is not None]
+    deadline = time.monotonic() + budget
 
     def ignored(path: str) -> bool:
-        nonlocal spent
-        if spent > budget:
-            return False
-        start = time.monotonic()
-        try:
-            return spec.match_file(path)
-        finally:
-            spent += time.monotonic() - start
+        # GitIgnoreSpec.match_file's rule (the last match wins; a file pattern outranks a
+        # directory one unless the directory one re-includes), one pattern at a time so that the
+        # budget holds inside one path too: 1000 slow patterns against one path stop at it.
+        include, rank = False, 0
+        for pattern in patterns:
+            if time.monotonic() > deadline:
+                return False
+            found = pattern.match_file(path)
+            if found is None:
+                continue
+            dir_mark = found.match.groupdict().get(_DIR_MARK)
+            priority = 1 if dir_mark else 2
+            if (pattern.include and dir_mark) or priority >= rank:
+                include, rank = bool(pattern.include), priority
+        return include
 
     return ignored
 
@@ -783,7 +794,20 @@ class RepoStore:
             existing = self.canonical_id(repo_type, repo_id)
             if existing is not None:
                 raise RepoExists(f"You already created this {repo_type} repo")  # the Hub's words
+            self._check_namespace_spelling(repo_id)
             return self._create(repo_type, repo_id, private=private, owner=owner)
+
+    def _check_namespace_spelling(self, repo_id: str) -> None:
+        """A namespace is one whatever its case, as ids are: `ALICE/x` beside `alice/y` would be a
+        namespace its owner cannot reach (rights compare the spelling the repos were created with)."""
+        namespace = repo_id.split("/")[0]
+        for type_dir in TYPE_DIRS.values():
+            for entry in _listdir(self.root / type_dir):
+                if entry.lower() == namespace.lower() and entry != namespace:
+                    raise InvalidName(
+                        f"Namespace {namespace!r} is spelled {entry!r} on this hub: namespaces are "
+                        f"case-insensitive; use {entry}/{repo_id.split('/', 1)[1]}."
+                    )
 
     def _create(self, repo_type: str, repo_id: str, *, private: bool, owner: str) -> Repo:
         path = self.git_dir(repo_type, repo_id)
@@ -849,6 +873,8 @@ class RepoStore:
             existing = self.canonical_id(repo_type, to_id)
             if existing is not None and existing != source:
                 raise RepoExists(f"A {repo_type} repository called {existing} already exists")
+            if to_id.split("/")[0] != source.split("/")[0]:  # a rename within its namespace keeps it
+                self._check_namespace_spelling(to_id)
             old, new = self.git_dir(repo_type, source), self.git_dir(repo_type, to_id)
             new.parent.mkdir(parents=True, exist_ok=True)
             repo = self.get(repo_type, source)
