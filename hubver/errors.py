@@ -88,3 +88,7 @@ class CheckoutError(HubverError):
 
 class LoadError(HubverError):
     """A version cannot be loaded safely (e.g. pickle weights without allow_pickle)."""
+
+
+class HistoriesDiffer(HubverError):
+    """`hubver sync`: the two hubs disagree about a repository's versions (or an alias's history)."""
