@@ -31,6 +31,7 @@ _EXPORTS = {
     "alias_history": "hubver.registry.aliases",
     "verify": "hubver.registry.verify",
     "load": "hubver.registry.load",
+    "sync": "hubver.registry.sync",
     "HubverCallback": "hubver.callback",
     "HubverError": "hubver.errors",
 }

@@ -217,6 +217,25 @@ def test_versions_only_on_dst_are_kept_unless_they_block_the_order(
     assert [v.version for v in hubver.list_versions(repo_id, **dst_conn)] == ["v1", "v2"]
 
 
+def test_sync_into_another_repository_of_the_same_hub(hub, hub_token, adapters, copy_of, repo_id):
+    conn = {"endpoint": hub.url, "token": hub_token}
+    hubver.push(adapters[4], repo_id, message="first", **conn)
+    hubver.push(adapters[8], repo_id, message="second", **conn)
+    hubver.promote(repo_id, "v2", "production", **conn)
+    copy = f"{repo_id}-copy"
+    result = sync(
+        hub.url, hub.url, [repo_id], to_repo=copy, aliases=True, src_token=hub_token, dst_token=hub_token
+    )
+    repo = result.repos[0]
+    assert [c.version for c in repo.copied] == ["v1", "v2"] and repo.created_repo
+    reports = hubver.verify(copy, **conn)
+    assert all(r.ok for r in reports), [(r.version, r.problems) for r in reports if not r.ok]
+    card = hubver.get_version(copy, "v2", **conn).card
+    readme = (Path(hubver.checkout(copy, "v2", to="co", **conn).path) / "README.md").read_text()
+    assert copy in readme and f'{repo_id}"' not in readme, card
+    assert [a["version"] for a in hubver.list_aliases(copy, **conn)] == ["v2"]
+
+
 def test_bad_endpoints_are_refused_clearly(hub_token):
     code, out = _run("sync", "ftp://nowhere", "local", "--repo", "me/a")
     assert code == 1 and "Invalid endpoint" in out and "Traceback" not in out

@@ -175,8 +175,9 @@ def _sync_repo(
     src_refs = src.refs(repo)
     source = read_state(src, repo, branch, refs=src_refs)
     _check_source(repo, branch, source)
+    private = _is_private(src, repo)
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        state = _target_state(dst, target, branch, private=_is_private(src, repo), dry_run=dry_run, out=out)
+        state = _target_state(dst, target, branch, private=private, dry_run=dry_run, out=out)
         try:
             _copy_versions(src, dst, repo, target, branch, source, state, out, dry_run=dry_run)
         except (ConflictError, TransientError):
@@ -534,6 +535,12 @@ def _sync_aliases(
             if isinstance(h, dict)
         ]
         mine = dst_records.get(alias)
+        if mine is None and dst_refs is not None and (alias in dst_refs.branches or alias in dst_refs.tags):
+            raise HistoriesDiffer(
+                f"{alias} is an alias on SRC {repo}, but a branch or tag that is not a hubver alias on DST "
+                f"{target}; it was not overwritten.",
+                f"Rename or delete {alias} on DST, or sync without --aliases.",
+            )
         theirs = [_promotion_key(h) for h in history]
         ours = [_promotion_key(h) for h in (mine or {}).get("history") or []]
         if ours != theirs[: len(ours)]:
