@@ -18,7 +18,7 @@ from helpers import git_dir
 
 import hubver
 from hubver.cli import cli as hubver_cli
-from hubver.errors import HistoriesDiffer
+from hubver.errors import HistoriesDiffer, RepoNotFound
 from hubver.registry.sync import sync
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
@@ -243,3 +243,43 @@ def test_bad_endpoints_are_refused_clearly(hub_token):
     assert code == 1 and "Invalid SRC endpoint" in out
     code, out = _run("sync", "local", "local", "--repo", "me/a")
     assert code == 1 and "same hub" in out
+
+
+def test_offline_versions_published_later_from_local(dst, adapters, repo_id):
+    """Trained offline with `--local`, then `hubver sync local URL`: the local hub's admin token
+    is found as for every `--local` command, DST's comes from HUBVER_DST_TOKEN."""
+    hubver.push(adapters[4], repo_id, local=True)
+    hubver.push(adapters[8], repo_id, local=True)
+    os.environ["HUBVER_DST_TOKEN"] = DST_TOKEN
+    try:
+        code, out = _run("sync", "local", dst.url, "--repo", repo_id)
+    finally:
+        os.environ.pop("HUBVER_DST_TOKEN")
+    assert code == 0, out
+    assert "copied 2 version(s)" in out and DST_TOKEN not in out
+    dst_conn = {"endpoint": dst.url, "token": DST_TOKEN}
+    assert all(r.ok for r in hubver.verify(repo_id, **dst_conn))
+    assert _published({"local": True}, repo_id) == _published(dst_conn, repo_id)
+
+
+def test_a_tampered_source_version_is_never_copied(unprotected, api, hub_token, dst, adapters, repo_id):
+    src_conn = {"endpoint": unprotected.url, "token": hub_token}
+    v1 = hubver.push(adapters[4], repo_id, **src_conn)
+    v2 = hubver.push(adapters[8], repo_id, **src_conn)
+    api.delete_tag(repo_id, tag="v2")
+    api.create_tag(repo_id, tag="v2", revision=v1.commit)  # v2 now names v1's content
+    assert v2.commit != v1.commit
+    code, out = _run(
+        "sync",
+        unprotected.url,
+        dst.url,
+        "--repo",
+        repo_id,
+        "--src-token",
+        hub_token,
+        "--dst-token",
+        DST_TOKEN,
+    )
+    assert code == 1 and "Nothing was copied" in out and "v2" in out, out
+    with pytest.raises(RepoNotFound):
+        hubver.list_versions(repo_id, endpoint=dst.url, token=DST_TOKEN)

@@ -177,9 +177,11 @@ def _sync_repo(
     _check_source(repo, branch, source)
     private = _is_private(src, repo)
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        state = _target_state(dst, target, branch, private=private, dry_run=dry_run, out=out)
+        state = _target_state(dst, target, branch, dry_run=dry_run, out=out)
         try:
-            _copy_versions(src, dst, repo, target, branch, source, state, out, dry_run=dry_run)
+            _copy_versions(
+                src, dst, repo, target, branch, source, state, out, dry_run=dry_run, private=private
+            )
         except (ConflictError, TransientError):
             # DST moved under us (a push, another sync) or an answer was lost: re-read and re-plan.
             time.sleep(0.2 * attempt)
@@ -222,24 +224,12 @@ def _is_private(client: HubClient, repo: str) -> bool:
     return client.call("Reading the repository", fetch, repo=repo)
 
 
-def _target_state(
-    dst: HubClient, target: str, branch: str, *, private: bool, dry_run: bool, out: RepoSync
-) -> BranchState:
-    """DST's branch, created (repository and branch) unless this is a dry run; tags repaired."""
+def _target_state(dst: HubClient, target: str, branch: str, *, dry_run: bool, out: RepoSync) -> BranchState:
+    """DST's branch as it is (nothing created yet), with the tags an interrupted run left missing repaired."""
     try:
         refs = dst.refs(target)
     except RepoNotFound:
-        if dry_run:
-            return BranchState(None, {}, [], [], {}, {}, None)
-        dst.ensure_repo(target, private=private)
-        out.created_repo = True
-        refs = dst.refs(target)
-    if branch not in refs.branches and not dry_run:
-        start = refs.branches.get("main")
-        if start is None:
-            raise HubError(f"{target} on DST has no 'main' branch to start branch {branch!r} from.")
-        dst.create_branch(target, branch, start)
-        refs = dst.refs(target)
+        return BranchState(None, {}, [], [], {}, {}, None)
     state = read_state(dst, target, branch, refs=refs)
     check_history(dst, target, branch, state)
     if state.problems:
@@ -250,6 +240,21 @@ def _target_state(
     if not dry_run:
         out.repaired += repair_tags(dst, target, branch, state)
     return state
+
+
+def _create_target(dst: HubClient, target: str, branch: str, *, private: bool, out: RepoSync) -> None:
+    """The repository (as private as SRC's) and the versions branch, started from main, as push does."""
+    try:
+        refs = dst.refs(target)
+    except RepoNotFound:
+        dst.ensure_repo(target, private=private)
+        out.created_repo = True
+        refs = dst.refs(target)
+    if branch not in refs.branches:
+        start = refs.branches.get("main")
+        if start is None:
+            raise HubError(f"{target} on DST has no 'main' branch to start branch {branch!r} from.")
+        dst.create_branch(target, branch, start)
 
 
 def plan(
@@ -307,28 +312,41 @@ def _copy_versions(
     out: RepoSync,
     *,
     dry_run: bool,
+    private: bool,
 ) -> None:
     already, to_copy, out.only_on_dst = plan(repo, target, source, state)
-    out.already = already
+    copied_before = {c.version for c in out.copied}  # by an earlier attempt of this sync
+    out.already = [v for v in already if v not in copied_before]
     position = {e["version"]: i for i, e in enumerate(source.entries)}
+    # Every version to copy is checked on SRC first: a broken one stops the sync before anything moves.
+    checks = {}
     for version in to_copy:
         i = position[version]
         src_commit = source.tags.get(version)
         if src_commit is None:
             raise IntegrityError(
-                f"Version {version} of {repo} on SRC has no tag: it cannot be copied (nor the ones after it).",
+                f"Version {version} of {repo} on SRC has no tag, so it cannot be copied. Nothing was copied.",
                 f"Run `hubver verify --repair --repo {repo}` against SRC, then sync again.",
             )
         check = check_commit(
             src, repo, version, src_commit, source.entries[i], position=source.entries[: i + 1]
         )
-        check.raise_if_broken(repo)
-        copied = _copy_one(
-            src, dst, repo, target, branch, source.entries[i], src_commit, check.files, state, dry_run
-        )
-        out.copied.append(copied)
+        if not check.ok:
+            raise IntegrityError(
+                f"Version {version} of {repo} on SRC cannot be trusted: {' '.join(check.problems)} "
+                "Nothing was copied.",
+                f"Run `hubver verify --repo {repo}` against SRC; sync copies intact versions only.",
+            )
+        checks[version] = (src_commit, check.files)
+    if to_copy and not dry_run and state.head is None:
+        _create_target(dst, target, branch, private=private, out=out)
+        state = read_state(dst, target, branch)
+    for version in to_copy:
+        src_commit, files = checks[version]
+        entry = source.entries[position[version]]
+        out.copied.append(_copy_one(src, dst, repo, target, branch, entry, src_commit, files, state, dry_run))
         if dry_run:
-            state = _as_if_copied(state, source.entries[i], version)
+            state = _as_if_copied(state, entry, version)
         else:
             state = read_state(dst, target, branch)
 
@@ -523,7 +541,7 @@ def _sync_aliases(
     the two disagree about who promoted what, and the sync refuses, naming the alias.
     """
     records = read_alias_records(src, repo, src_refs, branch)
-    dst_refs = dst.refs(target) if not dry_run or _exists(dst, target) else None
+    dst_refs = dst.refs(target) if _exists(dst, target) else None
     dst_records = read_alias_records(dst, target, dst_refs, branch) if dst_refs else {}
     tags = dict(dst_refs.tags) if dst_refs else {}
     out = []
