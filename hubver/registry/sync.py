@@ -103,6 +103,17 @@ class SyncResult:
         return out
 
 
+@dataclass(frozen=True)
+class _Route:
+    """One repository's way: from `repo` on SRC to `target` on DST, the versions on `branch`."""
+
+    src: HubClient
+    dst: HubClient
+    repo: str
+    target: str
+    branch: str
+
+
 def endpoint_settings(spec: str, token: str | None, repo: str, branch: str | None, side: str) -> Settings:
     """Settings for one side: `local`, `hf` / `huggingface.co`, or an http(s) URL."""
     value = spec.strip()
@@ -152,11 +163,7 @@ def sync(
             target = validate_repo(to_repo) if to_repo else validate_repo(repo)
             result.repos.append(
                 _sync_repo(
-                    src_client,
-                    dst_client,
-                    validate_repo(repo),
-                    target,
-                    first_src.branch,
+                    _Route(src_client, dst_client, validate_repo(repo), target, first_src.branch),
                     aliases=aliases,
                     dry_run=dry_run,
                 )
@@ -168,9 +175,8 @@ def _shown(settings: Settings) -> str:
     return settings.endpoint if settings.is_local else strip_url_credentials(settings.endpoint)
 
 
-def _sync_repo(
-    src: HubClient, dst: HubClient, repo: str, target: str, branch: str, *, aliases: bool, dry_run: bool
-) -> RepoSync:
+def _sync_repo(route: _Route, *, aliases: bool, dry_run: bool) -> RepoSync:
+    src, dst, repo, target, branch = route.src, route.dst, route.repo, route.target, route.branch
     out = RepoSync(repo, target, branch, dry_run)
     src_refs = src.refs(repo)
     source = read_state(src, repo, branch, refs=src_refs)
@@ -179,9 +185,7 @@ def _sync_repo(
     for attempt in range(1, MAX_ATTEMPTS + 1):
         state = _target_state(dst, target, branch, dry_run=dry_run, out=out)
         try:
-            _copy_versions(
-                src, dst, repo, target, branch, source, state, out, dry_run=dry_run, private=private
-            )
+            _copy_versions(route, source, state, out, dry_run=dry_run, private=private)
         except (ConflictError, TransientError):
             # DST moved under us (a push, another sync) or an answer was lost: re-read and re-plan.
             time.sleep(0.2 * attempt)
@@ -193,7 +197,7 @@ def _sync_repo(
             "Run the sync again; what was copied stays copied.",
         )
     if aliases:
-        out.aliases = _sync_aliases(src, dst, repo, target, branch, src_refs, dry_run=dry_run)
+        out.aliases = _sync_aliases(route, src_refs, dry_run=dry_run)
     return out
 
 
@@ -302,18 +306,9 @@ def plan(
 
 
 def _copy_versions(
-    src: HubClient,
-    dst: HubClient,
-    repo: str,
-    target: str,
-    branch: str,
-    source: BranchState,
-    state: BranchState,
-    out: RepoSync,
-    *,
-    dry_run: bool,
-    private: bool,
+    route: _Route, source: BranchState, state: BranchState, out: RepoSync, *, dry_run: bool, private: bool
 ) -> None:
+    src, dst, repo, target, branch = route.src, route.dst, route.repo, route.target, route.branch
     already, to_copy, out.only_on_dst = plan(repo, target, source, state)
     copied_before = {c.version for c in out.copied}  # by an earlier attempt of this sync
     out.already = [v for v in already if v not in copied_before]
@@ -344,7 +339,7 @@ def _copy_versions(
     for version in to_copy:
         src_commit, files = checks[version]
         entry = source.entries[position[version]]
-        out.copied.append(_copy_one(src, dst, repo, target, branch, entry, src_commit, files, state, dry_run))
+        out.copied.append(_copy_one(route, entry, src_commit, files, state, dry_run))
         if dry_run:
             state = _as_if_copied(state, entry, version)
         else:
@@ -365,48 +360,20 @@ def _as_if_copied(state: BranchState, entry: dict[str, Any], version: str) -> Br
 
 
 def _copy_one(
-    src: HubClient,
-    dst: HubClient,
-    repo: str,
-    target: str,
-    branch: str,
+    route: _Route,
     entry: dict[str, Any],
     src_commit: str,
     src_files: dict[str, RemoteFile],
     state: BranchState,
     dry_run: bool,
 ) -> CopiedVersion:
+    """One version onto DST's branch: one commit on top of `state.head`, then its tag."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
+    src, dst, repo, target, branch = route.src, route.dst, route.repo, route.target, route.branch
     version = entry["version"]
     result = CopiedVersion(version, src_commit, None, str(entry.get("digest")))
-    meta_bytes, _ = src.read_file(repo, layout.METADATA_PATH, src_commit)
-    meta = parse_json(meta_bytes or b"", f"{layout.METADATA_PATH} of {version} in {repo} on SRC")
-    previous = state.entries[-1] if state.entries else None
-    parent = meta.get("parent") if isinstance(meta, dict) else None
-    if isinstance(parent, dict) and parent.get("version") and previous is not None:
-        local_parent = {**parent, "commit": state.tags.get(str(parent["version"])) or None}
-        if local_parent != parent:
-            meta = {**meta, "parent": local_parent}
-            meta_bytes = dumps(meta).encode()
-    new_entry = {**entry, "branch": branch, "metadata_blob": git_blob_sha(meta_bytes or b"")}
-    if isinstance(entry.get("prev"), dict) and previous is not None:
-        new_entry["prev"] = {
-            "version": previous["version"],
-            "hash": entry_hash(previous),
-            "commit": state.tags.get(previous["version"]),
-        }
-    entries = [*state.entries, new_entry]
-    readme_bytes, _ = src.read_file(repo, layout.CARD_PATH, src_commit)
-    if target != repo and readme_bytes is not None:
-        readme_bytes = card.render(
-            meta,
-            repo=target,
-            history=entries,
-            previous=previous,
-            existing=readme_bytes.decode("utf-8", "replace"),
-        ).encode()
-
+    meta, meta_bytes, entries, readme_bytes = _hubver_files(route, entry, src_commit, state)
     artifact = {p: f for p, f in src_files.items() if p not in layout.MANAGED_PATHS}
     result.deleted = sorted(p for p in state.files if p not in artifact and p not in layout.MANAGED_PATHS)
     changed = []
@@ -445,7 +412,7 @@ def _copy_one(
             result.bytes_sent += f.size
         ops += [CommitOperationDelete(path_in_repo=p) for p in result.deleted]
         ops += [
-            CommitOperationAdd(path_in_repo=layout.METADATA_PATH, path_or_fileobj=meta_bytes or b""),
+            CommitOperationAdd(path_in_repo=layout.METADATA_PATH, path_or_fileobj=meta_bytes),
             CommitOperationAdd(path_in_repo=layout.INDEX_PATH, path_or_fileobj=index.render(finite(entries))),
         ]
         if readme_bytes is not None:
@@ -454,16 +421,56 @@ def _copy_one(
             target,
             branch,
             ops,
-            message=commit_title(version, meta.get("message") if isinstance(meta, dict) else None),
+            message=commit_title(version, meta.get("message")),
             description=f"hubver sync {version} from {repo}@{src_commit}",
             parent=state.head,
         )
-    pause = float(os.environ.get(SLOW_ENV) or 0)
-    if pause > 0:
-        time.sleep(pause)
+    with contextlib.suppress(ValueError):
+        time.sleep(max(0.0, float(os.environ.get(SLOW_ENV) or 0)))
     _tag(dst, target, version, commit)
     result.commit = commit
     return result
+
+
+def _hubver_files(
+    route: _Route, entry: dict[str, Any], src_commit: str, state: BranchState
+) -> tuple[dict[str, Any], bytes, list[dict[str, Any]], bytes | None]:
+    """The version's hubver.json (object and bytes), DST's index with it, and its card, for DST.
+
+    hubver.json stays byte for byte SRC's unless its parent's commit differs on DST; the index
+    entry is SRC's with its chain link over DST's entries and commits. The card is SRC's, or,
+    for another repository name (--to-repo), rendered anew around SRC's own text.
+    """
+    src, repo, version = route.src, route.repo, entry["version"]
+    meta_bytes, _ = src.read_file(repo, layout.METADATA_PATH, src_commit)
+    meta = parse_json(meta_bytes or b"", f"{layout.METADATA_PATH} of {version} in {repo} on SRC")
+    if not isinstance(meta, dict) or meta_bytes is None:  # check_commit has read it already
+        raise IntegrityError(f"{layout.METADATA_PATH} of {version} in {repo} on SRC changed while syncing.")
+    previous = state.entries[-1] if state.entries else None
+    parent = meta.get("parent")
+    if isinstance(parent, dict) and parent.get("version") and previous is not None:
+        local_parent = {**parent, "commit": state.tags.get(str(parent["version"])) or None}
+        if local_parent != parent:
+            meta = {**meta, "parent": local_parent}
+            meta_bytes = dumps(meta).encode()
+    new_entry = {**entry, "branch": route.branch, "metadata_blob": git_blob_sha(meta_bytes)}
+    if isinstance(entry.get("prev"), dict) and previous is not None:
+        new_entry["prev"] = {
+            "version": previous["version"],
+            "hash": entry_hash(previous),
+            "commit": state.tags.get(previous["version"]),
+        }
+    entries = [*state.entries, new_entry]
+    readme_bytes, _ = src.read_file(repo, layout.CARD_PATH, src_commit)
+    if route.target != repo and readme_bytes is not None:
+        readme_bytes = card.render(
+            meta,
+            repo=route.target,
+            history=entries,
+            previous=previous,
+            existing=readme_bytes.decode("utf-8", "replace"),
+        ).encode()
+    return meta, meta_bytes, entries, readme_bytes
 
 
 def _same(f: RemoteFile, remote: RemoteFile | None) -> bool:
@@ -532,14 +539,13 @@ def _download(src: HubClient, repo: str, commit: str, f: RemoteFile, local: Path
     src.call(f"Downloading {f.path}", fetch, repo=repo)
 
 
-def _sync_aliases(
-    src: HubClient, dst: HubClient, repo: str, target: str, branch: str, src_refs: Any, *, dry_run: bool
-) -> list[CopiedAlias]:
+def _sync_aliases(route: _Route, src_refs: Any, *, dry_run: bool) -> list[CopiedAlias]:
     """Each SRC alias onto DST: the version's files and SRC's record, its commits mapped to DST's tags.
 
     DST's alias history must be a start of SRC's (promotions are only ever appended); otherwise
     the two disagree about who promoted what, and the sync refuses, naming the alias.
     """
+    src, dst, repo, target, branch = route.src, route.dst, route.repo, route.target, route.branch
     records = read_alias_records(src, repo, src_refs, branch)
     dst_refs = dst.refs(target) if _exists(dst, target) else None
     dst_records = read_alias_records(dst, target, dst_refs, branch) if dst_refs else {}
