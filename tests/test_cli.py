@@ -165,6 +165,7 @@ def test_fast_commands_never_import_torch(hub, hub_token, adapters, repo_id, tmp
         ["push", str(adapters[4])],
         ["list"],
         ["checkout", "v1", "--to", str(tmp_path / "co")],
+        ["sync", hub.url, hub.url, "--to-repo", f"{repo_id}-copy"],
     ):
         proc, heavy = _heavy_modules(args, env)
         assert proc.returncode == 0, proc.stderr
