@@ -260,6 +260,9 @@ def test_offline_versions_published_later_from_local(dst, adapters, repo_id):
     dst_conn = {"endpoint": dst.url, "token": DST_TOKEN}
     assert all(r.ok for r in hubver.verify(repo_id, **dst_conn))
     assert _published({"local": True}, repo_id) == _published(dst_conn, repo_id)
+    code, out = _run("sync", "local", "local", "--repo", repo_id, "--to-repo", f"{repo_id}-2")
+    assert code == 0 and "copied 2 version(s)" in out, out  # one embedded hub serves both sides
+    assert all(r.ok for r in hubver.verify(f"{repo_id}-2", local=True))
 
 
 def test_a_tampered_source_version_is_never_copied(unprotected, api, hub_token, dst, adapters, repo_id):

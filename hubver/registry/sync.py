@@ -158,7 +158,11 @@ def sync(
     first_src = endpoint_settings(src, src_token, repos[0], branch, "SRC")
     first_dst = endpoint_settings(dst, dst_token, to_repo or repos[0], branch, "DST")
     result = SyncResult(_shown(first_src), _shown(first_dst), dry_run)
-    with open_client(first_src) as src_client, open_client(first_dst) as dst_client:
+    with contextlib.ExitStack() as stack:
+        src_client = stack.enter_context(open_client(first_src))
+        # One hub on both sides (--to-repo): one client, so `local` starts one embedded hub, not two.
+        same = src.strip() == dst.strip() and first_src.token == first_dst.token
+        dst_client = src_client if same else stack.enter_context(open_client(first_dst))
         for repo in repos:
             target = validate_repo(to_repo) if to_repo else validate_repo(repo)
             result.repos.append(
