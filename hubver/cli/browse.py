@@ -143,7 +143,7 @@ def diff(settings: Settings, as_json: bool, a: str, b: str, unchecked: bool) -> 
     if as_json:
         emit_json(d.to_dict())
         return
-    click.echo(f"{safe(d.repo)}: {safe(a)} ({d.commits[0][:8]}) -> {safe(b)} ({d.commits[1][:8]})")
+    click.echo(f"{safe(d.repo)}: {safe(d.a)} ({d.commits[0][:8]}) -> {safe(d.b)} ({d.commits[1][:8]})")
     if d.base_model[0] != d.base_model[1]:
         click.echo(f"base model: {fmt(d.base_model[0])} -> {fmt(d.base_model[1])}")
     if d.lora_rank != (None, None):
@@ -182,4 +182,26 @@ def diff(settings: Settings, as_json: bool, a: str, b: str, unchecked: bool) -> 
         click.echo("files: identical")
 
 
-COMMANDS = [list_, show, diff]
+@click.command()
+@click.argument("selector")
+@repo_options
+def resolve(settings: Settings, as_json: bool, selector: str) -> None:
+    """Print the version and commit SELECTOR names.
+
+    SELECTOR: a version id, an alias, latest, best:METRIC, min:METRIC, max:METRIC,
+    ALIAS@DATE (production@2026-01-31, a date meaning the end of that day UTC) or SEL~N
+    (v5~2, latest~1, production~1: N versions before).
+    """
+    from ..registry import connect
+
+    with connect(settings=settings) as registry:
+        got = registry.select(selector)
+    if as_json:
+        emit_json(got.to_dict())
+        return
+    click.echo(f"{safe(got.version)} {got.commit}")
+    if got.how:
+        click.echo(f"  {safe(got.how)}", err=True)
+
+
+COMMANDS = [list_, show, diff, resolve]

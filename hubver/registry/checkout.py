@@ -24,7 +24,7 @@ from ..hashing import BLOCK, sha256_file
 from ..jsonio import load_json
 from ..trust import git_blob_sha
 from . import Connection, Registry, connect
-from .browse import check_version, read_listing, resolve_ref
+from .browse import check_version, read_listing, resolve_ref, selected_name
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is 3.11+
@@ -89,6 +89,7 @@ def checkout_into(
 ) -> CheckoutResult:
     """`Registry.checkout`: see `checkout`."""
     client, r = registry.client, registry.repo
+    version = selected_name(registry, version, offline=_offline())
     target = Path(to).expanduser() if to else default_target(r, version)
     _check_target(target, force)
     cache = Path(cache_dir) if cache_dir else None
