@@ -31,6 +31,9 @@ _EXPORTS = {
     "alias_history": "hubver.registry.aliases",
     "verify": "hubver.registry.verify",
     "load": "hubver.registry.load",
+    "lock": "hubver.registry.lock",
+    "read_lock": "hubver.lockfile",
+    "write_lock": "hubver.lockfile",
     "HubverCallback": "hubver.callback",
     "HubverError": "hubver.errors",
 }

@@ -23,9 +23,9 @@ def promote(settings: Settings, as_json: bool, version: str, alias: str) -> None
         emit_json(p.to_dict())
         return
     if not p.changed:
-        click.echo(f"{alias} already points at {version}.")
+        click.echo(f"{alias} already points at {p.version}.")
         return
-    click.echo(f"{alias}: {p.previous or '(new)'} -> {version}  (commit {(p.commit or '')[:12]})")
+    click.echo(f"{alias}: {p.previous or '(new)'} -> {p.version}  (commit {(p.commit or '')[:12]})")
     click.echo(f'  load: from_pretrained("{p.repo}", revision="{alias}")')
 
 

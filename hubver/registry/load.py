@@ -97,8 +97,8 @@ def load(
     if lock is not None:
         from ..lockfile import read_lock
 
-        lock = lock if isinstance(lock, Lock) else read_lock(lock)
-        repo = repo or lock.pick(version or None).repo
+        pinned = lock if isinstance(lock, Lock) else read_lock(lock)
+        repo = repo or pinned.pick(version or None, f"the lockfile {lock}").repo
     with connect(
         repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client, hub=hub
     ) as registry:
