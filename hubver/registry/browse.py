@@ -328,8 +328,11 @@ def resolve_ref(refs: Refs, repo: str, version: str) -> str:
     raise VersionNotFound(
         f"Version {version} not found in {repo}."
         + (f" Known versions: {', '.join(known[-5:])}{' ...' if len(known) > 5 else ''}." if known else ""),
-        f"Run `hubver list --repo {repo}` to see every version.",
+        f"Run `hubver list --repo {repo}` to see every version. {_FORMS_HINT}",
     )
+
+
+_FORMS_HINT = "Or name one by a selector: latest, best:METRIC, min:METRIC, max:METRIC, ALIAS@DATE, SEL~N."
 
 
 def get_version(
