@@ -25,6 +25,7 @@ _EXPORTS = {
     "get_version": "hubver.registry.browse",
     "diff": "hubver.registry.browse",
     "resolve": "hubver.registry.browse",
+    "select": "hubver.registry.browse",
     "checkout": "hubver.registry.checkout",
     "promote": "hubver.registry.aliases",
     "list_aliases": "hubver.registry.aliases",

@@ -117,6 +117,8 @@ def test_lock_refuses_a_version_that_moved(conn, adapter_repo, unprotected, api,
     assert read_lock(path) == lock
     with pytest.raises(LockError, match="pins 2 versions"):
         hubver.checkout(adapter_repo, "", lock=path, **conn)
+    with pytest.raises(LockError, match=f"The lock pins {adapter_repo}, not"):
+        hubver.checkout(adapter_repo + "-other", "v1", lock=path, **conn)
     tags = {t.name: t.target_commit for t in api.list_repo_refs(adapter_repo).tags}
     api.delete_tag(adapter_repo, tag="v1")
     api.create_tag(adapter_repo, tag="v1", revision=tags["v2"])

@@ -114,6 +114,7 @@ def test_resolve_command(conn, published, cli):
     data = json.loads(result.stdout)
     assert (data["version"], data["commit"], data["alias"]) == ("v2", tags["v2"], "production")
     assert "production pointed at v2" in data["how"]
+    assert hubver.select(published, "latest~4", **conn).version == "v1"
 
 
 def test_every_verb_accepts_selectors(conn, published, cli, tmp_path):

@@ -14,7 +14,11 @@ from .common import emit_json, repo_options
 @click.argument("alias")
 @repo_options
 def promote(settings: Settings, as_json: bool, version: str, alias: str) -> None:
-    """Point ALIAS (e.g. production) at VERSION; rollback is promoting an older one."""
+    """Point ALIAS (e.g. production) at VERSION; rollback is promoting an older one.
+
+    VERSION may be a selector: `hubver promote best:eval_loss production`, or
+    `hubver promote production~1 production` to roll back one version.
+    """
     from ..registry import connect
 
     with connect(settings=settings) as registry:

@@ -57,7 +57,10 @@ def list_(settings: Settings, as_json: bool, sort: str | None, limit: int | None
 @repo_options
 @click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
 def show(settings: Settings, as_json: bool, version: str, unchecked: bool) -> None:
-    """Show one version: metadata, files and model card summary."""
+    """Show one version: metadata, files and model card summary.
+
+    VERSION is a version id, an alias or a selector (see `hubver resolve --help`).
+    """
     from ..registry import connect
     from ..training import key_hyperparameters
 
@@ -134,7 +137,10 @@ def show(settings: Settings, as_json: bool, version: str, unchecked: bool) -> No
 @repo_options
 @click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
 def diff(settings: Settings, as_json: bool, a: str, b: str, unchecked: bool) -> None:
-    """Compare versions A and B (LoRA ranks are read from the weights)."""
+    """Compare versions A and B (LoRA ranks are read from the weights).
+
+    A and B are version ids, aliases or selectors: `hubver diff latest~1 latest`.
+    """
     from ..registry import connect
     from ..training import RUN_LOCAL_ARGS, is_noise_metric
 

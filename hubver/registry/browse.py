@@ -319,6 +319,17 @@ def selected_name(registry: Registry, selector: str, *, offline: bool = False) -
     return registry.select(selector).version
 
 
+def select(
+    repo: str | None = None,
+    selector: str = "",
+    **connection: Unpack[Connection],
+) -> Selected:
+    """What `selector` names in `repo` (`latest`, `best:eval_loss`, `production@2026-01-31`,
+    `v5~2`, an id or an alias): the version, its commit and how it was reached."""
+    with connect(repo, **connection) as registry:
+        return registry.select(selector)
+
+
 def resolve_ref(refs: Refs, repo: str, version: str) -> str:
     if version in refs.tags:
         return refs.tags[version]

@@ -139,10 +139,11 @@ def load_from(
     if lock is not None:
         from ..lockfile import cache_snapshot, refuse_unless_matches
         from . import _locked
-        from .lock import check_pinned
+        from .lock import check_pinned, same_repo
 
         locked, source = _locked(lock, version)
         version = locked.version
+        same_repo(registry, locked)
         if not offline:
             check_pinned(registry, locked)
     else:

@@ -95,13 +95,17 @@ def _base(registry: Registry, meta: dict[str, Any]) -> LockedBase | None:
     return LockedBase(name, revision, commit)
 
 
-def check_pinned(registry: Registry, locked: LockedVersion) -> None:
-    """The Hub still has `locked` where the lock says: same repo, the tag on the locked commit."""
+def same_repo(registry: Registry, locked: LockedVersion) -> None:
     if locked.repo != registry.repo:
         raise LockError(
             f"The lock pins {locked.repo}, not {registry.repo}.",
             "Drop --repo, or pass the lock of this repo.",
         )
+
+
+def check_pinned(registry: Registry, locked: LockedVersion) -> None:
+    """The Hub still has `locked` where the lock says: same repo, the tag on the locked commit."""
+    same_repo(registry, locked)
     tag = registry.client.refs(registry.repo).tags.get(locked.version)
     if tag != locked.commit:
         raise IntegrityError(
@@ -126,6 +130,7 @@ def checkout_locked(
     from ..jsonio import load_json
     from .checkout import _offline, checkout_into
 
+    same_repo(registry, locked)
     if not _offline():
         check_pinned(registry, locked)
     result = checkout_into(registry, locked.version, to, force=force, cache_dir=cache_dir, quiet=quiet)

@@ -3,7 +3,7 @@
 from datetime import datetime, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hubver.errors import SelectorError, VersionNotFound
@@ -170,6 +170,7 @@ def test_dates():
 version_ids = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._+/-]{0,20}\Z")
 
 
+@settings(max_examples=60)
 @given(version_ids)
 def test_every_valid_id_is_a_plain_selector(text):
     try:
