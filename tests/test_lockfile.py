@@ -109,6 +109,17 @@ def test_lock_round_trip_and_tampering(
     assert "Traceback" not in result.output
 
 
+def test_lock_errors_are_clear(adapter_repo, cli, tmp_path):
+    result = cli("lock", "best:bleu", "-o", str(tmp_path / "x.lock"), repo=adapter_repo)
+    assert result.exit_code == 1 and "Metrics recorded: eval_loss" in result.output
+    assert not (tmp_path / "x.lock").exists()
+    result = cli("checkout", "--lock", str(tmp_path / "none.lock"))
+    assert result.exit_code == 1 and "Cannot read the lockfile" in result.output
+    (tmp_path / "old.lock").write_text('{"lock_version": 99, "versions": []}')
+    result = cli("verify", "--lock", str(tmp_path / "old.lock"))
+    assert result.exit_code == 1 and "lock_version 99" in result.output and "Traceback" not in result.output
+
+
 def test_lock_refuses_a_version_that_moved(conn, adapter_repo, unprotected, api, tmp_path):
     with hubver.connect(adapter_repo, **conn) as registry:
         lock = registry.lock(["v1", "latest"])
