@@ -25,6 +25,7 @@ _EXPORTS = {
     "get_version": "hubver.registry.browse",
     "diff": "hubver.registry.browse",
     "resolve": "hubver.registry.browse",
+    "select": "hubver.registry.browse",
     "checkout": "hubver.registry.checkout",
     "promote": "hubver.registry.aliases",
     "list_aliases": "hubver.registry.aliases",
@@ -32,6 +33,9 @@ _EXPORTS = {
     "verify": "hubver.registry.verify",
     "load": "hubver.registry.load",
     "sync": "hubver.registry.sync",
+    "lock": "hubver.registry.lock",
+    "read_lock": "hubver.lockfile",
+    "write_lock": "hubver.lockfile",
     "HubverCallback": "hubver.callback",
     "HubverError": "hubver.errors",
 }

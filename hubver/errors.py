@@ -39,6 +39,15 @@ class VersionNotFound(HubverError):
     """The version is not in the repository."""
 
 
+class SelectorError(VersionNotFound):
+    """A version selector (`best:eval_loss`, `production@2026-01-31`, `v5~2`) that cannot be read,
+    or that names no live version."""
+
+
+class LockError(HubverError):
+    """A lockfile that cannot be read or written, or that does not say which version to use."""
+
+
 class RepoNotFound(HubverError):
     """The repository does not exist, or the token cannot see it."""
 

@@ -166,6 +166,9 @@ def test_fast_commands_never_import_torch(hub, hub_token, adapters, repo_id, tmp
         ["list"],
         ["checkout", "v1", "--to", str(tmp_path / "co")],
         ["sync", hub.url, hub.url, "--to-repo", f"{repo_id}-copy"],
+        ["resolve", "latest~0"],
+        ["lock", "latest", "-o", str(tmp_path / "hubver.lock")],
+        ["verify", "--lock", str(tmp_path / "hubver.lock")],
     ):
         proc, heavy = _heavy_modules(args, env)
         assert proc.returncode == 0, proc.stderr

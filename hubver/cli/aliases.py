@@ -14,7 +14,11 @@ from .common import emit_json, repo_options
 @click.argument("alias")
 @repo_options
 def promote(settings: Settings, as_json: bool, version: str, alias: str) -> None:
-    """Point ALIAS (e.g. production) at VERSION; rollback is promoting an older one."""
+    """Point ALIAS (e.g. production) at VERSION; rollback is promoting an older one.
+
+    VERSION may be a selector: `hubver promote best:eval_loss production`, or
+    `hubver promote production~1 production` to roll back one version.
+    """
     from ..registry import connect
 
     with connect(settings=settings) as registry:
@@ -23,9 +27,9 @@ def promote(settings: Settings, as_json: bool, version: str, alias: str) -> None
         emit_json(p.to_dict())
         return
     if not p.changed:
-        click.echo(f"{alias} already points at {version}.")
+        click.echo(f"{alias} already points at {p.version}.")
         return
-    click.echo(f"{alias}: {p.previous or '(new)'} -> {version}  (commit {(p.commit or '')[:12]})")
+    click.echo(f"{alias}: {p.previous or '(new)'} -> {p.version}  (commit {(p.commit or '')[:12]})")
     click.echo(f'  load: from_pretrained("{p.repo}", revision="{alias}")')
 
 

@@ -57,7 +57,10 @@ def list_(settings: Settings, as_json: bool, sort: str | None, limit: int | None
 @repo_options
 @click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
 def show(settings: Settings, as_json: bool, version: str, unchecked: bool) -> None:
-    """Show one version: metadata, files and model card summary."""
+    """Show one version: metadata, files and model card summary.
+
+    VERSION is a version id, an alias or a selector (see `hubver resolve --help`).
+    """
     from ..registry import connect
     from ..training import key_hyperparameters
 
@@ -134,7 +137,10 @@ def show(settings: Settings, as_json: bool, version: str, unchecked: bool) -> No
 @repo_options
 @click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
 def diff(settings: Settings, as_json: bool, a: str, b: str, unchecked: bool) -> None:
-    """Compare versions A and B (LoRA ranks are read from the weights)."""
+    """Compare versions A and B (LoRA ranks are read from the weights).
+
+    A and B are version ids, aliases or selectors: `hubver diff latest~1 latest`.
+    """
     from ..registry import connect
     from ..training import RUN_LOCAL_ARGS, is_noise_metric
 
@@ -143,7 +149,7 @@ def diff(settings: Settings, as_json: bool, a: str, b: str, unchecked: bool) -> 
     if as_json:
         emit_json(d.to_dict())
         return
-    click.echo(f"{safe(d.repo)}: {safe(a)} ({d.commits[0][:8]}) -> {safe(b)} ({d.commits[1][:8]})")
+    click.echo(f"{safe(d.repo)}: {safe(d.a)} ({d.commits[0][:8]}) -> {safe(d.b)} ({d.commits[1][:8]})")
     if d.base_model[0] != d.base_model[1]:
         click.echo(f"base model: {fmt(d.base_model[0])} -> {fmt(d.base_model[1])}")
     if d.lora_rank != (None, None):
@@ -182,4 +188,26 @@ def diff(settings: Settings, as_json: bool, a: str, b: str, unchecked: bool) -> 
         click.echo("files: identical")
 
 
-COMMANDS = [list_, show, diff]
+@click.command()
+@click.argument("selector")
+@repo_options
+def resolve(settings: Settings, as_json: bool, selector: str) -> None:
+    """Print the version and commit SELECTOR names.
+
+    SELECTOR: a version id, an alias, latest, best:METRIC, min:METRIC, max:METRIC,
+    ALIAS@DATE (production@2026-01-31, a date meaning the end of that day UTC) or SEL~N
+    (v5~2, latest~1, production~1: N versions before).
+    """
+    from ..registry import connect
+
+    with connect(settings=settings) as registry:
+        got = registry.select(selector)
+    if as_json:
+        emit_json(got.to_dict())
+        return
+    click.echo(f"{safe(got.version)} {got.commit}")
+    if got.how:
+        click.echo(f"  {safe(got.how)}", err=True)
+
+
+COMMANDS = [list_, show, diff, resolve]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -11,21 +12,49 @@ from .common import emit_json, repo_options
 
 
 @click.command()
-@click.argument("version")
+@click.argument("version", required=False)
 @repo_options
 @click.option(
     "--to", "target", type=click.Path(path_type=Path), help="Target directory (default: ./NAME-VERSION)."
 )
 @click.option("--force", is_flag=True, help="Replace the contents of a non-empty target directory.")
 @click.option("--unchecked", is_flag=True, help="Read it even if it fails the integrity check (forensics).")
+@click.option(
+    "--lock",
+    "lock_file",
+    type=click.Path(path_type=Path),
+    help="Check out exactly what this lockfile pins (VERSION picks one of several).",
+)
 def checkout(
-    settings: Settings, as_json: bool, version: str, target: Path | None, force: bool, unchecked: bool
+    settings: Settings,
+    as_json: bool,
+    version: str | None,
+    target: Path | None,
+    force: bool,
+    unchecked: bool,
+    lock_file: Path | None,
 ) -> None:
-    """Download exactly VERSION's files into a directory, sha256-checked."""
+    """Download exactly VERSION's files into a directory, sha256-checked.
+
+    VERSION is a version id, an alias, latest, best:METRIC, min:METRIC, max:METRIC, ALIAS@DATE
+    or SEL~N (see `hubver resolve --help`).
+    """
     from ..registry import connect
 
-    with connect(settings=settings) as registry:
-        result = registry.checkout(version, target, force=force, quiet=as_json, unchecked=unchecked)
+    if lock_file is not None:
+        from ..lockfile import read_lock
+
+        pinned = read_lock(lock_file)
+        if unchecked:
+            raise click.UsageError("--lock checks everything: it cannot be combined with --unchecked.")
+        settings = replace(settings, repo=pinned.pick(version, f"the lockfile {lock_file}").repo)
+        with connect(settings=settings) as registry:
+            result = registry.checkout(version or "", target, force=force, quiet=as_json, lock=pinned)
+    elif version is None:
+        raise click.UsageError("Name the VERSION to check out, or pass --lock FILE.")
+    else:
+        with connect(settings=settings) as registry:
+            result = registry.checkout(version, target, force=force, quiet=as_json, unchecked=unchecked)
     if as_json:
         emit_json(result.to_dict())
         return

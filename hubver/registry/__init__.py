@@ -25,8 +25,9 @@ from ..settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
     from ..client import HubClient
+    from ..lockfile import Lock, LockedVersion
     from .aliases import Promotion
-    from .browse import Listing, VersionDetail, VersionDiff, VersionInfo
+    from .browse import Listing, Selected, VersionDetail, VersionDiff, VersionInfo
     from .checkout import CheckoutResult
     from .push import PushResult
     from .request import PushRequest
@@ -140,10 +141,28 @@ class Registry:
         return sort_versions(self.listing().versions, sort, limit)
 
     def resolve(self, version: str) -> str:
-        """The commit sha a version id or an alias stands for; VersionNotFound when it is neither."""
+        """The commit sha a version id, an alias or a selector (`best:eval_loss`, ...) stands for;
+        VersionNotFound when it names none."""
+        from ..selectors import parse
         from .browse import resolve_ref
 
-        return resolve_ref(self.client.refs(self.repo), self.repo, version)
+        refs = self.client.refs(self.repo)
+        if version in refs.tags or version in refs.branches or parse(version).plain:
+            return resolve_ref(refs, self.repo, version)
+        return self.select(version).commit
+
+    def select(self, selector: str) -> Selected:
+        """What `selector` names (`latest`, `best:METRIC`, `ALIAS@DATE`, `SEL~N`, an id or alias):
+        the version, its commit and how it was reached; SelectorError when it names none."""
+        from .browse import select_version
+
+        return select_version(self.client, self.listing(), selector)
+
+    def lock(self, selectors: list[str] | None = None) -> Lock:
+        """A lockfile pinning each selected version (default `latest`): see hubver/lockfile.py."""
+        from .lock import lock_in
+
+        return lock_in(self, selectors or ["latest"])
 
     def get_version(self, version: str, *, unchecked: bool = False) -> VersionDetail:
         """One version: its index entry, its hubver.json and its card's front matter (checked)."""
@@ -168,10 +187,19 @@ class Registry:
         cache_dir: str | Path | None = None,
         quiet: bool = False,
         unchecked: bool = False,
+        lock: str | Path | Lock | None = None,
     ) -> CheckoutResult:
-        """Download `version` into `to` (default `./<name>-<version>`), sha256-checked."""
+        """Download `version` into `to` (default `./<name>-<version>`), sha256-checked; with `lock`
+        (a lockfile or `Lock`), exactly the version it pins (`version` picks one of several)."""
         from .checkout import checkout_into
 
+        if lock is not None:
+            from .lock import checkout_locked
+
+            locked, source = _locked(lock, version)
+            return checkout_locked(
+                self, locked, to, force=force, cache_dir=cache_dir, quiet=quiet, source=source
+            )
         return checkout_into(
             self, version, to, force=force, cache_dir=cache_dir, quiet=quiet, unchecked=unchecked
         )
@@ -212,6 +240,15 @@ class Registry:
         return history_in(self, alias)
 
     history = alias_history
+
+
+def _locked(lock: str | Path | Lock, version: str | None) -> tuple[LockedVersion, str]:
+    """The locked version `version` names in `lock` (a path or a `Lock`), and where it came from."""
+    from ..lockfile import Lock, read_lock
+
+    source = "the lock" if isinstance(lock, Lock) else f"the lockfile {lock}"
+    found = lock if isinstance(lock, Lock) else read_lock(lock)
+    return found.pick(version or None, source), source
 
 
 _CONNECTION_OPTIONS = ("endpoint", "local", "token", "branch", "settings", "client", "hub")

@@ -20,7 +20,7 @@ from ..errors import ConflictError, IntegrityError, RefConflict, VersionIdError,
 from ..jsonio import dumps
 from ..provenance import current_user
 from . import Connection, Registry, connect
-from .browse import check_version, read_alias_records, read_listing
+from .browse import check_version, read_alias_records, read_listing, selected_name
 
 MAX_ATTEMPTS = 8
 
@@ -45,7 +45,14 @@ class Promotion:
 
 
 def _check_alias(alias: str, refs: Refs, branch: str) -> None:
+    from ..selectors import RESERVED_NAMES
+
     ids.validate(alias, reserved=("main", branch))
+    if alias in RESERVED_NAMES and alias not in refs.branches:
+        raise VersionIdError(
+            f"{alias!r} is a selector word (`{alias}` names the newest version), so it cannot be an alias.",
+            "Pick another alias name.",
+        )
     if alias in refs.tags:
         raise VersionIdError(
             f"{alias!r} is a version id, so it cannot also be an alias.", "Pick another alias name."
@@ -68,6 +75,7 @@ def promote_in(registry: Registry, version: str, alias: str) -> Promotion:
     from huggingface_hub import CommitOperationAdd, CommitOperationCopy, CommitOperationDelete
 
     client, r = registry.client, registry.repo
+    version = selected_name(registry, version)
 
     for attempt in range(1, MAX_ATTEMPTS + 1):
         refs = client.refs(r)
@@ -82,7 +90,7 @@ def promote_in(registry: Registry, version: str, alias: str) -> Promotion:
             check_version(client, read_listing(client, r, registry.branch), version, target).raise_if_broken(
                 r
             )
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        now = _now().isoformat(timespec="seconds").replace("+00:00", "Z")
         who = current_user()
         if alias not in refs.branches:
             # Created at the version's own commit: right from the first instant.
@@ -135,6 +143,12 @@ def promote_in(registry: Registry, version: str, alias: str) -> Promotion:
         f"Gave up promoting {alias} after {MAX_ATTEMPTS} attempts: it kept changing.",
         "Retry the promotion.",
     )
+
+
+def _now() -> datetime:
+    """The promotion time recorded in the alias history (what ALIAS@DATE reads); one place, so a
+    test can set the clock."""
+    return datetime.now(timezone.utc)
 
 
 def _check_content(

@@ -254,6 +254,82 @@ def resolve(
         return registry.resolve(version)
 
 
+@dataclass
+class Selected:
+    """What a selector (`latest`, `best:eval_loss`, `production@2026-01-31`, `v5~2`, an id) names."""
+
+    repo: str
+    selector: str
+    version: str
+    commit: str  # the version's tag commit: what a lockfile pins
+    alias: str | None = None  # the alias the selector went through, if any
+    alias_commit: str | None = None  # that alias branch's head now
+    how: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def select_version(client: HubClient, listing: Listing, selector: str) -> Selected:
+    """Resolve `selector` against the branch's index and refs (alias histories read only for
+    ALIAS@DATE). SelectorError (a VersionNotFound) says what is wrong and lists the forms."""
+    from .. import selectors
+
+    sel = selectors.parse(selector)
+    repo = listing.repo
+
+    def history(alias: str) -> list[dict[str, Any]]:
+        record = read_alias_records(client, repo, listing.refs, listing.branch).get(alias) or {}
+        found = record.get("history")
+        return [h for h in found if isinstance(h, dict)] if isinstance(found, list) else []
+
+    got = selectors.resolve(sel, listing.entries, listing.refs.tags, listing.aliases, history, repo=repo)
+    alias_commit = listing.refs.branches.get(got.alias) if got.alias else None
+    return Selected(
+        repo, selector, got.version, listing.refs.tags[got.version], got.alias, alias_commit, got.how
+    )
+
+
+def expand(client: HubClient, listing: Listing, selector: str) -> str:
+    """The name the verbs read for `selector`: itself when it is a ref (a version id, an alias,
+    a branch: what every verb accepted before selectors), else the version id it selects."""
+    from ..selectors import parse
+
+    refs = listing.refs
+    if selector in refs.tags or selector in refs.branches:
+        return selector
+    if parse(selector).plain:
+        return selector  # an unknown name: resolve_ref says so, as before
+    return select_version(client, listing, selector).version
+
+
+def selected_name(registry: Registry, selector: str, *, offline: bool = False) -> str:
+    """`selector` itself when it is a bare name (no request), else the version id it selects."""
+    from ..errors import SelectorError
+    from ..selectors import HINT, parse
+
+    if parse(selector).plain:  # a selector that cannot be read says why, listing the forms
+        return selector
+    if offline:
+        raise SelectorError(
+            f"{selector!r} is a selector, and selectors are resolved on the Hub, which HF_HUB_OFFLINE "
+            "forbids asking.",
+            f"Offline, name the version id itself, or pin it with `hubver lock` while online. {HINT}",
+        )
+    return registry.select(selector).version
+
+
+def select(
+    repo: str | None = None,
+    selector: str = "",
+    **connection: Unpack[Connection],
+) -> Selected:
+    """What `selector` names in `repo` (`latest`, `best:eval_loss`, `production@2026-01-31`,
+    `v5~2`, an id or an alias): the version, its commit and how it was reached."""
+    with connect(repo, **connection) as registry:
+        return registry.select(selector)
+
+
 def resolve_ref(refs: Refs, repo: str, version: str) -> str:
     if version in refs.tags:
         return refs.tags[version]
@@ -263,8 +339,11 @@ def resolve_ref(refs: Refs, repo: str, version: str) -> str:
     raise VersionNotFound(
         f"Version {version} not found in {repo}."
         + (f" Known versions: {', '.join(known[-5:])}{' ...' if len(known) > 5 else ''}." if known else ""),
-        f"Run `hubver list --repo {repo}` to see every version.",
+        f"Run `hubver list --repo {repo}` to see every version. {_FORMS_HINT}",
     )
+
+
+_FORMS_HINT = "Or name one by a selector: latest, best:METRIC, min:METRIC, max:METRIC, ALIAS@DATE, SEL~N."
 
 
 def get_version(
@@ -289,6 +368,7 @@ def read_version(registry: Registry, version: str, *, unchecked: bool = False) -
 
     client, r = registry.client, registry.repo
     listing = read_listing(client, r, registry.branch)
+    version = expand(client, listing, version)
     commit = resolve_ref(listing.refs, r, version)
     info = next((v for v in listing.versions if v.version == version), None)
     if info is None:
@@ -375,6 +455,7 @@ def diff_versions(registry: Registry, a: str, b: str, *, unchecked: bool = False
     client, r = registry.client, registry.repo
     listing = read_listing(client, r, registry.branch)
     refs = listing.refs
+    a, b = expand(client, listing, a), expand(client, listing, b)
     ca, cb = resolve_ref(refs, r, a), resolve_ref(refs, r, b)
     with ThreadPoolExecutor(max_workers=2) as pool:
         if unchecked:

@@ -22,9 +22,10 @@ from ..client import HubClient
 from ..errors import CheckoutError, HubverError, IntegrityError, MetadataError
 from ..hashing import BLOCK, sha256_file
 from ..jsonio import load_json
+from ..lockfile import Lock
 from ..trust import git_blob_sha
 from . import Connection, Registry, connect
-from .browse import check_version, read_listing, resolve_ref
+from .browse import check_version, read_listing, resolve_ref, selected_name
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is 3.11+
@@ -68,12 +69,22 @@ def checkout(
     cache_dir: str | Path | None = None,
     quiet: bool = False,
     unchecked: bool = False,
+    lock: str | Path | Lock | None = None,
     **connection: Unpack[Connection],
 ) -> CheckoutResult:
-    """Download `version` into `to` (default `./<name>-<version>`), sha256-checked against its manifest."""
+    """Download `version` into `to` (default `./<name>-<version>`), sha256-checked against its manifest.
+
+    `version` may be a selector (`best:eval_loss`, `production~1`, ...). With `lock` (a lockfile
+    or a `Lock`), exactly what it pins, `repo` defaulting to the lock's.
+    """
+    if lock is not None:
+        from ..lockfile import read_lock
+
+        pinned = lock if isinstance(lock, Lock) else read_lock(lock)
+        repo = repo or pinned.pick(version or None, f"the lockfile {lock}").repo
     with connect(repo, **connection) as registry:
         return registry.checkout(
-            version, to, force=force, cache_dir=cache_dir, quiet=quiet, unchecked=unchecked
+            version, to, force=force, cache_dir=cache_dir, quiet=quiet, unchecked=unchecked, lock=lock
         )
 
 
@@ -89,6 +100,7 @@ def checkout_into(
 ) -> CheckoutResult:
     """`Registry.checkout`: see `checkout`."""
     client, r = registry.client, registry.repo
+    version = selected_name(registry, version, offline=_offline())
     target = Path(to).expanduser() if to else default_target(r, version)
     _check_target(target, force)
     cache = Path(cache_dir) if cache_dir else None

@@ -18,11 +18,13 @@ from typing import Any
 from .. import layout
 from ..artifact import PICKLE_SUFFIXES
 from ..client import HubClient
-from ..errors import HubverError, LoadError
+from ..errors import HubverError, IntegrityError, LoadError
 from ..ids import is_hub_id
 from ..jsonio import load_json
+from ..lockfile import Lock, LockedVersion
 from ..settings import Settings
 from . import Registry, connect
+from .browse import selected_name
 from .checkout import check_snapshot, fetch_checked
 
 log = logging.getLogger("hubver")
@@ -75,9 +77,15 @@ def load(
     settings: Settings | None = None,
     client: HubClient | None = None,
     hub: HubClient | None = None,
+    lock: str | Path | Lock | None = None,
     **kwargs: Any,
 ) -> Any:
     """Load `version` of `repo` as a model (in eval mode).
+
+    `lock` (a lockfile written by `hubver lock`, or a `Lock`) loads exactly what it pins: the
+    repo and version come from it (`version` picks one of several), every file is checked
+    against it, and the base model is read at the commit it pins. Offline (HF_HUB_OFFLINE=1)
+    the locked commit is read from the cache by its sha.
 
     For an adapter: the base named in its metadata (at its recorded revision; override with
     `base_model=` a path, hub id or loaded model) plus the adapter, via peft. Other keyword
@@ -86,11 +94,17 @@ def load(
 
     >>> model = hubver.load("me/my-adapter", "v3")  # doctest: +SKIP
     """
+    if lock is not None:
+        from ..lockfile import read_lock
+
+        pinned = lock if isinstance(lock, Lock) else read_lock(lock)
+        repo = repo or pinned.pick(version or None, f"the lockfile {lock}").repo
     with connect(
         repo, endpoint=endpoint, local=local, token=token, settings=settings, client=client, hub=hub
     ) as registry:
         return registry.load(
             version,
+            lock=lock,
             base_model=base_model,
             model_class=model_class,
             device=device,
@@ -111,6 +125,7 @@ def load_from(
     allow_pickle: bool = False,
     cache_dir: str | Path | None = None,
     unchecked: bool = False,
+    lock: str | Path | Lock | None = None,
     **kwargs: Any,
 ) -> Any:
     """`Registry.load`: see `load`."""
@@ -120,12 +135,40 @@ def load_from(
     kwargs.setdefault("trust_remote_code", False)
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
     client, r = registry.client, registry.repo
-    if offline:
+    locked: LockedVersion | None = None
+    if lock is not None:
+        from ..lockfile import cache_snapshot, refuse_unless_matches
+        from . import _locked
+        from .lock import check_pinned, same_repo
+
+        locked, source = _locked(lock, version)
+        version = locked.version
+        same_repo(registry, locked)
+        if not offline:
+            check_pinned(registry, locked)
+    else:
+        version = selected_name(registry, version, offline=offline)
+    if offline and locked is not None:
+        snapshot = cache_snapshot(r, locked.commit, cache_dir)
+        if not snapshot.is_dir():
+            raise LoadError(
+                f"{r} {version} (locked at {locked.commit[:12]}) is not in the local cache, and "
+                "HF_HUB_OFFLINE is set.",
+                f"Run `hubver checkout --lock FILE {version}` while online first.",
+            )
+    elif offline:
         snapshot = _offline_snapshot(r, version, cache_dir)
         log.warning("%s of %s: checked against the local cache only (HF_HUB_OFFLINE is set).", version, r)
     else:
         cache = Path(cache_dir) if cache_dir else None
         snapshot, _ = fetch_checked(client, r, registry.branch, version, cache, unchecked=unchecked)
+    if locked is not None:
+        if snapshot.name != locked.commit:
+            raise IntegrityError(
+                f"{r} {version} was read at {snapshot.name[:12]}, but {source} pins {locked.commit[:12]}.",
+                "Regenerate the lock with `hubver lock` if the new version is intended.",
+            )
+        refuse_unless_matches(snapshot, locked, source)
     check_snapshot(snapshot, r, version)
     meta_path = snapshot / layout.METADATA_PATH
     meta = load_json(meta_path) if meta_path.exists() else {}
@@ -133,7 +176,8 @@ def load_from(
     _check_weights(snapshot, f"Version {version} of {r}", allow_pickle)
     base_dir = None
     if is_adapter and base_model is None:
-        base_dir = _base_snapshot(client, meta, snapshot, cache_dir, offline)
+        pinned = locked.base_model.commit if locked and locked.base_model else None
+        base_dir = _base_snapshot(client, meta, snapshot, cache_dir, offline, pinned)
         _check_weights(base_dir, f"The base model {base_dir}", allow_pickle)
     try:
         if not is_adapter:
@@ -162,12 +206,17 @@ def _offline_snapshot(repo: str, version: str, cache_dir: str | Path | None) -> 
 
 
 def _base_snapshot(
-    client: HubClient, meta: dict[str, Any], snapshot: Path, cache_dir: str | Path | None, offline: bool
+    client: HubClient,
+    meta: dict[str, Any],
+    snapshot: Path,
+    cache_dir: str | Path | None,
+    offline: bool,
+    pinned: str | None = None,
 ) -> Path:
     base = meta.get("base_model") or {}
     adapter_cfg = load_json(snapshot / "adapter_config.json")
     name = base.get("name") or adapter_cfg.get("base_model_name_or_path")
-    revision = base.get("revision") or adapter_cfg.get("revision")
+    revision = pinned or base.get("revision") or adapter_cfg.get("revision")
     if not name:
         raise LoadError("The adapter does not name its base model.", "Pass base_model= (a path or a hub id).")
     local_path = Path(name).expanduser()

@@ -62,6 +62,13 @@ def verify_in(
 ) -> list[VerifyReport]:
     """`Registry.verify`: see `verify`."""
     client, r = registry.client, registry.repo
+    if version is not None:
+        from ..selectors import parse
+
+        # A bare id stays as it is (its tag may be the very thing that is missing); an alias or a
+        # selector stands for the version it names.
+        if not parse(version).plain or version in client.refs(r).branches:
+            version = registry.select(version).version
     return _Verifier(client, r, registry.branch, repair, deep).run(version)
 
 
