@@ -143,11 +143,10 @@ def _recompute(
     which hubver records at push time. Versions from before that are read and hashed.
     """
     listed = {f.get("path"): f for f in meta.get("files") or [] if isinstance(f, dict)}
-    managed = layout.MANAGED_PATHS
     out: list[dict[str, Any]] = []
     problems: list[str] = []
     for path, remote in sorted(files.items()):
-        if path in managed:
+        if layout.is_managed(path):
             continue
         want = listed.get(path)
         if want is None:
