@@ -146,17 +146,22 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
 
 
 def _tick_label(v: float, ticks: Sequence[float]) -> str:
-    """`v` with as many significant digits as tell the ticks apart ('0.25', '1.0002', '2e+300')."""
+    """`v` as a tick label: plain decimals for everyday values ('0.25', '1500', '1.0002'), and
+    as many significant digits as tell the ticks apart otherwise ('2e+300', '1.5e-07')."""
     step = min((abs(b - a) for a, b in zip(ticks[:-1], ticks[1:], strict=True) if b != a), default=0.0)
     top = max((abs(t) for t in ticks), default=0.0)
-    if step > 0 and top > 0 and math.isfinite(step) and math.isfinite(top):
-        digits = max(1, min(15, math.floor(math.log10(top)) - math.floor(math.log10(step)) + 1))
+    if not (step > 0 and top > 0 and math.isfinite(step) and math.isfinite(top)):
+        s = f"{v:.3g}"
+    elif 1e-4 <= top < 1e9 and step >= 1e-6:
+        step = float(f"{step:.10g}")  # 0.5 - 0.4 is 0.09999999999999998
+        decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+        if round(step, decimals) != step and decimals < 12:  # a step such as 0.25 or 1/3
+            decimals += 1 if round(step, decimals + 1) == step else 2
+        s = f"{v:.{decimals}f}"
     else:
-        digits = 3
-    if abs(v) < 1e-300 and step > 1e-290:
-        return "0"
-    s = f"{v:.{digits}g}"
-    return "0" if s in ("-0", "0") else s
+        digits = max(1, min(15, math.floor(math.log10(top)) - math.floor(math.log10(step)) + 1))
+        s = f"{v:.{digits}g}"
+    return "0" if s.lstrip("-").strip("0.") == "" else s
 
 
 class _Scale:

@@ -203,3 +203,13 @@ def test_many_x_labels_are_thinned_to_fit():
     shown = [t.find(f"{SVG}title").text for t in axis.iter(f"{SVG}text")]
     assert 2 <= len(shown) <= 60 and shown[0] == "v0" and shown[-1] == f"v{n - 1}"
     assert len(plotted(svg)) == n
+
+
+def test_everyday_tick_labels_are_plain_decimals():
+    assert y_tick_labels(chart([0, 3000])) == ["0", "1000", "2000", "3000"]
+    assert y_tick_labels(chart([1, 1.0002])) == ["1.00000", "1.00005", "1.00010", "1.00015", "1.00020"]
+    steps = line_chart(
+        [Point(x, 1.0, "l", str(x)) for x in (0, 1500, 3000)], title="t", x_label="step", y_label="y"
+    )
+    axis = next(g for g in ET.fromstring(steps).iter(f"{SVG}g") if g.get("class") == "x-axis")
+    assert not any("e+" in t.find(f"{SVG}title").text for t in axis.iter(f"{SVG}text"))
