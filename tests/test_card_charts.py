@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from huggingface_hub import hf_hub_download
+from huggingface_hub import CommitOperationAdd, hf_hub_download
 
 import hubver
 from tests.helpers import raw_request
@@ -113,6 +113,15 @@ def test_each_version_commits_its_pictures_and_its_card_shows_them(
         ("v3", True, []),
     ]
     out = hubver.checkout(repo_id, "v3", to="v3-out", quiet=True, **conn)
+    # A picture swapped on the alias branch is reported: the index entry records each one's blob.
+    api.create_commit(
+        repo_id,
+        [CommitOperationAdd(LOSS, b'<svg xmlns="http://www.w3.org/2000/svg"/>')],
+        commit_message="nicer curve",
+        revision="production",
+    )
+    problems = [p for r in hubver.verify(repo_id, **conn) for p in r.problems]
+    assert any(f"ALIAS production does not hold v1: PICTURE CHANGED: {LOSS}" in p for p in problems), problems
     root = Path(out.path)
     checked_out = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
     assert not any(p.startswith(".hubver/") for p in checked_out), checked_out

@@ -609,6 +609,8 @@ def _compose(
         dataclasses.replace(c, svg=scrub(c.svg, req.secrets))
         for c in card_charts(meta, entries, aliases, chart_metric=req.options.chart_metric)
     ]
+    # Recorded in the entry (so in the index chain): verify tells a swapped picture from ours.
+    entry["charts"] = {c.path: git_blob_sha(c.svg.encode()) for c in charts}
     readme = card.render(
         meta,
         repo=req.repo,
