@@ -133,3 +133,11 @@ def test_the_card_links_each_picture_and_says_nothing_without_one():
     assert "![eval\\_loss across versions](.hubver/charts/eval_loss.svg)" in text
     bare = card.render(_meta(), repo="me/m", history=[{"version": "v1"}], previous=None, existing=None)
     assert "## Charts" not in bare and ".hubver/charts" not in bare
+
+
+def test_the_chart_metric_option_survives_a_trip_through_job_json():
+    from hubver.registry.request import PushRequest
+
+    request = PushRequest(chart_metric="eval_accuracy")
+    assert request.to_json() == {"chart_metric": "eval_accuracy"}
+    assert PushRequest.from_json(request.to_json()) == request
