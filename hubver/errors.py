@@ -39,6 +39,10 @@ class VersionNotFound(HubverError):
     """The version is not in the repository."""
 
 
+class VersionPruned(VersionNotFound):
+    """The version was pruned on purpose (`hubver prune`): its index keeps who, when and why."""
+
+
 class RepoNotFound(HubverError):
     """The repository does not exist, or the token cannot see it."""
 
@@ -88,3 +92,7 @@ class CheckoutError(HubverError):
 
 class LoadError(HubverError):
     """A version cannot be loaded safely (e.g. pickle weights without allow_pickle)."""
+
+
+class GateFailed(HubverError):
+    """A gated promotion refused: a `--require` / `--require-better` condition does not hold."""

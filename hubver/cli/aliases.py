@@ -13,15 +13,36 @@ from .common import emit_json, repo_options
 @click.argument("version")
 @click.argument("alias")
 @repo_options
-def promote(settings: Settings, as_json: bool, version: str, alias: str) -> None:
+@click.option(
+    "--require",
+    multiple=True,
+    metavar="COND",
+    help="Promote only if the version's metric meets COND, e.g. 'eval_loss<=1.2' (<, <=, >, >=, ==, !=). Repeatable.",
+)
+@click.option(
+    "--require-better",
+    multiple=True,
+    metavar="METRIC",
+    help="Promote only if METRIC beats the alias's current version (lower is better for losses). Repeatable.",
+)
+def promote(
+    settings: Settings,
+    as_json: bool,
+    version: str,
+    alias: str,
+    require: tuple[str, ...],
+    require_better: tuple[str, ...],
+) -> None:
     """Point ALIAS (e.g. production) at VERSION; rollback is promoting an older one."""
     from ..registry import connect
 
     with connect(settings=settings) as registry:
-        p = registry.promote(version, alias)
+        p = registry.promote(version, alias, require=require, require_better=require_better)
     if as_json:
         emit_json(p.to_dict())
         return
+    if p.gate:
+        click.echo(f"gate passed: {p.gate['summary']}")
     if not p.changed:
         click.echo(f"{alias} already points at {version}.")
         return
