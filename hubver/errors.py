@@ -95,4 +95,10 @@ class LoadError(HubverError):
 
 
 class GateFailed(HubverError):
-    """A gated promotion refused: a `--require` / `--require-better` condition does not hold."""
+    """A gated promotion refused: a `--require` / `--require-better` condition does not hold.
+
+    `verdict` is the gate's verdict (`gate.Verdict.to_dict`): every condition and its numbers."""
+
+    def __init__(self, message: str, hint: str | None = None, verdict: dict | None = None) -> None:
+        super().__init__(message, hint)
+        self.verdict = verdict or {}

@@ -34,10 +34,25 @@ def promote(
     require_better: tuple[str, ...],
 ) -> None:
     """Point ALIAS (e.g. production) at VERSION; rollback is promoting an older one."""
+    from ..ci import gate_markdown, gate_outputs, in_github_actions, write_outputs, write_summary
+    from ..errors import GateFailed
+    from ..redact import known_secrets
     from ..registry import connect
 
     with connect(settings=settings) as registry:
-        p = registry.promote(version, alias, require=require, require_better=require_better)
+        try:
+            p = registry.promote(version, alias, require=require, require_better=require_better)
+        except GateFailed as e:
+            if in_github_actions():  # the verdict is an outcome the workflow reads, not only an error
+                write_outputs(gate_outputs(False, e.verdict))
+                write_summary(
+                    gate_markdown(registry.repo, version, alias, False, e.verdict),
+                    known_secrets([settings.token]),
+                )
+            raise
+    if in_github_actions():
+        write_outputs(gate_outputs(True, p.gate))
+        write_summary(gate_markdown(p.repo, version, alias, True, p.gate), known_secrets([settings.token]))
     if as_json:
         emit_json(p.to_dict())
         return

@@ -203,6 +203,7 @@ def _gate(
             f"Not promoting {version} to {alias} in {r}: " + "; ".join(verdict.failures) + ".",
             f"{alias} stays on {current or 'nothing'}. Promote a version that meets the gate, or drop the "
             "condition that should not apply.",
+            verdict={**verdict.to_dict(), "current": current},
         )
     return verdict
 
