@@ -232,3 +232,38 @@ def test_prune_refuses_bad_options(cli, repo_id):
         out = cli("prune", *args, repo=repo_id)
         assert out.exit_code == 1 and words in out.output, out.output
         assert "Traceback" not in out.output
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_the_callback_prunes_after_each_publish(hub, hub_token, tiny_base, repo_id, tmp_path):
+    from hubver import HubverCallback
+    from hubver.testing import train_lora
+
+    conn = {"endpoint": hub.url, "token": hub_token}
+    cb = HubverCallback(repo=repo_id, push="epoch", keep_last=1, keep_best="eval_loss", **conn)
+    train_lora(
+        tiny_base,
+        tmp_path / "out",
+        r=4,
+        epochs=3,
+        callbacks=[cb],
+        eval=True,
+        extra_args={"disable_tqdm": True},
+    )
+    assert not cb.failures and [r.version for r in cb.results] == ["v1", "v2", "v3"]
+    live = hubver.list_versions(repo_id, **conn)
+    losses = {r.version: r.metadata["metrics"].get("eval_loss") for r in cb.results}
+    best = min((v for v in losses if losses[v] is not None), key=lambda v: losses[v])
+    assert {v.version for v in live} == {"v3", best}
+    stones = index.tombstones(index_lines(hub, repo_id))
+    assert set(stones) == {"v1", "v2"} - {best}
+    assert {s["reason"] for s in stones.values()} == {"HubverCallback retention"}
+
+
+def test_a_bad_retention_policy_fails_when_the_callback_is_made(hub, hub_token, repo_id):
+    from hubver import HubverCallback
+    from hubver.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Invalid --keep-best"):
+        HubverCallback(repo=repo_id, endpoint=hub.url, token=hub_token, keep_best="eval_loss:0")
