@@ -172,6 +172,8 @@ def test_a_pruned_version_is_explained_and_its_id_never_reused(
         hubver.get_version(repo_id, "v1", **conn)
     shown = cli("show", "v1", repo=repo_id)
     assert shown.exit_code == 1 and "pruned by alice" in shown.output
+    promoted = cli("promote", "v1", "production", repo=repo_id)
+    assert promoted.exit_code == 1 and "v1 of" in promoted.output and "was pruned by alice" in promoted.output
 
     # The next push is v4, and v2 cannot be taken again by hand.
     assert publish(art, repo_id, conn, 4).version == "v4"

@@ -22,7 +22,7 @@ from ..gate import Requirement, Verdict, evaluate, parse_requirement
 from ..jsonio import dumps
 from ..provenance import current_user
 from . import Connection, Registry, connect
-from .browse import check_version, read_alias_records, read_listing
+from .browse import check_version, not_pruned, read_alias_records, read_listing
 
 MAX_ATTEMPTS = 8
 
@@ -92,6 +92,7 @@ def promote_in(
     for attempt in range(1, MAX_ATTEMPTS + 1):
         refs = client.refs(r)
         if version not in refs.tags:
+            not_pruned(read_listing(client, r, registry.branch), version)  # says who pruned it, if so
             raise VersionNotFound(
                 f"Version {version} not found in {r}.",
                 f"Run `hubver list --repo {r}` to see the versions.",
