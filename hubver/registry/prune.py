@@ -236,7 +236,7 @@ def prune_in(
                 time.sleep(0.1 * attempt)
                 continue  # the branch moved: plan again on what it holds now
         result.applied = True
-        for v in [*unfinished, *(d.version for d in result.pruned)]:
+        for v in [*unfinished, *(d.version for d in result.pruned if d.commit)]:  # a lost tag: none to delete
             try:
                 client.delete_tag(r, v)
             except HubverError as e:

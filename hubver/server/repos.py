@@ -567,11 +567,7 @@ class Repo:
         for head in candidates:
             for e in self._index_lines(head):
                 record = e.get("pruned")
-                if (
-                    e["version"] == tag
-                    and isinstance(record, dict)
-                    and record.get("commit") in (commit, None)
-                ):
+                if e["version"] == tag and isinstance(record, dict) and record.get("commit") == commit:
                     return True
         return False
 
