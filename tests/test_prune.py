@@ -78,6 +78,9 @@ def test_prune_of_20_versions_keeps_exactly_the_right_set_and_gc_frees_the_plann
     assert len(hubver.list_versions(repo_id, **conn)) == 20
     ever = json.loads(cli("prune", *policy, "--keep-promoted-ever", "--json", repo=repo_id).output)
     assert {d["version"] for d in ever["kept"]} == set(kept) | {"v5"}
+    # --older-than: only versions older than that may go (all of these are minutes old).
+    young = json.loads(cli("prune", *policy, "--older-than", "1h", "--json", repo=repo_id).output)
+    assert young["pruned"] == [] and young["kept"][0]["reasons"] == ["younger than 1h"]
     text = cli("prune", *policy, repo=repo_id)
     assert "keep   v3           alias production" in text.output
     assert "13 to prune" in text.output and f"({plan['reclaimable_bytes']} B)" in text.output
