@@ -31,6 +31,7 @@ _EXPORTS = {
     "list_aliases": "hubver.registry.aliases",
     "alias_history": "hubver.registry.aliases",
     "verify": "hubver.registry.verify",
+    "prune": "hubver.registry.prune",
     "load": "hubver.registry.load",
     "sync": "hubver.registry.sync",
     "lock": "hubver.registry.lock",

@@ -123,6 +123,10 @@ class HubverCallback:
         max_pending: snapshots that may wait on disk at once (default 2).
         on_backlog: ``"supersede"`` (drop an intermediate snapshot) or ``"wait"`` (training waits).
         outbox: where snapshots wait (default ``OUTPUT_DIR/.hubver/outbox``).
+        keep_last / keep_best: a retention policy (as ``hubver prune --keep-last N
+            --keep-best METRIC[:K]``) applied by the upload process after each publish;
+            aliased versions and the latest are always kept. A failure to prune warns, never
+            stops training.
         **push_kwargs: anything else ``hubver.push`` takes (``private``, ``template``, ``extra``,
             ``chart_metric``: the metric the card charts across versions...).
     """
@@ -146,6 +150,8 @@ class HubverCallback:
         max_pending: int = 2,
         on_backlog: str = "supersede",
         outbox: str | Path | None = None,
+        keep_last: int | None = None,
+        keep_best: str | list[str] | None = None,
         **push_kwargs: Any,
     ) -> None:
         if push not in TRIGGERS:
@@ -156,6 +162,13 @@ class HubverCallback:
             raise HubverError(f"Invalid max_pending={max_pending!r}.", "Use a whole number of 1 or more.")
         from .settings import resolve_settings
 
+        self.retention: dict[str, Any] | None = None
+        if keep_last is not None or keep_best:
+            from .registry.prune import PrunePolicy
+
+            PrunePolicy.of(keep_last=keep_last, keep_best=keep_best)  # a bad spec fails here, not later
+            best = [keep_best] if isinstance(keep_best, str) else list(keep_best or [])
+            self.retention = {"keep_last": keep_last, "keep_best": best}
         self.push = push
         self.settings = resolve_settings(
             repo=repo, endpoint=endpoint, local=local, token=token, branch=branch
@@ -390,6 +403,8 @@ class HubverCallback:
             "sealed": False,
             "push": self._push_request(trigger, epoch, step, message, recovered=recovered),
         }
+        if self.retention:
+            job["retention"] = self.retention
         snap = _Snapshot(entry, job, step)
         self._fill_metrics(snap, state)
         entry.write_job(job)  # durable now; sealed (publishable) once its metrics are in

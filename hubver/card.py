@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from . import index
 from .errors import ConfigError
 from .formatting import MISSING_MARKDOWN, fmt
 from .frontmatter import split_front_matter
@@ -197,6 +198,7 @@ def render(
     import jinja2
 
     existing_meta, before, after = split_card(existing)
+    history = index.live(history)  # pruned versions can no longer be checked out: not listed
     history_metrics = key_metric_names({str(k) for e in history for k in _mapping(e.get("metrics"))})
     context = {
         "meta": meta,

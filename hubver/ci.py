@@ -221,3 +221,31 @@ def _load_snippet(meta: dict[str, Any], repo: str, version: str) -> list[str]:
         "",
         f'model = AutoModelForCausalLM.from_pretrained("{repo}", revision="{version}")',
     ]
+
+
+def gate_outputs(promoted: bool, verdict: dict[str, Any] | None) -> dict[str, str]:
+    """The step outputs of a gated promotion: `promoted` ("true"/"false") and `gate` (the verdict)."""
+    return {
+        "promoted": "true" if promoted else "false",
+        "gate": (verdict or {}).get("summary") or "no conditions",
+    }
+
+
+def gate_markdown(repo: str, version: str, alias: str, promoted: bool, verdict: dict[str, Any] | None) -> str:
+    """The job summary of a gated promotion: the outcome, then each condition with its numbers."""
+    verdict = verdict or {}
+    if promoted:
+        lines = [f"### hubver: promoted `{version}` to `{alias}` in {repo}", ""]
+    else:
+        lines = [f"### hubver: `{version}` not promoted to `{alias}`: the gate did not hold", ""]
+    checks = verdict.get("checks") or []
+    if checks:
+        lines += ["| condition | result | detail |", "|---|---|---|"]
+        for c in checks:
+            lines.append(
+                f"| {markdown_cell(str(c.get('condition')))} | {'pass' if c.get('ok') else '**FAIL**'} "
+                f"| {markdown_cell(str(c.get('detail')))} |"
+            )
+    else:
+        lines.append("No conditions: promoted unconditionally.")
+    return "\n".join(lines) + "\n"

@@ -477,6 +477,32 @@ class HubClient:
             repo=repo,
         )
 
+    def delete_tag(self, repo: str, tag: str) -> None:
+        self.call(f"Deleting tag {tag}", lambda: self.api.delete_tag(repo, tag=tag), repo=repo, retry=False)
+
+    def pull_request_refs(self, repo: str) -> dict[str, str]:
+        """refs/pr/N -> commit, for every pull request of the repo."""
+
+        def fetch() -> dict[str, str]:
+            refs = self.api.list_repo_refs(repo, include_pull_requests=True)
+            return {r.ref: r.target_commit for r in refs.pull_requests or []}
+
+        return self.call("Listing pull requests", fetch, repo=repo)
+
+    def lfs_files(self, repo: str) -> list[Any]:
+        """Every LFS file stored for the repo (`HfApi.list_lfs_files`: file_oid, size, ...)."""
+        return self.call("Listing LFS files", lambda: list(self.api.list_lfs_files(repo)), repo=repo)
+
+    def delete_lfs_files(self, repo: str, files: list[Any]) -> None:
+        """Delete LFS files for good (`HfApi.permanently_delete_lfs_files`), history left as it is:
+        the commits that refer to them stay, and can no longer be downloaded."""
+        self.call(
+            "Deleting LFS files",
+            lambda: self.api.permanently_delete_lfs_files(repo, files, rewrite_history=False),
+            repo=repo,
+            retry=False,
+        )
+
     def create_branch(self, repo: str, branch: str, commit: str) -> None:
         self.call(
             f"Creating branch {branch}",

@@ -48,6 +48,10 @@ class LockError(HubverError):
     """A lockfile that cannot be read or written, or that does not say which version to use."""
 
 
+class VersionPruned(VersionNotFound):
+    """The version was pruned on purpose (`hubver prune`): its index keeps who, when and why."""
+
+
 class RepoNotFound(HubverError):
     """The repository does not exist, or the token cannot see it."""
 
@@ -101,3 +105,13 @@ class LoadError(HubverError):
 
 class HistoriesDiffer(HubverError):
     """`hubver sync`: the two hubs disagree about a repository's versions (or an alias's history)."""
+
+
+class GateFailed(HubverError):
+    """A gated promotion refused: a `--require` / `--require-better` condition does not hold.
+
+    `verdict` is the gate's verdict (`gate.Verdict.to_dict`): every condition and its numbers."""
+
+    def __init__(self, message: str, hint: str | None = None, verdict: dict | None = None) -> None:
+        super().__init__(message, hint)
+        self.verdict = verdict or {}

@@ -66,3 +66,47 @@ def entry_for(meta: Mapping[str, Any], *, push_id: str, ci_key: str | None) -> d
         "ci_key": ci_key,
         "parent": (meta.get("parent") or {}).get("version"),
     }
+
+
+# Tombstones: pruning a version appends `{"version": ID, "pruned": {at, by, reason, commit}}`.
+# The version's own line stays (the chain and each later commit's index still hold it); the
+# tombstone says it is gone on purpose, so its id stays used and `list --all` can show it.
+
+
+def is_tombstone(entry: Mapping[str, Any]) -> bool:
+    """A line that records a pruning, not a version."""
+    return "pruned" in entry
+
+
+def versions(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The version lines (pruned versions included), in index order, without the tombstones."""
+    return [e for e in entries if not is_tombstone(e)]
+
+
+def tombstones(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """version -> its pruning record (who, when, why, which commit), for every pruned version."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        if is_tombstone(e):
+            record = e.get("pruned")
+            out.setdefault(e["version"], record if isinstance(record, dict) else {})
+    return out
+
+
+def live(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The versions that were not pruned, in index order."""
+    gone = tombstones(entries)
+    return [e for e in versions(entries) if e["version"] not in gone]
+
+
+def last_version(entries: list[dict[str, Any]]) -> tuple[int, dict[str, Any]] | None:
+    """The position in `entries` and the line of the latest version (pruned or not)."""
+    for i in range(len(entries) - 1, -1, -1):
+        if not is_tombstone(entries[i]):
+            return i, entries[i]
+    return None
+
+
+def tombstone(version: str, *, at: str, by: str, reason: str, commit: str | None) -> dict[str, Any]:
+    """The index line that records the pruning of `version`."""
+    return {"version": version, "pruned": {"at": at, "by": by, "reason": reason, "commit": commit}}

@@ -92,7 +92,35 @@ def publish_entry(entry: Entry, job: dict[str, Any], settings: Settings, client:
         extra["incomplete"] = "the run stopped before this step's evaluation finished"
         request = request.replace(extra=extra)
     with connect(settings=settings, client=client) as registry:
-        return registry.push(entry.files, request)
+        result = registry.push(entry.files, request)
+        if isinstance(job.get("retention"), dict) and result.created:
+            apply_retention(registry, job["retention"])
+        return result
+
+
+def apply_retention(registry: Any, retention: dict[str, Any]) -> Any:
+    """The callback's `keep_last` / `keep_best`, after a publish: prune what they do not keep.
+    A failure is logged as a warning and never raised: retention must not stop training."""
+    from .registry.prune import PrunePolicy
+
+    try:
+        policy = PrunePolicy.of(
+            keep_last=retention.get("keep_last"),
+            keep_best=retention.get("keep_best") or [],
+            reason="HubverCallback retention",
+        )
+        done = registry.prune(policy, apply=True)
+    except HubverError as e:
+        log.warning(
+            "hubver: pruning %s after the publish failed (training goes on): %s", registry.repo, e.message
+        )
+        return None
+    except Exception as e:  # a bug: still never the training's problem
+        log.warning("hubver: pruning %s after the publish failed (training goes on): %r", registry.repo, e)
+        return None
+    if done.pruned:
+        log.info("hubver: pruned %s of %s", ", ".join(d.version for d in done.pruned), registry.repo)
+    return done
 
 
 def drain(

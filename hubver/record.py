@@ -27,10 +27,12 @@ __all__ = [
     "FileRecord",
     "IndexEntry",
     "IndexLink",
+    "IndexTombstone",
     "JSONValue",
     "LogPoint",
     "ParentRecord",
     "PeftRecord",
+    "PruningRecord",
     "PullRequestRecord",
     "RunRecord",
     "TrainingRecord",
@@ -252,3 +254,18 @@ class IndexEntry(_IndexEntryRequired, total=False):
     metadata_blob: str  # the git blob id of this version's hubver.json
     charts: dict[str, str]  # the card's pictures in the commit: path -> git blob id ({} for none; #15)
     prev: IndexLink  # absent on the first entry
+
+
+class PruningRecord(TypedDict):
+    at: str  # ISO 8601, UTC
+    by: str
+    reason: str
+    commit: str | None  # the commit the version's tag pointed at
+
+
+class IndexTombstone(TypedDict):
+    """A line of ``.hubver/versions.jsonl`` appended by `hubver prune` (`index.tombstone`): the
+    version is gone on purpose (its tag deleted); its own line stays and its id is never reused."""
+
+    version: str
+    pruned: PruningRecord

@@ -191,8 +191,10 @@ def chain_problems(entries: list[dict[str, Any]], tags: dict[str, str]) -> list[
     """Breaks in the index chain: an entry whose recorded predecessor is not the one before it.
 
     Entries written before the chain existed have no `prev`; they are accepted as the chain's
-    start, and only there. Returns (version, problem) pairs.
+    start, and only there. Tombstones (pruned versions) are outside the chain: each version
+    links to the version line before it. Returns (version, problem) pairs.
     """
+    entries = index.versions(entries)
     problems: list[tuple[str, str]] = []
     chained = False
     for i, e in enumerate(entries):
@@ -238,11 +240,14 @@ def chain_problems(entries: list[dict[str, Any]], tags: dict[str, str]) -> list[
 
 
 def published_commit(entries: list[dict[str, Any]], i: int, head: str | None) -> str | None:
-    """The commit the chain says published entry `i`: the next entry's link, or the head for the last."""
-    if i + 1 < len(entries):
-        prev = entries[i + 1].get("prev")
+    """The commit the chain says published entry `i`: the next version's link, or the head for the
+    last (unless a pruning commit came after it: then the head is not its commit)."""
+    for later in entries[i + 1 :]:
+        if index.is_tombstone(later):
+            continue
+        prev = later.get("prev")
         return prev.get("commit") if isinstance(prev, dict) else None
-    return head
+    return head if i + 1 == len(entries) else None
 
 
 def read_index(client: HubClient, repo: str, head: str) -> tuple[list[dict[str, Any]], list[str], bool]:

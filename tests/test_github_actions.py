@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 import hubver
-from hubver.ci import step_outputs, summary_markdown
+from hubver.ci import gate_outputs, step_outputs, summary_markdown
 from hubver.registry.push import PushResult
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,6 +131,7 @@ def test_action_metadata(action):
 
     # Each output is a step output that hubver writes to $GITHUB_OUTPUT.
     written = set(step_outputs(PushResult("o/r", "v1", "c" * 40, "u", "main", created=True)))
+    written |= set(gate_outputs(True, None))  # the gated promotion after the push, same step
     for name, spec in outputs.items():
         assert spec.get("description")
         m = re.fullmatch(r"\$\{\{\s*steps\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}", spec["value"])
@@ -529,3 +530,56 @@ def test_summary_of_a_version_without_metrics_or_pull_request():
     assert "| pull request | #7 a \\| b c |" in text  # a title cannot break the table
     assert "| metric |" not in text
     assert 'AutoModelForCausalLM.from_pretrained("o/m", revision="v1")' in text
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="the action's scripts run under bash")
+def test_publish_then_promote_only_when_the_gate_holds(
+    action, hub, hub_token, api, adapters, repo_id, tmp_path
+):
+    """promote-to / require / require-better: the action's script path, gate passing then failing."""
+    conn = {"endpoint": hub.url, "token": hub_token}
+    hubver.push(adapters[4], repo_id, metrics={"eval_loss": 2.0}, **conn)
+    hubver.promote(repo_id, "v1", "production", **conn)
+    base = {"repo": repo_id, "token": hub_token, "endpoint": hub.url, "promote-to": "production"}
+    gate = {"require": "eval_loss<=1.8\n\n  accuracy >= 0.5 \n", "require-better": "eval_loss\n"}
+
+    # v2 is better than production's v1 and meets both thresholds: promoted.
+    inputs = {**base, **gate, "path": str(adapters[8]), "metrics": "eval_loss=1.5\naccuracy=0.7"}
+    proc, output, summary = _run_push_step(action, inputs, _event("push", tmp_path), tmp_path, "gate-pass")
+    assert json.loads(proc.stdout)["version"] == "v2"  # stdout stays the push's JSON
+    out = _outputs(output)
+    assert out["version"] == "v2" and out["promoted"] == "true"
+    assert "PASS eval_loss<=1.8: v2 has eval_loss=1.5" in out["gate"]
+    assert (
+        "PASS better eval_loss (lower is better): v2 has eval_loss=1.5, the current v1 has 2" in out["gate"]
+    )
+    assert "### hubver: promoted `v2` to `production`" in summary and "| accuracy>=0.5 | pass |" in summary
+    assert [a["version"] for a in hubver.list_aliases(repo_id, **conn) if a["alias"] == "production"] == [
+        "v2"
+    ]
+
+    # v3 is worse than v2 (now production): published, not promoted, and the step still succeeds.
+    art = tmp_path / "art3"
+    shutil.copytree(adapters[4], art)
+    (art / "note.txt").write_text("v3")
+    inputs = {**base, **gate, "path": str(art), "metrics": "eval_loss=1.7\naccuracy=0.9"}
+    env = {**_event("push", tmp_path), "GITHUB_SHA": "b" * 40}
+    proc, output, summary = _run_push_step(action, inputs, env, tmp_path, "gate-fail")
+    out = _outputs(output)
+    assert out["version"] == "v3" and out["promoted"] == "false"
+    assert (
+        "FAIL better eval_loss (lower is better): v3 has eval_loss=1.7, the current v2 has 1.5" in out["gate"]
+    )
+    assert "PASS eval_loss<=1.8" in out["gate"]
+    assert "not promoted to `production`: the gate did not hold" in summary and "**FAIL**" in summary
+    assert "the gate did not hold" in proc.stderr
+    assert [a["version"] for a in hubver.list_aliases(repo_id, **conn) if a["alias"] == "production"] == [
+        "v2"
+    ]
+    assert {t.name for t in api.list_repo_refs(repo_id).tags} == {"v1", "v2", "v3"}
+    assert hub_token not in proc.stdout + proc.stderr + output + summary
+
+    # Another error (an alias name that cannot be one) still fails the step.
+    bad = {**base, "promote-to": "v1", "path": str(adapters[8])}
+    proc, output, _ = _run_push_step(action, bad, env, tmp_path, "bad-alias", check=False)
+    assert proc.returncode == 1 and "promoted=" not in output

@@ -439,3 +439,32 @@ def test_rights_follow_the_repos_namespace_not_the_urls_casing(hub, api, repo_id
     pushed = git("push", url(hub, spelled, stranger), "HEAD:refs/heads/pwned", cwd=work, check=False)
     assert pushed.returncode != 0
     assert "pwned" not in {b.name for b in owner.list_repo_refs(private).branches}
+
+
+def test_a_pruned_version_tag_may_be_deleted_by_git_push(hub, api, repo_id, adapters, copy_of, git, tmp_path):
+    """The hub's rule for git pushes: a version tag goes only once its branch records a tombstone."""
+    from huggingface_hub import CommitOperationAdd
+
+    import hubver
+    from hubver import index
+
+    art = copy_of(adapters[4], "art")
+    conn = {"endpoint": hub.url, "token": api.token}
+    first = hubver.push(art, repo_id, **conn)
+    (art / "n.txt").write_text("2")
+    hubver.push(art, repo_id, **conn)
+    raw = Path(api.hf_hub_download(repo_id, index.INDEX_PATH, cache_dir=tmp_path / "c")).read_bytes()
+    entries, _ = index.parse(raw)
+    stone = index.tombstone("v1", at="2026-12-01T00:00:00Z", by="tester", reason="old", commit=first.commit)
+    api.create_commit(
+        repo_id,
+        [CommitOperationAdd(index.INDEX_PATH, index.render([*entries, stone]))],
+        commit_message="hubver: prune 1 version(s): v1",
+    )
+    work = tmp_path / "work"
+    git("clone", "-q", url(hub, repo_id, api.token), str(work))
+    kept = git("push", "origin", ":refs/tags/v2", cwd=work, check=False)
+    assert kept.returncode != 0 and "cannot be deleted" in kept.stderr, kept.stderr
+    git("push", "origin", ":refs/tags/v1", cwd=work)
+    assert {t.name for t in api.list_repo_refs(repo_id).tags} == {"v2"}
+    assert [v.version for v in hubver.list_versions(repo_id, **conn)] == ["v2"]

@@ -13,19 +13,55 @@ from .common import emit_json, repo_options
 @click.argument("version")
 @click.argument("alias")
 @repo_options
-def promote(settings: Settings, as_json: bool, version: str, alias: str) -> None:
+@click.option(
+    "--require",
+    multiple=True,
+    metavar="COND",
+    help="Promote only if the version's metric meets COND, e.g. 'eval_loss<=1.2' (<, <=, >, >=, ==, !=). Repeatable.",
+)
+@click.option(
+    "--require-better",
+    multiple=True,
+    metavar="METRIC",
+    help="Promote only if METRIC beats the alias's current version (lower is better for losses). Repeatable.",
+)
+def promote(
+    settings: Settings,
+    as_json: bool,
+    version: str,
+    alias: str,
+    require: tuple[str, ...],
+    require_better: tuple[str, ...],
+) -> None:
     """Point ALIAS (e.g. production) at VERSION; rollback is promoting an older one.
 
     VERSION may be a selector: `hubver promote best:eval_loss production`, or
     `hubver promote production~1 production` to roll back one version.
     """
+    from ..ci import gate_markdown, gate_outputs, in_github_actions, write_outputs, write_summary
+    from ..errors import GateFailed
+    from ..redact import known_secrets
     from ..registry import connect
 
     with connect(settings=settings) as registry:
-        p = registry.promote(version, alias)
+        try:
+            p = registry.promote(version, alias, require=require, require_better=require_better)
+        except GateFailed as e:
+            if in_github_actions():  # the verdict is an outcome the workflow reads, not only an error
+                write_outputs(gate_outputs(False, e.verdict))
+                write_summary(
+                    gate_markdown(registry.repo, version, alias, False, e.verdict),
+                    known_secrets([settings.token]),
+                )
+            raise
+    if in_github_actions():
+        write_outputs(gate_outputs(True, p.gate))
+        write_summary(gate_markdown(p.repo, version, alias, True, p.gate), known_secrets([settings.token]))
     if as_json:
         emit_json(p.to_dict())
         return
+    if p.gate:
+        click.echo(f"gate passed: {p.gate['summary']}")
     if not p.changed:
         click.echo(f"{alias} already points at {p.version}.")
         return

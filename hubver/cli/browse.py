@@ -13,7 +13,8 @@ from .common import emit_json, obj, repo_options, text_list, warn
 @repo_options
 @click.option("--sort", metavar="METRIC", help="Order by a metric (prefix '-' for descending).")
 @click.option("--limit", type=int, help="Show at most N versions (the newest, or the best with --sort).")
-def list_(settings: Settings, as_json: bool, sort: str | None, limit: int | None) -> None:
+@click.option("--all", "show_all", is_flag=True, help="Show pruned versions too (marked as pruned).")
+def list_(settings: Settings, as_json: bool, sort: str | None, limit: int | None, show_all: bool) -> None:
     """List the versions, with their metrics and aliases."""
     from ..registry import connect
     from ..registry.browse import sort_versions
@@ -21,7 +22,11 @@ def list_(settings: Settings, as_json: bool, sort: str | None, limit: int | None
 
     with connect(settings=settings) as registry:
         listing = registry.listing()
-    versions = sort_versions(listing.versions, sort, limit)
+    shown = listing.versions
+    if show_all and listing.pruned:
+        order = {e["version"]: i for i, e in enumerate(listing.entries) if "pruned" not in e}
+        shown = sorted([*listing.versions, *listing.pruned], key=lambda v: order.get(v.version, len(order)))
+    versions = sort_versions(shown, sort, limit)
     for problem in listing.problems:
         warn(problem)
     if as_json:
@@ -37,7 +42,7 @@ def list_(settings: Settings, as_json: bool, sort: str | None, limit: int | None
         [
             v.version,
             (v.created_at or "")[:16].replace("T", " "),
-            v.short_commit or "(no tag)",
+            "(pruned)" if v.pruned else v.short_commit or "(no tag)",
             ",".join(v.aliases),
             *[fmt(v.metrics.get(m)) for m in metric_names],
             (v.message.splitlines() or [""])[0][:60] if v.message else "",
@@ -48,6 +53,11 @@ def list_(settings: Settings, as_json: bool, sort: str | None, limit: int | None
         table(rows, ["VERSION", "DATE", "COMMIT", "ALIASES", *[m.upper() for m in metric_names], "MESSAGE"])
     )
     for v in versions:
+        if v.pruned:
+            click.echo(
+                f"  {safe(v.version)} pruned by {fmt(v.pruned.get('by'))} at {fmt(v.pruned.get('at'))}: "
+                f"{fmt(v.pruned.get('reason'))}"
+            )
         for problem in v.problems:
             warn(f"{v.version}: {problem}")
 

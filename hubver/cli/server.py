@@ -161,6 +161,40 @@ def fsck(data_dir: Path | None, as_json: bool) -> None:
         raise SystemExit(1)
 
 
+@hub.command()
+@_DATA_DIR
+@click.option("--repo", "repo_id", metavar="NS/NAME", help="Only this model repository (default: every one).")
+@click.option(
+    "--grace",
+    default="1h",
+    show_default=True,
+    metavar="DURATION",
+    help="Keep unreferenced objects younger than this (uploads whose commit has not landed yet).",
+)
+@click.option("--dry-run", is_flag=True, help="Only report what would be deleted.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def gc(data_dir: Path | None, repo_id: str | None, grace: str, dry_run: bool, as_json: bool) -> None:
+    """Delete LFS objects no branch, tag or pull-request tip refers to (what pruning left behind)."""
+    from ..registry.prune import parse_duration
+    from ..server.gc import collect
+    from ..server.repos import RepoStore
+
+    seconds = parse_duration(grace).total_seconds()
+    report = collect(RepoStore(_data_dir(data_dir)), grace=seconds, dry_run=dry_run, repo_id=repo_id)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    verb = "would free" if dry_run else "freed"
+    for r in report.repos:
+        click.echo(
+            f"{r.repo}: {verb} {r.bytes} bytes in {len(r.objects)} LFS object(s)"
+            + (f"; {r.kept_recent} unreferenced but younger than {grace}, kept" if r.kept_recent else "")
+        )
+    click.echo(
+        f"{'Dry run: ' if dry_run else ''}{verb} {report.bytes} bytes in {report.objects} LFS object(s)."
+    )
+
+
 @hub.command("remove-version")
 @click.argument("repo")
 @click.argument("version")

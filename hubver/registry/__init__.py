@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .aliases import Promotion
     from .browse import Listing, Selected, VersionDetail, VersionDiff, VersionInfo
     from .checkout import CheckoutResult
+    from .prune import PrunePolicy, PruneResult
     from .push import PushResult
     from .request import PushRequest
     from .verify import VerifyReport
@@ -219,13 +220,31 @@ class Registry:
         _no_connection_options("load", options)
         return load_from(self, version, **options)
 
+    # Retention
+
+    def prune(self, policy: PrunePolicy, *, apply: bool = False, reclaim: bool = False) -> PruneResult:
+        """Plan (or with `apply`, carry out) pruning by `policy`; `reclaim` also deletes the LFS
+        files only the pruned versions referenced."""
+        from .prune import prune_in
+
+        return prune_in(self, policy, apply=apply, reclaim=reclaim)
+
     # Aliases
 
-    def promote(self, version: str, alias: str) -> Promotion:
-        """Point `alias` at `version`."""
+    def promote(
+        self,
+        version: str,
+        alias: str,
+        *,
+        require: Iterable[str] = (),
+        require_better: Iterable[str] = (),
+    ) -> Promotion:
+        """Point `alias` at `version`; with `require` ('eval_loss<=1.2') or `require_better`
+        (metrics that must beat the alias's current version), only if every condition holds
+        (GateFailed otherwise, naming the failed condition with the numbers)."""
         from .aliases import promote_in
 
-        return promote_in(self, version, alias)
+        return promote_in(self, version, alias, require=require, require_better=require_better)
 
     def aliases(self) -> list[dict[str, Any]]:
         """Every alias with the version it points at and its latest promotion."""

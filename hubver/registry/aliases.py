@@ -10,17 +10,19 @@ promoting an older version.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .. import ids, layout
 from ..client import HubClient, Refs, RemoteFile
-from ..errors import ConflictError, IntegrityError, RefConflict, VersionIdError, VersionNotFound
+from ..errors import ConflictError, GateFailed, IntegrityError, RefConflict, VersionIdError, VersionNotFound
+from ..gate import Requirement, Verdict, evaluate, parse_requirement
 from ..jsonio import dumps
 from ..provenance import current_user
 from . import Connection, Registry, connect
-from .browse import check_version, read_alias_records, read_listing, selected_name
+from .browse import check_version, not_pruned, read_alias_records, read_listing, selected_name
 
 MAX_ATTEMPTS = 8
 
@@ -39,6 +41,7 @@ class Promotion:
     promoted_at: str
     changed: bool = True
     history: list[dict[str, Any]] = field(default_factory=list)
+    gate: dict[str, Any] | None = None  # the verdict of a gated promotion (`Verdict.to_dict`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,23 +66,41 @@ def promote(
     repo: str | None = None,
     version: str = "",
     alias: str = "",
+    *,
+    require: Iterable[str] = (),
+    require_better: Iterable[str] = (),
     **connection: Unpack[Connection],
 ) -> Promotion:
-    """Point `alias` at `version`: after this, `revision=alias` loads exactly that version."""
+    """Point `alias` at `version`: after this, `revision=alias` loads exactly that version.
+
+    `require` ('eval_loss<=1.2', ...) and `require_better` (metric names) gate it: unless every
+    condition holds on the version's metrics and against the alias's current version, nothing
+    changes and GateFailed says which condition failed, with the numbers."""
     with connect(repo, **connection) as registry:
-        return registry.promote(version, alias)
+        return registry.promote(version, alias, require=require, require_better=require_better)
 
 
-def promote_in(registry: Registry, version: str, alias: str) -> Promotion:
+def promote_in(
+    registry: Registry,
+    version: str,
+    alias: str,
+    *,
+    require: Iterable[str] = (),
+    require_better: Iterable[str] = (),
+) -> Promotion:
     """`Registry.promote`: see `promote`."""
     from huggingface_hub import CommitOperationAdd, CommitOperationCopy, CommitOperationDelete
 
     client, r = registry.client, registry.repo
     version = selected_name(registry, version)
+    requirements = [parse_requirement(t) for t in require]
+    better = [m.strip() for m in require_better if m.strip()]
+    verdict: Verdict | None = None
 
     for attempt in range(1, MAX_ATTEMPTS + 1):
         refs = client.refs(r)
         if version not in refs.tags:
+            not_pruned(read_listing(client, r, registry.branch), version)  # says who pruned it, if so
             raise VersionNotFound(
                 f"Version {version} not found in {r}.",
                 f"Run `hubver list --repo {r}` to see the versions.",
@@ -92,6 +113,8 @@ def promote_in(registry: Registry, version: str, alias: str) -> Promotion:
             )
         now = _now().isoformat(timespec="seconds").replace("+00:00", "Z")
         who = current_user()
+        if requirements or better:  # the gate, against the alias as it is at this attempt
+            verdict = _gate(registry, refs, alias, version, requirements, better)
         if alias not in refs.branches:
             # Created at the version's own commit: right from the first instant.
             try:
@@ -105,7 +128,18 @@ def promote_in(registry: Registry, version: str, alias: str) -> Promotion:
         previous = (record or {}).get("version")
         history = list((record or {}).get("history") or [])
         if previous == version and history:
-            return Promotion(r, alias, version, head, previous, who, now, changed=False, history=history)
+            return Promotion(
+                r,
+                alias,
+                version,
+                head,
+                previous,
+                who,
+                now,
+                changed=False,
+                history=history,
+                gate=_dict(verdict),
+            )
         history.append({"from": previous, "to": version, "commit": target, "by": who, "at": now})
         new_record = {"alias": alias, "version": version, "commit": target, "history": history}
         _, target_files = client.files(r, target)
@@ -138,7 +172,7 @@ def promote_in(registry: Registry, version: str, alias: str) -> Promotion:
             time.sleep(0.1 * attempt)
             continue
         _check_content(client, r, alias, version, commit, target_files)
-        return Promotion(r, alias, version, commit, previous, who, now, history=history)
+        return Promotion(r, alias, version, commit, previous, who, now, history=history, gate=_dict(verdict))
     raise ConflictError(
         f"Gave up promoting {alias} after {MAX_ATTEMPTS} attempts: it kept changing.",
         "Retry the promotion.",
@@ -149,6 +183,44 @@ def _now() -> datetime:
     """The promotion time recorded in the alias history (what ALIAS@DATE reads); one place, so a
     test can set the clock."""
     return datetime.now(timezone.utc)
+
+
+def _dict(verdict: Verdict | None) -> dict[str, Any] | None:
+    return verdict.to_dict() if verdict else None
+
+
+def _gate(
+    registry: Registry,
+    refs: Refs,
+    alias: str,
+    version: str,
+    requirements: list[Requirement],
+    better: list[str],
+) -> Verdict:
+    """Evaluate the gate of promoting `version` to `alias`; GateFailed unless it passes."""
+    client, r = registry.client, registry.repo
+    listing = read_listing(client, r, registry.branch)
+    metrics = {v.version: v.metrics for v in listing.versions}
+    current = None
+    if alias in refs.branches:
+        record = read_alias_records(client, r, refs, registry.branch).get(alias)
+        current = str(record["version"]) if record and record.get("version") else None
+    verdict = evaluate(
+        version,
+        metrics.get(version, {}),
+        requirements,
+        better,
+        current=current,
+        current_metrics=metrics.get(current) if current else None,
+    )
+    if not verdict.passed:
+        raise GateFailed(
+            f"Not promoting {version} to {alias} in {r}: " + "; ".join(verdict.failures) + ".",
+            f"{alias} stays on {current or 'nothing'}. Promote a version that meets the gate, or drop the "
+            "condition that should not apply.",
+            verdict={**verdict.to_dict(), "current": current},
+        )
+    return verdict
 
 
 def _check_content(

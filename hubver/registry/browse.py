@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import ids, index, layout
 from ..client import HubClient, Refs
-from ..errors import HubverError, MetadataError, VersionNotFound
+from ..errors import HubverError, MetadataError, VersionNotFound, VersionPruned
 from ..jsonio import parse_json
 from ..tensors import lora_ranks, rank_summary
 from ..trust import ContentCheck, chain_problems, check_commit, published_commit
@@ -36,6 +36,7 @@ class VersionInfo:
     base_model: str | None = None
     lora_rank: Any = None
     problems: list[str] = field(default_factory=list)
+    pruned: dict[str, Any] | None = None  # a pruned version: {at, by, reason, commit}
 
     @property
     def short_commit(self) -> str:
@@ -55,6 +56,11 @@ class Listing:
     problems: list[str]
     refs: Refs
     entries: list[dict[str, Any]] = field(default_factory=list)
+    pruned: list[VersionInfo] = field(default_factory=list)  # `list --all`: versions pruned on purpose
+
+    def pruned_record(self, version: str) -> dict[str, Any] | None:
+        """Who pruned `version`, when and why; None if it was not pruned."""
+        return next((v.pruned for v in self.pruned if v.version == version), None)
 
 
 @dataclass
@@ -110,7 +116,9 @@ def read_listing(client: HubClient, repo: str, branch: str) -> Listing:
     for a, v in sorted(aliases.items()):
         by_version.setdefault(v, []).append(a)
     versions = []
-    for e in entries:
+    pruned_records = index.tombstones(entries)
+    pruned: list[VersionInfo] = []
+    for e in index.versions(entries):
         v = e["version"]
         # Index lines are written by anyone with write access: keep only values of the right type.
         info = VersionInfo(
@@ -128,6 +136,10 @@ def read_listing(client: HubClient, repo: str, branch: str) -> Listing:
             if isinstance(e.get("problems"), list)
             else [],
         )
+        if v in pruned_records:
+            info.pruned = {k: _text(x) for k, x in pruned_records[v].items()}
+            pruned.append(info)
+            continue
         if info.commit is None:
             info.problems.append(f"tag {v} is missing: run `hubver verify {v} --repair --repo {repo}`")
         versions.append(info)
@@ -137,14 +149,24 @@ def read_listing(client: HubClient, repo: str, branch: str) -> Listing:
         for info in versions:
             if info.version == who:
                 info.problems.append(f"{problem} Run `hubver verify --repo {repo}`.")
-    last = versions[-1] if versions else None
-    if last is not None and last.commit and head and last.commit != head and "problems" not in entries[-1]:
+    found = index.last_version(entries)
+    last = versions[-1] if versions and found and found[1]["version"] == versions[-1].version else None
+    if (
+        found is not None
+        and last is not None
+        and last.commit
+        and head
+        and last.commit != head
+        and "problems" not in found[1]
+    ):
         # The latest version has no successor whose link could vouch for its tag; normally it
-        # is the head, and only when it is not does the listing pay for a content check.
+        # is the head, and only when it is not (another commit, a pruning) does the listing pay
+        # for a content check.
+        i, line = found
         with contextlib.suppress(HubverError):
-            check = check_commit(client, repo, last.version, last.commit, entries[-1], position=entries)
+            check = check_commit(client, repo, last.version, last.commit, line, position=entries[: i + 1])
             last.problems += [f"{p} Run `hubver verify --repo {repo}`." for p in check.problems]
-    return Listing(repo, branch, head, versions, aliases, problems, refs, entries)
+    return Listing(repo, branch, head, versions, aliases, problems, refs, entries, pruned)
 
 
 def check_version(
@@ -155,7 +177,10 @@ def check_version(
     repo = listing.repo
     alias = version not in listing.refs.tags and version in listing.aliases
     wanted = listing.aliases[version] if alias else version
-    position = next((i for i, e in enumerate(listing.entries) if e["version"] == wanted), None)
+    position = next(
+        (i for i, e in enumerate(listing.entries) if e["version"] == wanted and not index.is_tombstone(e)),
+        None,
+    )
     if position is None:
         check = ContentCheck(wanted, commit)
         check.problems.append(
@@ -330,6 +355,19 @@ def select(
         return registry.select(selector)
 
 
+def not_pruned(listing: Listing, version: str) -> None:
+    """Raise VersionPruned, saying by whom, when and why, if `version` was pruned (and is not a ref)."""
+    record = listing.pruned_record(version)
+    if record is None or version in listing.refs.tags or version in listing.refs.branches:
+        return
+    raise VersionPruned(
+        f"Version {version} of {listing.repo} was pruned by {record.get('by') or 'someone'} "
+        f"at {record.get('at') or 'an unrecorded time'}: {record.get('reason') or 'no reason recorded'}.",
+        f"Its id is never reused. Run `hubver list --all --repo {listing.repo}` to see every version, "
+        "pruned ones included.",
+    )
+
+
 def resolve_ref(refs: Refs, repo: str, version: str) -> str:
     if version in refs.tags:
         return refs.tags[version]
@@ -369,6 +407,7 @@ def read_version(registry: Registry, version: str, *, unchecked: bool = False) -
     client, r = registry.client, registry.repo
     listing = read_listing(client, r, registry.branch)
     version = expand(client, listing, version)
+    not_pruned(listing, version)
     commit = resolve_ref(listing.refs, r, version)
     info = next((v for v in listing.versions if v.version == version), None)
     if info is None:

@@ -25,7 +25,7 @@ from ..jsonio import load_json
 from ..lockfile import Lock
 from ..trust import git_blob_sha
 from . import Connection, Registry, connect
-from .browse import check_version, read_listing, resolve_ref, selected_name
+from .browse import check_version, not_pruned, read_listing, resolve_ref, selected_name
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is 3.11+
@@ -173,6 +173,7 @@ def fetch_checked(
     sha256-checked against that hubver.json by the caller.
     """
     listing = read_listing(client, repo, branch)
+    not_pruned(listing, version)
     commit = resolve_ref(listing.refs, repo, version)
     cached = _cached_snapshot(repo, commit, cache)
     if not unchecked:

@@ -217,10 +217,11 @@ def repair_tags(client: HubClient, repo: str, branch: str, state: BranchState) -
     content matches the entry: a commit title is never trusted.
     """
     repaired = []
+    pruned = index.tombstones(state.entries)
     for i, entry in enumerate(state.entries):
         version = entry["version"]
-        if version in state.tags:
-            continue
+        if version in state.tags or version in pruned or index.is_tombstone(entry):
+            continue  # a pruned version's tag is gone on purpose
         commit = published_commit(state.entries, i, state.head)
         if commit is None:
             continue
@@ -268,17 +269,25 @@ def _existing_version(
     state: BranchState, artifact_digest: str, ci_key: str | None, push_id: str, *, explicit: bool = False
 ) -> tuple[dict[str, Any], str] | None:
     """The version that already stands for this push, if any. With an explicit `--version`,
-    content identical to the latest version is still published under the id asked for."""
-    for e in reversed(state.entries):
+    content identical to the latest version is still published under the id asked for.
+    Pruned versions stand for nothing: their tag is gone on purpose."""
+    live = index.live(state.entries)
+    for e in reversed(live):
         if e.get("push_id") == push_id:
             return e, "published by this push"
     if ci_key:
-        for e in reversed(state.entries):
+        for e in reversed(live):
             if e.get("ci_key") == ci_key:
                 return e, f"already published by this CI run ({ci_key})"
-    if not explicit and state.entries and state.entries[-1].get("digest") == artifact_digest:
-        return state.entries[-1], "identical to the latest version"
+    if not explicit and live and live[-1] is _latest(state) and live[-1].get("digest") == artifact_digest:
+        return live[-1], "identical to the latest version"
     return None
+
+
+def _latest(state: BranchState) -> dict[str, Any] | None:
+    """The latest version line of the index (tombstones are not versions)."""
+    found = index.last_version(state.entries)
+    return found[1] if found else None
 
 
 def _pick_version(state: BranchState, version: str | None, scheme: str, bump: str | None, repo: str) -> str:
@@ -550,8 +559,9 @@ def _report_existing(
     if not result.created and result.commit:
         with contextlib.suppress(HubverError):
             result.metadata = load_remote_metadata(client, req.repo, v, result.commit)
-        position = state.entries.index(entry)
-        result.previous_metrics = state.entries[position - 1].get("metrics") if position else None
+        lines = index.versions(state.entries)
+        position = lines.index(entry)
+        result.previous_metrics = lines[position - 1].get("metrics") if position else None
     return result
 
 
@@ -574,7 +584,7 @@ def _compose(
 ) -> tuple[VersionRecord, str, list[dict[str, Any]], list[CardChart]]:
     """hubver.json, the model card, the index and the card's pictures of the next version on top of `state`."""
     new_version = _pick_version(state, req.options.version, req.options.scheme, req.options.bump, req.repo)
-    previous = state.entries[-1] if state.entries else None
+    previous = _latest(state)
     parent = (
         {"version": previous["version"], "commit": state.tags.get(previous["version"])} if previous else None
     )
@@ -672,7 +682,7 @@ def _operations(
         # Lines written by others may hold NaN (Python's json reads it): the index stays strict JSON.
         CommitOperationAdd(path_in_repo=layout.INDEX_PATH, path_or_fileobj=index.render(finite(entries))),
     ]
-    previous = state.entries[-1] if state.entries else None
+    previous = _latest(state)
     result.previous_metrics = previous.get("metrics") if previous else None
     return ops
 

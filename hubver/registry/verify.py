@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import layout
+from .. import index, layout
 from ..client import HubClient, Refs
 from ..errors import HubverError
 from ..layout import titled_version
@@ -98,6 +98,7 @@ class _Verifier:
                 reports.append(general)
         chain = chain_problems(entries, refs.tags)
         names = {e["version"] for e in entries}
+        pruned = index.tombstones(entries)
         if only is not None and only not in names:
             report = VerifyReport(only, False, refs.tags.get(only), None)
             report.problems.append(
@@ -105,7 +106,11 @@ class _Verifier:
             )
             return [*reports, report]
         for i, entry in enumerate(entries):
-            if only is None or entry["version"] == only:
+            if index.is_tombstone(entry) or not (only is None or entry["version"] == only):
+                continue
+            if entry["version"] in pruned:
+                reports.append(self._pruned(entry["version"], pruned[entry["version"]], refs, chain))
+            else:
                 reports.append(self._one(entries, i, refs, head, history, chain))
         if only is None:
             reports += self._lost(entries, refs, history)
@@ -143,6 +148,24 @@ class _Verifier:
         self._content(report, entry, tag, position)
         if report.published_commit is None and report.ok:
             report.published_commit = tag  # the latest version: its commit is the one that checks out
+        return report
+
+    def _pruned(
+        self, v: str, record: dict[str, Any], refs: Refs, chain: list[tuple[str, str]]
+    ) -> VerifyReport:
+        """A version pruned on purpose: its tag is gone and that is not tampering."""
+        report = VerifyReport(v, True, refs.tags.get(v), record.get("commit"))
+        report.notes.append(
+            f"pruned by {record.get('by')} at {record.get('at')}: {record.get('reason')} (not checked)"
+        )
+        for who, problem in chain:
+            if who == v and not problem.startswith("TAG MOVED"):
+                report.fail(problem)
+        if v in refs.tags:
+            report.notes.append(
+                f"its tag is still there: the pruning stopped before deleting it; run `hubver prune` "
+                f"again or delete the tag {v}"
+            )
         return report
 
     def _content(
@@ -229,7 +252,7 @@ class _Verifier:
         return reports
 
     def _aliases(self, entries: list[dict[str, Any]], refs: Refs) -> list[VerifyReport]:
-        by_version = {e["version"]: e for e in entries}
+        by_version = {e["version"]: e for e in index.versions(entries)}
         reports = []
         for alias, record in sorted(read_alias_records(self.client, self.repo, refs, self.branch).items()):
             v = str(record["version"])

@@ -19,7 +19,7 @@ from .errors import (
 from .gittext import check_text
 from .httputil import flag
 from .names import RepoAddress
-from .repos import BRANCH, DEFAULT_BRANCH, TAG, RefKind
+from .repos import BRANCH, DEFAULT_BRANCH, TAG, RefKind, Repo
 
 log = logging.getLogger("hubver.server")
 
@@ -89,9 +89,10 @@ class RefHandlers:
         repo, _ = self.ctx.repo_for_write(request, address)
         names.check_ref_name(name, f"{kind.word} name")
         if self.ctx.config.protect_versions:
-            if kind is TAG and await run_in_threadpool(repo.is_version_tag, name):
+            if kind is TAG and await run_in_threadpool(_protected_version, repo, name):
                 raise HTTPForbidden(
-                    f"Tag {name!r} marks a hubver version: versions are never deleted or moved on this hub. "
+                    f"Tag {name!r} marks a hubver version: versions are never deleted or moved on this hub "
+                    "unless pruned (`hubver prune` records a tombstone in the branch's index first). "
                     "An administrator removes one with `hubver hub remove-version`, which keeps a record."
                 )
             if kind is BRANCH and await run_in_threadpool(repo.holds_versions, name):
@@ -101,3 +102,8 @@ class RefHandlers:
                 )
         await run_in_threadpool(repo.delete_ref, kind, name)
         return JSONResponse({})
+
+
+def _protected_version(repo: Repo, tag: str) -> bool:
+    """A version tag that may not be deleted: one whose branch records no pruning of it."""
+    return repo.is_version_tag(tag) and not repo.is_pruned(tag)

@@ -6,7 +6,7 @@ moves any ref; the pushed objects are visible to `git` (quarantine environment) 
 the repository. A non-zero exit refuses the whole push; each stderr line reaches the user as
 `remote: ...`. The rules: only branches, tags and existing pull-request refs; names git and the hub accept; a tag and a branch
 never share a name; the default branch is never deleted; with version protection, a hubver
-version's tag is never moved or deleted and a branch holding versions is never deleted or
+version's tag is never moved, nor deleted unless its branch's index records its pruning, and a branch holding versions is never deleted or
 rewound; LFS pointers name objects the hub stores; other files stay under the regular-file limit.
 """
 
@@ -60,6 +60,8 @@ def check_ref(repo: Repo, u: RefUpdate, *, protect: bool) -> None:
         raise RefExists(f"{u.ref}: {kind.word} {name!r} would shadow the {kind.other.word} of the same name.")
     if kind is TAG:
         if u.old != ZERO and protect and repo.is_version_tag(name):
+            if u.new == ZERO and repo.is_pruned(name):
+                return  # pruned: the branch's index records who, when and why
             what = "deleted" if u.new == ZERO else "moved"
             raise ProtectedRef(
                 f"{u.ref}: tag {name!r} marks a hubver version and cannot be {what}: versions are "

@@ -71,6 +71,13 @@ class LfsStore:
             return []
         return sorted(p.name for p in self.root.glob("??/??/*") if _OID.fullmatch(p.name))
 
+    def modified(self, oid: str) -> float | None:
+        """When the object was stored (seconds since the epoch); None if it is not."""
+        try:
+            return self.path(oid).stat().st_mtime
+        except FileNotFoundError:
+            return None
+
     def delete(self, oid: str) -> bool:
         """Remove an object for good; whether it was stored."""
         self._verified.pop(oid, None)

@@ -532,6 +532,45 @@ class Repo:
         sha = self.refs.get(f"refs/tags/{tag}")
         return sha is not None and self.version_of(self.peel(sha)) == tag
 
+    def _index_lines(self, commit_sha: str) -> list[dict[str, Any]]:
+        """The lines of hubver's version index at a commit (unreadable lines skipped)."""
+        entry = self.snapshot(commit_sha).files.get(VERSION_INDEX)
+        if entry is None:
+            return []
+        try:
+            if entry.lfs_oid is not None:
+                data = self.lfs.path(entry.lfs_oid).read_bytes()
+            else:
+                data = self.read_blob(entry.blob)
+        except (OSError, InvalidOperation):
+            return []
+        lines = []
+        for line in data.decode("utf-8", "replace").split("\n"):
+            with contextlib.suppress(ValueError):
+                value = json.loads(line)
+                if isinstance(value, dict) and isinstance(value.get("version"), str):
+                    lines.append(value)
+        return lines
+
+    def is_pruned(self, tag: str) -> bool:
+        """A version tag whose branch records its pruning: the head of the branch the version was
+        published on holds a tombstone line `{"version": tag, "pruned": {...}}` in its index,
+        naming the very commit the tag points at. Only then may a writer delete the tag."""
+        sha = self.refs.get(f"refs/tags/{tag}")
+        if sha is None:
+            return False
+        commit = self.peel(sha)
+        own = next((e for e in self._index_lines(commit) if e["version"] == tag and "pruned" not in e), None)
+        branch = own.get("branch") if own else None
+        heads = self.branches()
+        candidates = [heads[branch]] if isinstance(branch, str) and branch in heads else list(heads.values())
+        for head in candidates:
+            for e in self._index_lines(head):
+                record = e.get("pruned")
+                if e["version"] == tag and isinstance(record, dict) and record.get("commit") == commit:
+                    return True
+        return False
+
     def holds_versions(self, branch: str) -> bool:
         """A branch whose head carries hubver's index or metadata: versions (or an alias) live on it."""
         sha = self.refs.get(f"refs/heads/{branch}")

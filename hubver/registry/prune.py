@@ -1,0 +1,365 @@
+"""Retention (`hubver prune`): keep the best and the last versions, drop the rest.
+
+A plan decides, for every live version of the branch, whether it is kept and why: the latest
+version (the branch head holds its files), versions an alias points at now (or, with
+`keep_promoted_ever`, ever did), the last N, the best K by a metric (`direction.py` says which
+way it improves), and versions younger than `older_than`. Everything else is pruned.
+
+Applying a plan is one commit on the branch appending one tombstone line per pruned version
+to the index (`index.tombstone`: who, when, why, which commit), then the deletion of their
+tags: the ids stay used for good, and `list --all` still shows them. Pruning alone frees no
+storage: the bytes that would be reclaimed are those of LFS objects only the pruned versions
+referenced (no remaining tag, branch tip or pull-request ref holds them). `reclaim` deletes
+those objects through the Hub's LFS-files API (the same calls on huggingface.co and the
+embedded hub); the pruned commits can then no longer be downloaded.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from .. import index, layout
+from ..client import HubClient
+from ..direction import direction, is_number
+from ..errors import ConfigError, ConflictError, HubverError, RepoNotFound
+from ..jsonio import finite
+from ..provenance import current_user
+from . import Connection, Registry, connect
+from .browse import read_alias_records
+from .push import check_history, read_state
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+
+
+MAX_ATTEMPTS = 6
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+RECLAIM_WARNING = (
+    "Reclaiming deletes the LFS files only the pruned versions referenced, for good: their "
+    "commits can no longer be downloaded (a checkout of them fails), and this cannot be undone."
+)
+
+
+def parse_duration(text: str) -> timedelta:
+    """'30d', '12h', '90m', '2w', '45s' -> a timedelta; ConfigError otherwise."""
+    m = _DURATION.match(text or "")
+    if not m:
+        raise ConfigError(
+            f"Invalid duration {text!r}.",
+            "Give a number and a unit: s, m, h, d or w (for example --older-than 30d or 12h).",
+        )
+    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+
+
+def parse_keep_best(spec: str) -> tuple[str, int]:
+    """'eval_loss' -> ('eval_loss', 1); 'accuracy:3' -> ('accuracy', 3)."""
+    metric, _, k = spec.rpartition(":") if ":" in spec else (spec, "", "1")
+    metric = metric.strip()
+    if not metric or not k.strip().isdigit() or int(k) < 1:
+        raise ConfigError(
+            f"Invalid --keep-best {spec!r}.",
+            "Give a metric and optionally how many to keep: --keep-best eval_loss or --keep-best eval_loss:3.",
+        )
+    return metric, int(k)
+
+
+@dataclass
+class PrunePolicy:
+    """What to keep. A version is kept when any rule keeps it; the others are pruned."""
+
+    keep_last: int | None = None
+    keep_best: list[tuple[str, int]] = field(default_factory=list)
+    older_than: timedelta | None = None  # only versions older than this may be pruned
+    keep_promoted_ever: bool = False
+    reason: str | None = None  # recorded in each tombstone (default: the policy itself)
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        keep_last: int | None = None,
+        keep_best: str | list[str] | tuple[str, ...] | None = None,
+        older_than: str | timedelta | None = None,
+        keep_promoted_ever: bool = False,
+        reason: str | None = None,
+    ) -> PrunePolicy:
+        """A policy from the options' spellings (`keep_best="eval_loss:2"`, `older_than="30d"`)."""
+        specs = [keep_best] if isinstance(keep_best, str) else list(keep_best or [])
+        if keep_last is not None and (isinstance(keep_last, bool) or keep_last < 0):
+            raise ConfigError(
+                f"Invalid keep_last {keep_last!r}.", "Give a whole number of versions, 0 or more."
+            )
+        return cls(
+            keep_last=keep_last,
+            keep_best=[parse_keep_best(s) for s in specs],
+            older_than=parse_duration(older_than) if isinstance(older_than, str) else older_than,
+            keep_promoted_ever=keep_promoted_ever,
+            reason=reason,
+        )
+
+    def check(self) -> None:
+        if self.keep_last is None and not self.keep_best and self.older_than is None:
+            raise ConfigError(
+                "Nothing says which versions to prune.",
+                "Give --keep-last N, --keep-best METRIC[:K] and/or --older-than DURATION.",
+            )
+
+    def describe(self) -> str:
+        parts = []
+        if self.keep_last is not None:
+            parts.append(f"keep-last {self.keep_last}")
+        parts += [f"keep-best {m}:{k}" for m, k in self.keep_best]
+        if self.older_than is not None:
+            parts.append(f"older-than {_fmt_duration(self.older_than)}")
+        if self.keep_promoted_ever:
+            parts.append("keep-promoted-ever")
+        return ", ".join(parts)
+
+
+def _fmt_duration(d: timedelta) -> str:
+    s = int(d.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if s and s % _UNITS[unit] == 0:
+            return f"{s // _UNITS[unit]}{unit}"
+    return f"{s}s"
+
+
+@dataclass
+class Decision:
+    version: str
+    commit: str | None
+    keep: bool
+    reasons: list[str]  # why it is kept, or why it is pruned
+    created_at: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PruneResult:
+    repo: str
+    branch: str
+    policy: str
+    kept: list[Decision]
+    pruned: list[Decision]
+    reclaimable_bytes: int  # LFS bytes only the pruned versions reference
+    reclaimable_objects: list[str]  # their oids
+    applied: bool = False
+    commit: str | None = None  # the commit that appended the tombstones
+    tags_deleted: list[str] = field(default_factory=list)
+    reclaimed_bytes: int = 0
+    reclaimed_objects: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def prune(
+    repo: str | None = None,
+    *,
+    keep_last: int | None = None,
+    keep_best: str | list[str] | None = None,
+    older_than: str | timedelta | None = None,
+    keep_promoted_ever: bool = False,
+    reason: str | None = None,
+    apply: bool = False,
+    reclaim: bool = False,
+    **connection: Unpack[Connection],
+) -> PruneResult:
+    """Plan (or with `apply`, carry out) the pruning of `repo`'s versions; see the module doc.
+
+    >>> hubver.prune("me/my-adapter", keep_last=3, keep_best="eval_loss", apply=True)  # doctest: +SKIP
+    """
+    policy = PrunePolicy.of(
+        keep_last=keep_last,
+        keep_best=keep_best,
+        older_than=older_than,
+        keep_promoted_ever=keep_promoted_ever,
+        reason=reason,
+    )
+    with connect(repo, **connection) as registry:
+        return prune_in(registry, policy, apply=apply, reclaim=reclaim)
+
+
+def prune_in(
+    registry: Registry, policy: PrunePolicy, *, apply: bool = False, reclaim: bool = False
+) -> PruneResult:
+    """`Registry.prune`: see `prune`."""
+    policy.check()
+    client, r, branch = registry.client, registry.repo, registry.branch
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        state = read_state(client, r, branch)
+        if state.head is None:
+            raise RepoNotFound(
+                f"{r} has no branch {branch!r} with versions.", f"Run `hubver list --repo {r}`."
+            )
+        check_history(client, r, branch, state)  # never tombstone on top of an index that lost versions
+        result = _plan(client, r, branch, state, policy)
+        unfinished = sorted(v for v in index.tombstones(state.entries) if v in state.tags)
+        if not apply:
+            if unfinished:
+                result.warnings.append(
+                    f"{', '.join(unfinished)} were pruned but still have a tag: apply to finish deleting it."
+                )
+            return result
+        if result.pruned:
+            now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+            who = current_user()
+            why = policy.reason or f"hubver prune ({policy.describe()})"
+            stones = [
+                index.tombstone(d.version, at=now, by=who, reason=why, commit=d.commit) for d in result.pruned
+            ]
+            from huggingface_hub import CommitOperationAdd
+
+            names = ", ".join(d.version for d in result.pruned[:10])
+            more = f" and {len(result.pruned) - 10} more" if len(result.pruned) > 10 else ""
+            try:
+                result.commit = client.commit(
+                    r,
+                    branch,
+                    [
+                        CommitOperationAdd(
+                            path_in_repo=layout.INDEX_PATH,
+                            path_or_fileobj=index.render(finite([*state.entries, *stones])),
+                        )
+                    ],
+                    # Not "hubver v3: ...": that is the title of a version's commit (layout.titled_version).
+                    message=f"hubver: prune {len(stones)} version(s): {names}{more}",
+                    description=f"{why}\nby {who} at {now}",
+                    parent=state.head,
+                )
+            except ConflictError:
+                time.sleep(0.1 * attempt)
+                continue  # the branch moved: plan again on what it holds now
+        result.applied = True
+        for v in [*unfinished, *(d.version for d in result.pruned if d.commit)]:  # a lost tag: none to delete
+            try:
+                client.delete_tag(r, v)
+            except HubverError as e:
+                raise HubverError(
+                    f"The pruning of {v} is recorded in {r}@{branch}, but deleting its tag failed: {e.message}",
+                    f"Run the same `hubver prune` again to finish; nothing else is lost ({e.hint or 'retry'}).",
+                ) from None
+            result.tags_deleted.append(v)
+        if reclaim:
+            result.warnings.append(RECLAIM_WARNING)
+            _reclaim(client, r, result)
+        return result
+    raise ConflictError(
+        f"Gave up pruning after {MAX_ATTEMPTS} attempts: {r}@{branch} kept changing.", "Retry the prune."
+    )
+
+
+def _plan(client: HubClient, repo: str, branch: str, state: Any, policy: PrunePolicy) -> PruneResult:
+    live = index.live(state.entries)
+    records = read_alias_records(client, repo, client.refs(repo), branch)
+    now_aliased: dict[str, list[str]] = {}
+    ever: dict[str, list[str]] = {}
+    for alias, rec in sorted(records.items()):
+        now_aliased.setdefault(str(rec.get("version")), []).append(alias)
+        for h in rec.get("history") or []:
+            if isinstance(h, dict) and isinstance(h.get("to"), str) and alias not in ever.get(h["to"], []):
+                ever.setdefault(h["to"], []).append(alias)
+    reasons: dict[str, list[str]] = {e["version"]: [] for e in live}
+    if live:
+        reasons[live[-1]["version"]].append("latest (the branch head holds its files)")
+    for v, names in now_aliased.items():
+        if v in reasons:
+            reasons[v].append(f"alias {', '.join(names)}")
+    if policy.keep_promoted_ever:
+        for v, names in ever.items():
+            if v in reasons and v not in now_aliased:
+                reasons[v].append(f"was promoted to {', '.join(names)}")
+    if policy.keep_last:
+        for e in live[-policy.keep_last :]:
+            reasons[e["version"]].append(f"last {policy.keep_last}")
+    for metric, k in policy.keep_best:
+        how = direction(metric)
+        ranked = [e for e in live if is_number((e.get("metrics") or {}).get(metric))]
+        ranked.sort(key=lambda e: e["metrics"][metric], reverse=how == "max")
+        for rank, e in enumerate(ranked[:k], start=1):
+            value = e["metrics"][metric]
+            reasons[e["version"]].append(
+                f"best {metric} ({'lowest' if how == 'min' else 'highest'}: {value})"
+                if k == 1
+                else f"best {k} {metric} (#{rank}: {value})"
+            )
+    if policy.older_than is not None:
+        cutoff = datetime.now(timezone.utc) - policy.older_than
+        for e in live:
+            created = _when(e.get("created_at"))
+            if created is None or created > cutoff:
+                reasons[e["version"]].append(f"younger than {_fmt_duration(policy.older_than)}")
+    kept: list[Decision] = []
+    pruned: list[Decision] = []
+    for e in live:
+        v = e["version"]
+        d = Decision(
+            v,
+            state.tags.get(v),
+            bool(reasons[v]),
+            reasons[v] or [f"not kept by {policy.describe()}"],
+            e.get("created_at") if isinstance(e.get("created_at"), str) else None,
+            dict(e["metrics"]) if isinstance(e.get("metrics"), dict) else {},
+        )
+        (kept if d.keep else pruned).append(d)
+    objects, size = _reclaimable(client, repo, state, [d for d in pruned if d.commit])
+    return PruneResult(repo, branch, policy.describe(), kept, pruned, size, objects)
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def _reclaimable(client: HubClient, repo: str, state: Any, pruned: list[Decision]) -> tuple[list[str], int]:
+    """LFS objects (and their bytes) the pruned versions' commits hold that no remaining tag,
+    branch tip or pull-request ref holds: what deleting them frees, nothing anyone still reads."""
+    if not pruned:
+        return [], 0
+    gone = {d.version for d in pruned}
+    tips = {sha for tag, sha in state.tags.items() if tag not in gone}
+    tips |= set(state.branches.values())
+    try:
+        tips |= set(client.pull_request_refs(repo).values())
+    except HubverError:
+        pass  # a hub without pull requests
+    held: set[str] = set()
+    for sha in sorted(tips):
+        _, files = client.files(repo, sha)
+        held |= {f.sha256 for f in files.values() if f.sha256}
+    sizes: dict[str, int] = {}
+    for d in pruned:
+        assert d.commit is not None
+        _, files = client.files(repo, d.commit)
+        for f in files.values():
+            if f.sha256 and f.sha256 not in held:
+                sizes[f.sha256] = f.size
+    return sorted(sizes), sum(sizes.values())
+
+
+def _reclaim(client: HubClient, repo: str, result: PruneResult) -> None:
+    """Delete, through the Hub's LFS-files API, the objects only the pruned versions referenced."""
+    wanted = set(result.reclaimable_objects)
+    if not wanted:
+        return
+    files = [f for f in client.lfs_files(repo) if getattr(f, "file_oid", None) in wanted]
+    for start in range(0, len(files), 1000):
+        client.delete_lfs_files(repo, files[start : start + 1000])
+    result.reclaimed_objects = sorted(f.file_oid for f in files)
+    result.reclaimed_bytes = sum(int(f.size or 0) for f in files)
+    missing = wanted - set(result.reclaimed_objects)
+    if missing:
+        result.warnings.append(
+            f"{len(missing)} LFS object(s) were not listed by the Hub (already deleted?): "
+            + ", ".join(sorted(o[:12] for o in missing)[:5])
+        )
