@@ -100,6 +100,7 @@ def s3(tmp_path_factory) -> Iterator[Store]:
     cmd = [weed, "server", "-s3", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
     cmd += [f"-{name}.port={port}" for name, port in ports.items()]
     cmd += [f"-s3.config={config}", "-master.volumeSizeLimitMB=256", "-volume.max=64"]
+    cmd += ["-s3.port.iceberg=0", "-s3.port.lance=0"]  # fixed default ports otherwise
     log = (root / "weed.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     env = {"AWS_ACCESS_KEY_ID": ACCESS, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1"}
@@ -188,6 +189,7 @@ def test_push_checkout_load_and_git_lfs_clone_through_the_object_store(
     s3, s3hub, tiny_base, adapters, tmp_path
 ):
     repo = _repo()
+    api = _api(s3hub)
     for r in (4, 8):
         out = _cli("push", adapters[r], "--repo", repo, "-m", f"rank {r}", hub=s3hub)
         assert out.returncode == 0, out.stderr
@@ -217,7 +219,6 @@ def test_push_checkout_load_and_git_lfs_clone_through_the_object_store(
 
     # transformers loads a full model by tag, in its own process with HF_ENDPOINT at this hub.
     full = _repo()
-    api = _api(s3hub)
     api.create_repo(full)
     api.upload_folder(repo_id=full, folder_path=tiny_base)
     api.create_tag(full, tag="v1")
@@ -254,6 +255,30 @@ def test_push_checkout_load_and_git_lfs_clone_through_the_object_store(
     subprocess.run(["git", "checkout", "-q", "v1"], cwd=tmp_path / "clone", env=genv, check=True)
     assert (tmp_path / "clone" / "adapter_model.safetensors").read_bytes() == weights
     assert TOKEN not in clone.stderr
+    # git-lfs pushes: its uploads go to the presigned URLs, the hub's hook finds them in the bucket.
+    work = tmp_path / "clone"
+    gitrun = {"cwd": work, "env": genv, "capture_output": True, "text": True, "timeout": 120}
+    subprocess.run(["git", "checkout", "-q", "main"], check=True, **gitrun)
+    pushed = os.urandom(200_000)
+    (work / "extra.safetensors").write_bytes(pushed)
+    subprocess.run(["git", "add", "extra.safetensors"], check=True, **gitrun)
+    commit = ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", "extra"]
+    subprocess.run(commit, check=True, **gitrun)
+    push = subprocess.run(["git", "push", "origin", "main"], **gitrun)
+    assert push.returncode == 0, push.stderr
+    assert f"one/{key}/objects/{sha256(pushed)}" in _keys(s3, f"one/{key}/objects/")
+    assert (
+        httpx.get(f"{s3hub.url}/{repo}/resolve/main/extra.safetensors", follow_redirects=True).content
+        == pushed
+    )
+
+    # A version's objects stay protected in the bucket as on disk.
+    from huggingface_hub.errors import HfHubHTTPError
+
+    held = [f for f in api.list_lfs_files(repo) if f.file_oid == sha256(weights)]
+    with pytest.raises(HfHubHTTPError, match="protected version"):
+        api.permanently_delete_lfs_files(repo, held)
+    assert f"one/{key}/objects/{sha256(weights)}" in _keys(s3, f"one/{key}/objects/")
 
 
 def test_fsck_and_deletes_go_through_the_store(s3, s3hub):
@@ -356,6 +381,66 @@ def test_multipart_upload_to_presigned_parts(s3, s3hub, tmp_path):
     assert Path(got).read_bytes() == data
 
 
+def _serve(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    cmd = [HUBVER, "hub", "serve", "--port", "0", "--data-dir", str(data_dir), "--token", TOKEN, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
+
+
+def test_serve_refuses_a_store_it_cannot_use(s3, s3hub, tmp_path):
+    """Bad credentials, a missing bucket, another store than the data dir's: one clear line, exit 1."""
+    cases = [
+        (
+            ["--storage", f"s3://{BUCKET}/x", "--s3-endpoint", s3.endpoint],
+            {"AWS_SECRET_ACCESS_KEY": "wrong"},
+            "credentials",
+        ),
+        (["--storage", "s3://no-such-bucket/x", "--s3-endpoint", s3.endpoint], {}, "no bucket"),
+        (["--storage", "s3://Bad_Name", "--s3-endpoint", s3.endpoint], {}, "not an S3 bucket name"),
+        (
+            ["--storage", f"s3://{BUCKET}/x", "--s3-endpoint", "http://key:secret@127.0.0.1:1"],
+            {},
+            "must not hold credentials",
+        ),
+        (["--s3-endpoint", s3.endpoint], {}, "--s3-endpoint is for object storage"),
+    ]
+    for i, (args, env, message) in enumerate(cases):
+        r = _serve(tmp_path / f"d{i}", *args, env=env)
+        assert r.returncode == 1 and message in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr and "wrong" not in r.stderr and "secret" not in r.stderr
+    # The session hub's data dir is on this bucket: a hub told another store (or none) refuses.
+    other = _serve(s3hub.data_dir, "--storage", "local")
+    assert other.returncode == 1 and f"s3://{BUCKET}/one" in other.stderr, other.stderr
+    # A data dir whose objects are on its own disk is not silently switched to the bucket.
+    local = tmp_path / "local"
+    (local / "repos/models/a/b.git/lfs/objects/ab/cd").mkdir(parents=True)
+    (local / "repos/models/a/b.git/lfs/objects/ab/cd" / ("abcd" + "0" * 60)).write_bytes(b"x")
+    moved = _serve(local, "--storage", f"s3://{BUCKET}/y", "--s3-endpoint", s3.endpoint)
+    assert moved.returncode == 1 and "already holds LFS objects" in moved.stderr, moved.stderr
+
+
+def test_a_full_store_is_507_and_an_unreachable_one_503():
+    """The mapping of the store's own refusals (boto3's exception types, as the store raises them)."""
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    from hubver.server.errors import http_error
+    from hubver.server.lfs_s3 import s3_errors
+    from hubver.server.storage_errors import StorageError
+
+    raised = []
+    for error in (
+        ClientError({"Error": {"Code": "QuotaExceeded", "Message": "over"}}, "PutObject"),
+        ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "HeadObject"),
+        EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
+    ):
+        with pytest.raises(StorageError) as e:
+            with s3_errors("LFS object abc"):
+                raise error
+        raised.append((http_error(e.value).status, e.value.message))
+    assert raised[0][0] == 507 and "nothing of it was stored" in raised[0][1]
+    assert [s for s, _ in raised[1:]] == [503, 503]
+    assert all("LFS object abc" in m for _, m in raised)
+
+
 # -- hub processes -----------------------------------------------------------------------------------
 
 
@@ -394,7 +479,9 @@ def hub_processes(s3, tmp_path):
         h.proc.wait(10)
 
 
-BIG_MIB = int(os.environ.get("HUBVER_TEST_BIG_MIB", "256"))
+# 128 MiB by default: the hub's share is a redirect (~2 KiB) whatever the size; 1 GiB
+# (HUBVER_TEST_BIG_MIB=1024) shows the same ~2 KiB but takes ~2.5 min on a loaded 2-core box.
+BIG_MIB = int(os.environ.get("HUBVER_TEST_BIG_MIB", "128"))
 
 
 def test_the_hub_moves_no_bytes_of_a_large_download(s3, hub_processes, tmp_path):

@@ -188,6 +188,7 @@ class GitHandlers:
         env = self._env(request)
         env["HUBVER_PROTECT_VERSIONS"] = "1" if self.ctx.config.protect_versions else "0"
         env["HUBVER_REGULAR_FILE_LIMIT"] = str(self.ctx.config.regular_file_limit)
+        env["HUBVER_HUB_DATA_DIR"] = str(self.ctx.config.data_dir)  # the hook asks its LFS store
         cmd = [
             "git",
             "-c", f"core.hooksPath={self.hooks_dir}",
