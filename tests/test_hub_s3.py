@@ -301,7 +301,8 @@ def test_fsck_and_deletes_go_through_the_store(s3, s3hub):
     assert bad.returncode == 1, bad.stderr
     [found] = [d for d in json.loads(bad.stdout) if d["oid"] == sha256(good)]
     assert found["quarantined"].startswith(f"s3://{BUCKET}/one/{key}/quarantine/")
-    r = httpx.get(f"{s3hub.url}/{repo}/resolve/main/good.bin", headers={"authorization": f"Bearer {TOKEN}"})
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    r = httpx.get(f"{s3hub.url}/{repo}/resolve/main/good.bin", headers=auth)
     assert r.status_code == 500 and r.headers["x-error-code"] == "LfsObjectMissing"  # never served
     api.upload_file(path_or_fileobj=good, path_in_repo="again.bin", repo_id=repo)  # the good bytes restore it
     assert s3.client().get_object(Bucket=BUCKET, Key=obj)["Body"].read() == good
@@ -311,6 +312,14 @@ def test_fsck_and_deletes_go_through_the_store(s3, s3hub):
     assert {"good.bin", "doomed.bin"} <= set(files) or {"again.bin", "doomed.bin"} <= set(files)
     api.permanently_delete_lfs_files(repo, [files["doomed.bin"]])
     assert f"one/{key}/objects/{sha256(doomed)}" not in _keys(s3, f"one/{key}/objects/")
+
+    # A renamed repo keeps its objects (its key moves with it); a deleted one takes them along.
+    moved = _repo()
+    api.move_repo(repo, moved)
+    got = httpx.get(f"{s3hub.url}/{moved}/resolve/main/again.bin", headers=auth, follow_redirects=True)
+    assert got.content == good
+    api.delete_repo(moved)
+    assert _keys(s3, f"one/{key}/") == []
 
 
 def _batch(hub, repo: str, oid: str, size: int, transfers=("basic",)) -> dict:

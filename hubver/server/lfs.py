@@ -70,6 +70,7 @@ class ObjectStore(Protocol):
     def fsck(self) -> list[tuple[str, str | None]]: ...  # (oid, where the damaged one went)
     def sweep(self, older_than: float = 24 * 3600) -> None: ...
     def download_url(self, oid: str, filename: str | None, ttl: float) -> str | None: ...
+    def purge(self) -> None: ...  # the repo is deleted: everything it stored goes
 
 
 class LfsStore:
@@ -105,6 +106,9 @@ class LfsStore:
 
     def download_url(self, oid: str, filename: str | None, ttl: float) -> str | None:
         return None  # the hub serves the file itself
+
+    def purge(self) -> None:
+        shutil.rmtree(self.root.parent, ignore_errors=True)
 
     def oids(self) -> list[str]:
         """Every stored object, sorted."""

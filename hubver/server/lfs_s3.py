@@ -404,6 +404,21 @@ class S3LfsStore:
         finally:
             self._drop(staged)
 
+    def purge(self) -> None:
+        """Delete every key of the repository (objects, staged uploads, quarantine)."""
+        if not (self.git_dir / KEY_FILE).exists():
+            return
+        for record in (self.git_dir / "lfs" / "tmp").glob("s3-*.json"):
+            with contextlib.suppress(Exception):
+                data = json.loads(record.read_text())
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket.location.bucket,
+                    Key=self._staging(data["oid"], record.name[3:-5]),
+                    UploadId=data["upload_id"],
+                )
+        for obj in self._list(f"{self.base}/"):
+            self._drop(obj["Key"])
+
     def _drop(self, key: str) -> None:
         with contextlib.suppress(Exception):
             self.client.delete_object(Bucket=self.bucket.location.bucket, Key=key)

@@ -11,6 +11,7 @@ import contextlib
 import fnmatch
 import heapq
 import json
+import logging
 import os
 import re
 import secrets
@@ -46,6 +47,7 @@ from .storage_errors import (
     RepoExists,
     RepoMoved,
     StaleParent,
+    StorageError,
 )
 
 DEFAULT_BRANCH = "main"
@@ -906,10 +908,10 @@ class RepoStore:
                 os.rename(path, trash)
         with self._lock:
             self._repos.pop(path, None)
-        lfs = self.lfs_store(trash)
-        if not isinstance(lfs, LfsStore):  # objects outside the git dir go with it
-            for oid in lfs.oids():
-                lfs.delete(oid)
+        try:
+            self.lfs_store(trash).purge()  # objects kept outside the git dir (a bucket) go with it
+        except StorageError as e:  # the repo is gone already; its objects stay behind, unreachable
+            logging.getLogger("hubver.server").warning("LFS objects of deleted %s left: %s", canonical, e)
         shutil.rmtree(trash, ignore_errors=True)
 
     def set_private(self, repo_type: str, repo_id: str, private: bool) -> None:
