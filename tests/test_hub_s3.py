@@ -543,6 +543,22 @@ def test_two_hub_processes_racing_pushes_lose_nothing(s3, hub_processes, adapter
             ).status_code
         )
     assert sorted(codes) == [200, 409], codes
+    # The same object uploaded through both at once: both accepted, one object in the bucket.
+    from concurrent.futures import ThreadPoolExecutor
+
+    same = os.urandom(1 << 20)
+    oid, auth = sha256(same), {"authorization": f"Bearer {TOKEN}"}
+
+    def upload(h: HubProcess) -> int:
+        obj = _batch(h, repo, oid, len(same))
+        assert httpx.put(obj["actions"]["upload"]["href"], content=same).status_code == 200
+        verify = obj["actions"]["verify"]["href"]
+        return httpx.post(verify, json={"oid": oid, "size": len(same)}, headers=auth).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(upload, [a, b, a, b])) == [200] * 4
+    key = (tmp_path / "data" / "repos" / "models" / f"{repo}.git" / "hubver-lfs-key").read_text().strip()
+    assert _keys(s3, f"race/{key}/") == [f"race/{key}/objects/{oid}"]  # no staged leftovers either
     dirs = _distinct(adapters[4], tmp_path, 8)
     env = {**os.environ, "HF_TOKEN": TOKEN}
     procs = [
