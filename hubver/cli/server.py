@@ -45,13 +45,33 @@ def _data_dir(data_dir: Path | None) -> Path:
     help="The URL clients reach the hub at (behind a proxy), used in the upload URLs it hands out "
     "(default: the address it listens on; never the request's Host header).",
 )
+@click.option(
+    "--storage",
+    metavar="local|s3://BUCKET/PREFIX",
+    help="Where LFS objects live: the data dir's own disk (default), or an S3-compatible bucket "
+    "(credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE). Recorded in the "
+    "data dir: later hubs on it use the same store.",
+)
+@click.option(
+    "--s3-endpoint",
+    metavar="URL",
+    help="The S3 endpoint (MinIO, SeaweedFS, Ceph...); default AWS. Clients download from it directly.",
+)
 def serve(
-    host: str, port: int, data_dir: Path | None, token: str | None, log_level: str, public_url: str | None
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    token: str | None,
+    log_level: str,
+    public_url: str | None,
+    storage: str | None,
+    s3_endpoint: str | None,
 ) -> None:
     """Serve the hub; the first line printed is its base URL."""
     from ..errors import ConfigError
     from ..server import HubApp, HubConfig, bind, serve_forever
     from ..server.run import base_url
+    from ..server.storage_errors import StorageError
 
     directory = _data_dir(data_dir)
     try:
@@ -65,7 +85,23 @@ def serve(
             f"--public-url {public_url!r} is not an http(s) URL.",
             "For example: --public-url https://hub.example.org",
         )
-    app = HubApp(HubConfig(data_dir=directory, admin_token=token, public_url=public_url or base_url(sock)))
+    if s3_endpoint is not None and (storage is None or not storage.startswith("s3://")):
+        raise ConfigError("--s3-endpoint is for object storage.", "Add --storage s3://BUCKET/PREFIX.")
+    config = HubConfig(
+        data_dir=directory,
+        admin_token=token,
+        public_url=public_url or base_url(sock),
+        storage=storage,
+        s3_endpoint=s3_endpoint,
+    )
+    try:
+        app = HubApp(config)
+    except ValueError as e:  # a malformed --storage / --s3-endpoint
+        raise ConfigError(
+            str(e), "For example: --storage s3://models/hub --s3-endpoint http://s3.lan:9000"
+        ) from None
+    except StorageError as e:
+        raise ConfigError(str(e), "Check --storage and --s3-endpoint (and the AWS_* credentials).") from None
     click.echo(base_url(sock))
     if app.admin_token_file is not None:
         click.echo(f"admin token: stored in {app.admin_token_file}")
@@ -144,11 +180,16 @@ _DATA_DIR = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def fsck(data_dir: Path | None, as_json: bool) -> None:
     """Re-hash every stored LFS object; report and quarantine the damaged ones (exit 1 if any)."""
+    from ..errors import ConfigError
     from ..server.repos import RepoStore
+    from ..server.storage_errors import StorageError
 
-    damaged = RepoStore(_data_dir(data_dir)).fsck()
+    try:
+        damaged = RepoStore(_data_dir(data_dir)).fsck()
+    except StorageError as e:
+        raise ConfigError(str(e), "Check the hub's object store (storage.json in the data dir).") from None
     if as_json:
-        emit_json([{"repo": r, "oid": oid, "quarantined": str(q) if q else None} for r, oid, q in damaged])
+        emit_json([{"repo": r, "oid": oid, "quarantined": q} for r, oid, q in damaged])
     else:
         for repo, oid, moved in damaged:
             click.secho(

@@ -30,6 +30,7 @@ from .httputil import (
     loads_json,
     media_type,
 )
+from .lfs import LfsStore
 from .names import RepoAddress
 from .repos import FileEntry, Repo, Snapshot
 
@@ -183,19 +184,26 @@ class FileHandlers:
             "Content-Disposition": f"inline; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1])}",
         }
         if entry.lfs_oid:
-            lfs_path = repo.lfs.path(entry.lfs_oid)
-            if repo.lfs.size(entry.lfs_oid) != entry.size:
+            oid = entry.lfs_oid
+            if await run_in_threadpool(repo.lfs.size, oid) != entry.size:
                 raise HubHTTPError(
                     f"The stored object for {path} is missing or damaged; it must be uploaded again.",
                     status=500,
                     code="LfsObjectMissing",
                 )
-            etag = f'"{entry.lfs_oid}"'
+            etag = f'"{oid}"'
             headers.update({"ETag": etag, "X-Linked-Etag": etag, "X-Linked-Size": str(entry.size)})
+            name = path.rsplit("/", 1)[-1]
+            url = repo.lfs.download_url(oid, name, self.ctx.config.upload_url_ttl)
+            if url is not None:
+                # As huggingface.co: a redirect to the object store, with the file's commit, size
+                # and sha256 on it (clients read them from this answer, not from the store's).
+                return Response(status_code=302, headers={**headers, "Location": url})
+            assert isinstance(repo.lfs, LfsStore)
             media = media_type(path)
             if media != "application/octet-stream":
                 headers.update(IMAGE_HEADERS)
-            return BigFileResponse(lfs_path, headers=headers, media_type=media)
+            return BigFileResponse(repo.lfs.path(oid), headers=headers, media_type=media)
         headers["ETag"] = f'"{entry.blob}"'
         headers["Accept-Ranges"] = "bytes"
         data = await run_in_threadpool(repo.read_blob, entry.blob)

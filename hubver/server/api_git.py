@@ -44,6 +44,7 @@ from .errors import (
     HubHTTPError,
 )
 from .httputil import BigFileResponse
+from .lfs import LfsStore
 from .names import RepoAddress
 from .repos import Repo
 from .storage_errors import NoSuchRepo
@@ -187,6 +188,7 @@ class GitHandlers:
         env = self._env(request)
         env["HUBVER_PROTECT_VERSIONS"] = "1" if self.ctx.config.protect_versions else "0"
         env["HUBVER_REGULAR_FILE_LIMIT"] = str(self.ctx.config.regular_file_limit)
+        env["HUBVER_HUB_DATA_DIR"] = str(self.ctx.config.data_dir)  # the hook asks its LFS store
         cmd = [
             "git",
             "-c", f"core.hooksPath={self.hooks_dir}",
@@ -231,9 +233,13 @@ class GitHandlers:
         """GET of one LFS object, the href that a download batch hands out."""
         repo = repo_for_git(self.ctx, request, address, write=False)
         names.check_oid(oid)
-        size = repo.lfs.size(oid)
+        size = await run_in_threadpool(repo.lfs.size, oid)
         if size is None:
             raise HTTPNotFound(f"Object {oid} is not stored.")
+        url = repo.lfs.download_url(oid, None, self.ctx.config.upload_url_ttl)
+        if url is not None:  # the object store serves the bytes
+            return Response(status_code=302, headers={"Location": url, "X-Linked-Size": str(size)})
+        assert isinstance(repo.lfs, LfsStore)
         return BigFileResponse(repo.lfs.path(oid), media_type="application/octet-stream")
 
 
@@ -259,6 +265,11 @@ async def lfs_download_batch(
             objects.append(
                 {"oid": oid, "size": size, "error": {"code": 404, "message": "Object does not exist"}}
             )
+            continue
+        url = repo.lfs.download_url(oid, None, ctx.config.upload_url_ttl)
+        if url is not None:  # presigned: no credentials of the client go to the object store
+            action = {"href": url, "header": {}, "expires_in": int(ctx.config.upload_url_ttl)}
+            objects.append({"oid": oid, "size": size, "actions": {"download": action}})
             continue
         action = {"href": f"{base}/{oid}", "header": header, "expires_in": 3600}
         objects.append({"oid": oid, "size": size, "authenticated": True, "actions": {"download": action}})

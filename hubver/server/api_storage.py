@@ -36,10 +36,8 @@ class StorageHandlers:
         def build() -> list[dict[str, Any]]:
             items = []
             for oid, ref in repo.lfs_references().items():
-                path = repo.lfs.path(oid)
-                try:
-                    st = path.stat()
-                except FileNotFoundError:  # deleted meanwhile
+                st = repo.lfs.stat(oid)
+                if st is None:  # deleted meanwhile
                     continue
                 items.append(
                     {
@@ -47,8 +45,8 @@ class StorageHandlers:
                         "oid": ref.blob,
                         "filename": ref.path,
                         "ref": ref.ref,
-                        "size": st.st_size,
-                        "pushedAt": iso(st.st_mtime),
+                        "size": st[0],
+                        "pushedAt": iso(st[1]),
                     }
                 )
             return items

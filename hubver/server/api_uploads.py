@@ -34,6 +34,8 @@ from .errors import (
 )
 from .gittext import check_text
 from .httputil import MiB, flag, is_size, loads_json
+from .lfs import LfsStore
+from .lfs_s3 import S3LfsStore
 from .names import RepoAddress
 from .repos import Op, Repo, gitattr_match, ignore_matcher
 
@@ -169,6 +171,11 @@ class UploadHandlers:
                 objects.append({"oid": oid, "size": size})
                 continue
             verify = {"href": verify_href, "header": {}}
+            if isinstance(repo.lfs, S3LfsStore):
+                objects.append(
+                    await self._s3_upload(request, address, repo.lfs, oid, size, transfers, verify)
+                )
+                continue
             if "multipart" in transfers and size > self.ctx.config.multipart_threshold:
                 chunk = self.ctx.config.multipart_chunk
                 count = math.ceil(size / chunk)
@@ -196,11 +203,48 @@ class UploadHandlers:
             media_type="application/vnd.git-lfs+json",
         )
 
+    async def _s3_upload(
+        self,
+        request: Request,
+        address: RepoAddress,
+        store: S3LfsStore,
+        oid: str,
+        size: int,
+        transfers: list[str],
+        verify: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Presigned PUT (or parts) to a staging key; verify (with the ticket) accepts the object."""
+        cfg = self.ctx.config
+        multipart = "multipart" in transfers and size > cfg.multipart_threshold
+        ticket, plan = await run_in_threadpool(
+            functools.partial(
+                store.upload_plan,
+                oid,
+                size,
+                chunk=cfg.multipart_chunk if multipart else None,
+                ttl=cfg.upload_url_ttl,
+            )
+        )
+        verify = {**verify, "href": f"{verify['href']}?upload={ticket}"}
+        if not multipart:
+            upload = {"href": plan["href"], "expires_in": int(cfg.upload_url_ttl)}
+        else:
+            count = len(plan) - 1  # chunk_size, then one URL per part
+            href = self._signed_url(request, "lfs-complete", address, oid, size, ticket, str(count))
+            upload = {"href": href, "header": plan}
+        return {"oid": oid, "size": size, "actions": {"upload": upload, "verify": verify}}
+
     async def lfs_verify(self, request: Request, address: RepoAddress) -> Response:
         repo, _ = self.ctx.repo_for_contribution(request, address, None, new_pr=False)
         body = await self.ctx.read_json(request)
         oid = names.check_oid(body.get("oid") if isinstance(body, dict) else None)
         size = body.get("size")
+        if isinstance(repo.lfs, S3LfsStore):
+            if not is_size(size):
+                raise HTTPBadRequest(f"Invalid size for object {oid}.")
+            # Re-reads the staged bytes from the store: only matching ones become the object.
+            await run_in_threadpool(repo.lfs.accept, oid, size, request.query_params.get("upload"))
+            return JSONResponse({"success": True})
         if not repo.lfs.has(oid, size):
             raise HTTPNotFound(f"Object {oid} of {size} bytes is not stored.")
         return JSONResponse({"success": True})
@@ -217,7 +261,12 @@ class UploadHandlers:
             raise HTTPBadRequest("Malformed upload URL.")
         names.check_repo_id(*repo_id.split("/"))
         names.check_oid(signed[0])
-        return self.ctx.store.get(type_name, repo_id)
+        repo = self.ctx.store.get(type_name, repo_id)
+        if isinstance(repo.lfs, S3LfsStore) and kind != "lfs-complete":
+            raise HTTPBadRequest(
+                "This hub keeps LFS objects in its object store: upload to the URLs the LFS batch answer gives."
+            )
+        return repo
 
     async def upload_object(
         self, request: Request, type_name: str, repo_id: str, oid: str, size: str
@@ -240,7 +289,7 @@ class UploadHandlers:
         expected = min(chunk, int(size) - (n - 1) * chunk)
         if expected <= 0:
             raise HTTPBadRequest("Part number out of range.")
-        writer = repo.lfs.open_part(upload_id, n, (n - 1) * chunk, expected)
+        writer = local_store(repo).open_part(upload_id, n, (n - 1) * chunk, expected)
         try:
             await self._stream_to(request, writer, expected)
             await run_in_threadpool(writer.commit)
@@ -254,11 +303,16 @@ class UploadHandlers:
     ) -> Response:
         """POST that assembles the parts of a multipart LFS upload."""
         repo = self._signed_repo(request, "lfs-complete", type_name, repo_id, oid, size, upload_id, count)
+        if isinstance(repo.lfs, S3LfsStore):  # the parts are in the store: have it assemble them
+            body = await self.ctx.read_json(request)
+            parts = body.get("parts") if isinstance(body, dict) else None
+            await run_in_threadpool(repo.lfs.complete, oid, int(size), upload_id, parts)
+            return JSONResponse({"success": True})
         await self.ctx.read_body(request, self.ctx.config.max_json_body)  # parts were checked on arrival
         if repo.lfs.has(oid, int(size)):  # another upload of the same object finished first
-            await run_in_threadpool(shutil.rmtree, repo.lfs.part_dir(upload_id), True)
+            await run_in_threadpool(shutil.rmtree, local_store(repo).part_dir(upload_id), True)
         else:
-            await run_in_threadpool(repo.lfs.assemble, oid, int(size), upload_id, int(count))
+            await run_in_threadpool(local_store(repo).assemble, oid, int(size), upload_id, int(count))
         return JSONResponse({"success": True})
 
     async def _drain(self, request: Request) -> None:
@@ -318,7 +372,7 @@ class UploadHandlers:
 
     async def _receive(self, request: Request, repo: Repo, size: int, oid: str) -> Path:
         """Stream the body to disk, verify it against `oid` and store it as that object."""
-        upload = repo.lfs.new_upload(oid, size)
+        upload = local_store(repo).new_upload(oid, size)
         try:
             await self._stream_to(request, upload, size)
             return await run_in_threadpool(upload.commit)
@@ -448,6 +502,12 @@ class UploadHandlers:
                 "upload it through the LFS batch API before committing."
             )
         return Op("add", path, repo.lfs_pointer_blob(oid, size), lfs=(oid, size))
+
+
+def local_store(repo: Repo) -> LfsStore:
+    """The repo's local store, for the hub's own upload URLs (`_signed_repo` refused the others)."""
+    assert isinstance(repo.lfs, LfsStore)
+    return repo.lfs
 
 
 def _text(value: Any) -> str:

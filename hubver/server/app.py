@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from . import storage_config
 from .api_accounts import AccountHandlers
 from .api_discussions import DiscussionHandlers
 from .api_files import FileHandlers
@@ -86,6 +87,10 @@ class HubConfig:
     # Tags of hubver versions cannot be deleted (so not moved), branches holding versions
     # cannot be deleted (so not rewound). Off only to test that clients detect such tampering.
     protect_versions: bool = True
+    # Where LFS objects live: None (what the data dir recorded, else its own disk), "local", or
+    # "s3://BUCKET/PREFIX" with `s3_endpoint` (storage_config.py; credentials from AWS_* / profile).
+    storage: str | None = None
+    s3_endpoint: str | None = None
 
 
 class HubApp:
@@ -97,7 +102,7 @@ class HubApp:
         self.tokens = TokenStore(data, config.admin_token)
         self.admin_token_file = None if config.admin_token else self.tokens.ensure_admin_token()
         self.signer = Signer(data)
-        self.store = RepoStore(data)
+        self.store = RepoStore(data, storage_config.configure(data, config.storage, config.s3_endpoint))
         self.store.sweep()
         ctx = ServerContext(config, self.tokens, self.signer, self.store)
         self.router = Router(routes(ctx))

@@ -94,7 +94,7 @@ class TokenStore:
     data_dir: Path
     admin_token: str | None = None
     _extra: dict[str, User] = field(default_factory=dict)
-    _cache: tuple[float, dict[str, User]] | None = None
+    _cache: tuple[tuple[int, int, int], dict[str, User]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -118,9 +118,11 @@ class TokenStore:
     def _load(self) -> dict[str, User]:
         path = self.data_dir / TOKENS_FILE
         try:
-            mtime = path.stat().st_mtime
+            st = path.stat()
         except FileNotFoundError:
             return {}
+        # Another hub process rewrites the file by rename: a new inode, whatever the clock says.
+        mtime = (st.st_ino, st.st_mtime_ns, st.st_size)
         if self._cache and self._cache[0] == mtime:
             return self._cache[1]
         raw = json.loads(path.read_text())

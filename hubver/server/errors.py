@@ -19,6 +19,8 @@ from .storage_errors import (
     RepoExists,
     StaleParent,
     StorageError,
+    StoreFull,
+    StoreUnavailable,
     TooLarge,
     UnprocessablePath,
 )
@@ -109,6 +111,13 @@ class HTTPInsufficientStorage(HubHTTPError):
     code = "InsufficientStorage"
 
 
+class HTTPServiceUnavailable(HubHTTPError):
+    """A service the hub relies on (its object store) did not answer: retry later."""
+
+    status = 503
+    code = "StoreUnavailable"
+
+
 DISK_FULL_MESSAGE = (
     "The hub's disk is full: the data of {what} was not stored (nothing of it was kept). "
     "Free space in the hub's data directory, then retry."
@@ -141,6 +150,8 @@ STORAGE_ERRORS: dict[type[StorageError], type[HubHTTPError]] = {
     RefExists: HTTPConflict,
     StaleParent: HTTPPreconditionFailed,
     ProtectedRef: HTTPForbidden,
+    StoreUnavailable: HTTPServiceUnavailable,
+    StoreFull: HTTPInsufficientStorage,
 }
 
 

@@ -4,7 +4,7 @@ An object is kept when the tree at the tip of any branch, tag or pull-request re
 or when it is younger than the grace period (an upload whose commit has not landed yet).
 Everything else (what pruned versions and rewritten branches left behind) is deleted: the
 old commits that referred to it can then no longer be downloaded. Only the store interface
-is used (`oids`, `size`, `delete`, and `modified` for the grace period), so any LFS backend works.
+is used (`oids`, `stat` for the size and the grace period, `delete`), so any LFS backend works.
 """
 
 from __future__ import annotations
@@ -63,15 +63,13 @@ def collect_repo(repo: Repo, name: str, *, grace: float, dry_run: bool, now: flo
         for oid in repo.lfs.oids():
             if oid in held:
                 continue
-            # A store without `modified` cannot tell an upload in flight: only grace 0 deletes there.
-            modified = getattr(repo.lfs, "modified", None)
-            stored = modified(oid) if modified is not None else (now - grace if grace <= 0 else now)
-            if stored is None:
+            found = repo.lfs.stat(oid)
+            if found is None:
                 continue  # deleted meanwhile
+            size, stored = found
             if now - stored < grace:
                 out.kept_recent += 1
                 continue
-            size = repo.lfs.size(oid) or 0
             if dry_run or repo.lfs.delete(oid):
                 out.objects.append(oid)
                 out.bytes += size

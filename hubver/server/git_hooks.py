@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import storage_config
 from .lfs import MAX_POINTER_SIZE, parse_pointer
 from .names import check_ref_name
 from .repos import BRANCH, DEFAULT_BRANCH, TAG, Repo, RepoMeta, RepoStore
@@ -128,7 +129,12 @@ def pre_receive(git_dir: Path, lines: list[str], env: dict[str, str]) -> list[st
     """The reasons to refuse a push (none: accept it)."""
     raw = json.loads((git_dir / RepoStore.META_FILE).read_text())
     meta = RepoMeta(raw.get("type", "model"), "", bool(raw.get("private")), raw.get("owner", ""), 0)
-    repo = Repo(git_dir, meta)
+    data_dir = env.get("HUBVER_HUB_DATA_DIR")
+    try:  # pointers are checked against the data dir's own store (the bucket, if it has one)
+        lfs = storage_config.load(Path(data_dir))(git_dir) if data_dir else None
+    except StorageError as e:
+        return [f"the hub cannot reach its LFS store: {e.message}"]
+    repo = Repo(git_dir, meta, lfs)
     protect = env.get("HUBVER_PROTECT_VERSIONS", "1") != "0"
     regular_limit = int(env.get("HUBVER_REGULAR_FILE_LIMIT", str(5 << 20)))
     updates = []
@@ -147,6 +153,8 @@ def pre_receive(git_dir: Path, lines: list[str], env: dict[str, str]) -> list[st
         problems += check_new_files(repo, updates, regular_limit=regular_limit)
     except (subprocess.CalledProcessError, InvalidOperation) as e:
         problems.append(f"the pushed objects could not be read: {e}")
+    except StorageError as e:  # the object store did not answer
+        problems.append(f"the pushed LFS objects could not be checked: {e.message}")
     return problems
 
 

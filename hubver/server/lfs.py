@@ -1,4 +1,6 @@
-"""Large-file storage in git-lfs's own layout: `<git_dir>/lfs/objects/<2>/<2>/<sha256>`.
+"""Large-file storage: the interface every store offers (`ObjectStore`), and the local directory
+store in git-lfs's own layout: `<git_dir>/lfs/objects/<2>/<2>/<sha256>` (the default). The S3
+store (lfs_s3.py) offers the same interface, with the bytes moved by clients through presigned URLs.
 
 An object only ever reaches its final path through `Upload.commit()`, which checks the
 announced size and sha256 of what was streamed to a temp file and then renames it: a broken
@@ -22,7 +24,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..hashing import sha256_file
 from .locks import hold, is_orphaned
@@ -34,6 +36,12 @@ _POINTER = re.compile(
 )
 MAX_POINTER_SIZE = 200
 _OID = re.compile(r"^[0-9a-f]{64}$")
+_BOOT = secrets.token_hex(4)
+
+
+def _process() -> str:
+    """This hub process, in multipart upload logs (a pid is reused by a later process, not with this)."""
+    return f"{os.getpid()}-{_BOOT}"
 
 
 def pointer(oid: str, size: int) -> bytes:
@@ -45,13 +53,37 @@ def parse_pointer(data: bytes) -> tuple[str, int] | None:
     return (m.group(1).decode(), int(m.group(2))) if m else None
 
 
+class ObjectStore(Protocol):
+    """What the hub asks of a repository's LFS store, whatever keeps the bytes.
+
+    Every object reaches the store only after its size and sha256 were checked (a bad upload
+    never becomes an object). A store with a `download_url` (S3) has clients fetch the bytes
+    from it, not through the hub; its uploads go to presigned URLs (lfs_s3.S3LfsStore).
+    """
+
+    def size(self, oid: str) -> int | None: ...
+    def stat(self, oid: str) -> tuple[int, float] | None: ...  # (size, when stored)
+    def has(self, oid: str, size: int) -> bool: ...
+    def intact(self, oid: str, size: int) -> bool: ...
+    def oids(self) -> list[str]: ...
+    def delete(self, oid: str) -> bool: ...
+    def fsck(self) -> list[tuple[str, str | None]]: ...  # (oid, where the damaged one went)
+    def sweep(self, older_than: float = 24 * 3600) -> None: ...
+    def download_url(self, oid: str, filename: str | None, ttl: float) -> str | None: ...
+    def purge(self) -> None: ...  # the repo is deleted: everything it stored goes
+
+
 class LfsStore:
+    """The local directory store (`ObjectStore`): the hub streams every byte itself."""
+
     def __init__(self, git_dir: Path) -> None:
         self.root = git_dir / "lfs" / "objects"
         self.tmp = git_dir / "lfs" / "tmp"
         # upload id -> (next part number, sha256 of the parts before it). Clients send parts in
         # order, so the object's hash is complete when its last part lands: completing a
-        # multipart upload then neither re-reads nor copies the object.
+        # multipart upload then neither re-reads nor copies the object. Only if this process
+        # wrote every part, once each, in order: the upload's `log` (shared by every hub on the
+        # data dir) says so; otherwise the object is re-hashed whole.
         self._running: dict[str, tuple[int, Any]] = {}
         self._running_lock = threading.Lock()
         self._verified: dict[str, tuple[int, int, int]] = {}
@@ -65,18 +97,24 @@ class LfsStore:
         except FileNotFoundError:
             return None
 
+    def stat(self, oid: str) -> tuple[int, float] | None:
+        try:
+            st = self.path(oid).stat()
+        except FileNotFoundError:
+            return None
+        return st.st_size, st.st_mtime
+
+    def download_url(self, oid: str, filename: str | None, ttl: float) -> str | None:
+        return None  # the hub serves the file itself
+
+    def purge(self) -> None:
+        shutil.rmtree(self.root.parent, ignore_errors=True)
+
     def oids(self) -> list[str]:
         """Every stored object, sorted."""
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.glob("??/??/*") if _OID.fullmatch(p.name))
-
-    def modified(self, oid: str) -> float | None:
-        """When the object was stored (seconds since the epoch); None if it is not."""
-        try:
-            return self.path(oid).stat().st_mtime
-        except FileNotFoundError:
-            return None
 
     def delete(self, oid: str) -> bool:
         """Remove an object for good; whether it was stored."""
@@ -113,7 +151,7 @@ class LfsStore:
         self.quarantine(oid)
         return False
 
-    def quarantine(self, oid: str) -> Path | None:
+    def quarantine(self, oid: str) -> str | None:
         """Move a damaged object aside (kept for inspection); returns where it went."""
         self._verified.pop(oid, None)
         dest = self.root.parent / "quarantine" / f"{oid}-{int(time.time())}"
@@ -122,11 +160,11 @@ class LfsStore:
             os.replace(self.path(oid), dest)
         except FileNotFoundError:
             return None
-        return dest
+        return str(dest)
 
-    def fsck(self) -> list[tuple[str, Path | None]]:
+    def fsck(self) -> list[tuple[str, str | None]]:
         """Re-hash every stored object; quarantine and return the damaged ones (oid, new place)."""
-        damaged: list[tuple[str, Path | None]] = []
+        damaged: list[tuple[str, str | None]] = []
         if not self.root.is_dir():
             return damaged
         for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
@@ -147,13 +185,32 @@ class LfsStore:
     def open_part(self, upload_id: str, number: int, offset: int, size: int) -> PartWriter:
         """A writer for one part: each part goes straight to its offset in the upload's object file."""
         self.part_dir(upload_id).mkdir(parents=True, exist_ok=True)
+        self._log(upload_id, f"open {number}")
         with self._running_lock:
             next_part, running = self._running.get(upload_id, (1, None))
         # A copy: a part that fails half-way must not leave its bytes in the running hash.
         hasher = (running or hashlib.sha256()).copy() if number == next_part else None
         return PartWriter(self, upload_id, number, offset, size, hasher)
 
+    def _log(self, upload_id: str, event: str) -> None:
+        """Append `<process> <event>` to the upload's log (one O_APPEND write: never torn)."""
+        fd = os.open(self.part_dir(upload_id) / "log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, f"{_process()} {event}\n".encode())
+        finally:
+            os.close(fd)
+
+    def _wrote_all_in_order(self, upload_id: str, count: int) -> bool:
+        try:
+            log = (self.part_dir(upload_id) / "log").read_text().splitlines()
+        except FileNotFoundError:
+            return False
+        me = _process()
+        want = [f"{me} {what} {n}" for n in range(1, count + 1) for what in ("open", "done")]
+        return log == want
+
     def _part_done(self, upload_id: str, number: int, hasher: Any) -> None:
+        self._log(upload_id, f"done {number}")
         with self._running_lock:
             next_part, _ = self._running.get(upload_id, (1, None))
             if hasher is not None and number == next_part:
@@ -171,7 +228,8 @@ class LfsStore:
             data = d / "object"
             if data.stat().st_size != size:
                 raise BadUpload(f"The parts of {oid} hold {data.stat().st_size} bytes, not {size}.")
-            if hasher is None or next_part != count + 1:  # parts out of order: hash the whole
+            if hasher is None or next_part != count + 1 or not self._wrote_all_in_order(upload_id, count):
+                # parts out of order, sent twice, or (partly) to another hub: hash the whole
                 digest = sha256_file(data)
             else:
                 digest = hasher.hexdigest()

@@ -24,9 +24,26 @@ def dir_lock(directory: Path) -> Iterator[None]:
     with _THREAD_LOCKS_GUARD:
         tlock = _THREAD_LOCKS.setdefault(key, threading.Lock())
     with tlock:
-        fd = os.open(directory / "hubver.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        path = directory / "hubver.lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # moved or deleted by the writer this thread waited for
+            from .storage_errors import NoSuchRepo
+
+            raise NoSuchRepo("Repository not found") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            # Another process may have moved or deleted the directory while this one waited
+            # (a repo rename, a delete): the lock then guards a directory that is gone, and a
+            # write through the old path would recreate it or be lost. Refused, as "not found".
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                from .storage_errors import NoSuchRepo
+
+                raise NoSuchRepo("Repository not found")
             yield
         finally:
             os.close(fd)  # closing releases the flock

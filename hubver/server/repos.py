@@ -11,6 +11,7 @@ import contextlib
 import fnmatch
 import heapq
 import json
+import logging
 import os
 import re
 import secrets
@@ -30,9 +31,11 @@ from pathspec.patterns.gitignore.spec import (  # _DIR_MARK: what match_file rea
 )
 
 from . import gitstore as git
-from .lfs import MAX_POINTER_SIZE, LfsStore, parse_pointer, pointer
+from . import storage_config
+from .lfs import MAX_POINTER_SIZE, LfsStore, ObjectStore, parse_pointer, pointer
 from .locks import dir_lock
 from .names import TYPE_DIRS, check_ref_name, is_commit_id, is_short_commit_id
+from .storage_config import StoreFactory
 from .storage_errors import (
     InvalidName,
     InvalidOperation,
@@ -44,6 +47,7 @@ from .storage_errors import (
     RepoExists,
     RepoMoved,
     StaleParent,
+    StorageError,
 )
 
 DEFAULT_BRANCH = "main"
@@ -161,12 +165,12 @@ class RepoMeta:
 
 
 class Repo:
-    def __init__(self, git_dir: Path, meta: RepoMeta) -> None:
+    def __init__(self, git_dir: Path, meta: RepoMeta, lfs: ObjectStore | None = None) -> None:
         self.git_dir = git_dir
         self.meta = meta
         self.objects = git.ObjectStore(git_dir / "objects")
         self.refs = git.Refs(git_dir)
-        self.lfs = LfsStore(git_dir)
+        self.lfs: ObjectStore = lfs if lfs is not None else LfsStore(git_dir)
         self._commits: _LRU[str, git.Commit] = _LRU(4096)
         self._snapshots: _LRU[str, Snapshot] = _LRU(256)
         self._blobs: _LRU[str, tuple[int, str | None, int | None]] = _LRU(65536)
@@ -539,6 +543,8 @@ class Repo:
             return []
         try:
             if entry.lfs_oid is not None:
+                if not isinstance(self.lfs, LfsStore):
+                    return []  # an index kept in LFS (a .gitattributes rule) on an object store: unread
                 data = self.lfs.path(entry.lfs_oid).read_bytes()
             else:
                 data = self.read_blob(entry.blob)
@@ -766,9 +772,11 @@ class RepoStore:
 
     META_FILE = "hubver-repo.json"
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, lfs_store: StoreFactory | None = None) -> None:
         self.root = data_dir / "repos"
         self.root.mkdir(parents=True, exist_ok=True)
+        # The LFS store of each repo: the one recorded for the data dir (storage_config.py).
+        self.lfs_store: StoreFactory = lfs_store or storage_config.load(data_dir)
         self._repos: dict[Path, Repo] = {}
         self._lock = threading.Lock()
 
@@ -811,7 +819,7 @@ class RepoStore:
         with self._lock:
             repo = self._repos.get(path)
             if repo is None:
-                repo = self._repos[path] = Repo(path, meta)
+                repo = self._repos[path] = Repo(path, meta, self.lfs_store(path))
             repo.meta = meta
         return repo
 
@@ -929,30 +937,39 @@ class RepoStore:
         return to_id
 
     def delete(self, repo_type: str, repo_id: str) -> None:
-        canonical = self.canonical_id(repo_type, repo_id)
-        if canonical is None:
-            raise NoSuchRepo("Repository not found")
-        path = self.git_dir(repo_type, canonical)
-        trash = path.parent / f".deleting-{path.name}-{secrets.token_hex(4)}"
-        os.rename(path, trash)
+        # As move(): no creation or rename of the same id, and no ref update half-way through,
+        # in any hub process sharing the data dir (a writer that waited then finds it gone).
+        with dir_lock(self.root):
+            canonical = self.canonical_id(repo_type, repo_id)
+            if canonical is None:
+                raise NoSuchRepo("Repository not found")
+            path = self.git_dir(repo_type, canonical)
+            trash = path.parent / f".deleting-{path.name}-{secrets.token_hex(4)}"
+            with git.Refs(path).lock():
+                os.rename(path, trash)
         with self._lock:
             self._repos.pop(path, None)
+        try:
+            self.lfs_store(trash).purge()  # objects kept outside the git dir (a bucket) go with it
+        except StorageError as e:  # the repo is gone already; its objects stay behind, unreachable
+            logging.getLogger("hubver.server").warning("LFS objects of deleted %s left: %s", canonical, e)
         shutil.rmtree(trash, ignore_errors=True)
 
     def set_private(self, repo_type: str, repo_id: str, private: bool) -> None:
         repo = self.get(repo_type, repo_id)
         meta_path = repo.git_dir / self.META_FILE
-        raw = json.loads(meta_path.read_text())
-        raw["private"] = private
-        tmp = meta_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(raw))
-        os.replace(tmp, meta_path)
+        with repo.refs.lock():  # the repo's lock: two hubs changing its settings lose neither
+            raw = json.loads(meta_path.read_text())
+            raw["private"] = private
+            tmp = meta_path.with_name(f".{self.META_FILE}.{secrets.token_hex(4)}")
+            tmp.write_text(json.dumps(raw))
+            os.replace(tmp, meta_path)
 
-    def fsck(self) -> list[tuple[str, str, Path | None]]:
+    def fsck(self) -> list[tuple[str, str, str | None]]:
         """Re-hash every LFS object of every repository: (repo dir, oid, quarantined to) per damaged one."""
         damaged = []
         for git_dir in sorted(self.root.glob("*/*/*.git")):
-            for oid, moved in LfsStore(git_dir).fsck():
+            for oid, moved in self.lfs_store(git_dir).fsck():
                 damaged.append((str(git_dir.relative_to(self.root)), oid, moved))
         return damaged
 
@@ -989,7 +1006,7 @@ class RepoStore:
                 if time.time() - p.stat().st_mtime > 60:
                     shutil.rmtree(p, ignore_errors=True)
         for git_dir in self.root.glob("*/*/*.git"):
-            LfsStore(git_dir).sweep()
+            self.lfs_store(git_dir).sweep()
             # A ref update killed between writing its temp file and renaming it; a git push
             # (receive-pack) killed while moving a ref (its lock file would refuse every later
             # push of that ref) or while receiving (its quarantine of not-yet-accepted objects).

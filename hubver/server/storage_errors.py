@@ -70,3 +70,11 @@ class StaleParent(StorageError):
 
 class ProtectedRef(StorageError):
     """A ref the hub never removes (the default branch)."""
+
+
+class StoreUnavailable(StorageError):
+    """The object store (S3) did not answer, or refused the hub's own request (credentials, bucket)."""
+
+
+class StoreFull(StorageError):
+    """The object store refused to keep more bytes (quota, storage full)."""
