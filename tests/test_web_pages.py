@@ -268,7 +268,27 @@ def test_compare_says_what_hubver_diff_says(web, site, hub, hub_token):
 def test_alias_timeline_newest_first(web, site):
     r = web.get(f"/{site['repo']}/aliases")
     events = re.findall(r'<li data-alias="([^"]*)" data-from="([^"]*)" data-to="([^"]*)"', r.text)
-    assert events == [("production", "v2", "v1"), ("production", "", "v2")]
+    assert [e for e in events if e[0] == "production"] == [
+        ("production", "v2", "v1"),
+        ("production", "", "v2"),
+    ]
+
+
+def test_a_promotion_shows_at_once_though_refs_are_reused(web, site, hub, hub_token):
+    # The store source reuses a repo's refs while its ref directories are unchanged: a moved
+    # alias (a renamed ref file) must show on the very next page, as must a new one.
+    conn = {"endpoint": hub.url, "token": hub_token}
+    page = web.get(f"/{site['repo']}").text
+    time.sleep(2.1)  # past the settle time, so the refs are now reused
+    assert web.get(f"/{site['repo']}").text == page
+    hubver.promote(site["repo"], "v3", "staging", **conn)
+    assert cell(web.get(f"/{site['repo']}").text, "data-version", "v3", "aliases") == "staging"
+    time.sleep(2.1)
+    web.get(f"/{site['repo']}")
+    hubver.promote(site["repo"], "v2", "staging", **conn)
+    after = web.get(f"/{site['repo']}").text
+    assert cell(after, "data-version", "v2", "aliases") == "staging"
+    assert cell(after, "data-version", "v3", "aliases") == ""
 
 
 def test_private_repo_is_a_404_until_its_owner_signs_in(hub, site):
