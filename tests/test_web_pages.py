@@ -522,3 +522,25 @@ def test_ui_says_when_the_repo_does_not_exist(hub, hub_token):
     )
     assert r.returncode == 1 and "Repository nobody/nothing-here not found" in r.stderr
     assert "Traceback" not in r.stderr and hub_token not in r.stderr + r.stdout
+
+
+def test_dataset_pages_and_a_token_in_the_authorization_header(hub, api, web, site):
+    dataset = f"web/d-{uuid.uuid4().hex[:8]}"
+    api.create_repo(dataset, repo_type="dataset")
+    api.upload_file(
+        path_or_fileobj=b"---\nlicense: mit\n---\n# A dataset card\n",
+        path_in_repo="README.md",
+        repo_id=dataset,
+        repo_type="dataset",
+    )
+    page = web.get(f"/datasets/{dataset}")
+    assert page.status_code == 200 and "<h1>A dataset card</h1>" in page.text
+    assert f'href="/datasets/{dataset}"' in web.get("/").text
+    files = web.get(f"/datasets/{dataset}/tree/main")
+    assert "README.md" in rows(files.text, "data-path")
+    assert f'href="/datasets/{dataset}/resolve/main/README.md"' in files.text
+    assert web.get(f"/{dataset}").status_code == 404  # not a model
+    # Scripts (curl) may read private pages with the token in the header, as the API.
+    auth = {"Authorization": f"Bearer {site['owner_token']}"}
+    assert web.get(f"/{site['private']}", headers=auth).status_code == 200
+    assert web.get(f"/{site['private']}", headers={"Authorization": "Bearer hv_nope"}).status_code == 404
