@@ -12,7 +12,7 @@ import pytest
 from huggingface_hub import CommitOperationAdd, hf_hub_download
 
 import hubver
-from tests.helpers import raw_request
+from helpers import raw_request
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 

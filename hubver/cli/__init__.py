@@ -75,9 +75,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import aliases, browse, checkout, lock, prune, push, server, sync, verify
+    from . import aliases, browse, checkout, lock, prune, push, server, sync, ui, verify
 
-    for module in (push, browse, checkout, verify, aliases, prune, server, lock, sync):
+    for module in (push, browse, checkout, verify, aliases, prune, server, lock, sync, ui):
         for command in module.COMMANDS:
             cli.add_command(command)
 
