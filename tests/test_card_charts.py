@@ -9,10 +9,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from helpers import raw_request
 from huggingface_hub import CommitOperationAdd, hf_hub_download
 
 import hubver
-from helpers import raw_request
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
