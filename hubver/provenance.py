@@ -82,8 +82,8 @@ def code_provenance(path: Path | None = None) -> dict[str, Any] | None:
     for line in (_git(["config", "--get-regexp", r"^remote\..*\.url$"], cwd) or "").splitlines():
         key, _, url = line.partition(" ")
         urls.setdefault(key[len("remote.") : -len(".url")], url)
-    url = urls.get("origin") or next(iter(urls.values()), None)
-    info["remote"] = strip_credentials(url) if url else None
+    remote = urls.get("origin") or next(iter(urls.values()), None)
+    info["remote"] = strip_credentials(remote) if remote else None
     info["repo_root"] = Path(top.strip()).name or None
     return info
 
