@@ -224,6 +224,11 @@ def scan(root: Path | str, *, excludes: tuple[str, ...] = (), hash_files: bool =
     return _classify(root, files, skipped)
 
 
+def hashed(artifact: Artifact) -> Artifact:
+    """`artifact` (scanned with hash_files=False) with every file's sha256."""
+    return dataclasses.replace(artifact, files=_hashed(artifact.root, artifact.files))
+
+
 def _hashed(root: Path, files: list[ArtifactFile]) -> list[ArtifactFile]:
     """The files with their sha256: hashed in parallel, unchanged ones taken from the hash cache."""
     cache = open_cache()
