@@ -379,9 +379,14 @@ def download_snapshot(
     return snapshot
 
 
-def _manifest_path_ok(path: str, repo: str, commit: str) -> None:
+def _is_plain(path: str) -> bool:
+    """A relative path that stays inside its folder (no `..`, no absolute or Windows path)."""
     parts = path.split("/")
-    if path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts):
+    return not (path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts))
+
+
+def _manifest_path_ok(path: str, repo: str, commit: str) -> None:
+    if not _is_plain(path):
         raise IntegrityError(
             f"{repo}@{commit[:12]} lists {path!r}, which is outside the cache; nothing was written."
         )
@@ -405,8 +410,7 @@ def _manifest(meta_path: Path, repo: str, version: str) -> dict[str, str | None]
     out: dict[str, str | None] = {}
     for f in files:
         path, digest = f["path"], f.get("sha256")
-        parts = path.split("/")
-        if path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts):
+        if not _is_plain(path):
             raise IntegrityError(
                 f"{where} names {path!r}, which is outside the checkout; nothing was written.", hint
             )
