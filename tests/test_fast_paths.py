@@ -106,6 +106,19 @@ def test_a_file_written_just_now_is_not_recorded(monkeypatch, tmp_path):
     assert hashcache.open_cache() is None
 
 
+def test_an_unreadable_or_forged_cache_costs_a_hash_never_a_wrong_one(counted, tmp_path):
+    f = tmp_path / "w.bin"
+    _write(f, 2 * MiB, 3)
+    cache_file = tmp_path / "hubver-home" / "hash-cache.json"
+    cache_file.parent.mkdir()
+    cache_file.write_text("{not json")
+    assert hashcache.HashCache().sha256(f) == _sha(f)
+    st = f.stat()
+    stale = [st.st_size, st.st_mtime_ns, st.st_ctime_ns - 1, st.st_ino, st.st_dev, "0" * 64]
+    cache_file.write_text(json.dumps({"version": 1, "files": {str(f.resolve()): stale}}))
+    assert hashcache.HashCache().sha256(f) == _sha(f)  # one field off: not used
+
+
 def test_a_second_push_hashes_only_what_changed_and_the_upload_reuses_the_hash(
     counted, conn, adapters, repo_id, copy_of, monkeypatch
 ):
