@@ -38,8 +38,9 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
+# `make bench BENCH=push_vs_hf,checkout_vs_hf` runs only those cases (names: benchmarks/README.md).
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py $(if $(BENCH),--only $(BENCH))
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

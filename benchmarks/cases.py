@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,11 @@ class Sizes:
     # because on a shared 2-vCPU machine a 2-thread OpenMP team stalls whenever another job
     # takes a core (epochs of 5 s instead of 0.05 s were seen): both sides would be noise.
     train_threads: int = 1
+    # Side by side with the `hf` command line, every side a fresh process (the *_vs_hf cases).
+    vs_hf_reps: int = 5
+    vs_hf_shard_bytes: int = 100 * 10**6  # 3 shards: a ~300 MB model
+    vs_hf_adapter_bytes: int = 100 * 10**6
+    vs_hf_warm_reps: int = 5
 
 
 SMOKE = Sizes(
@@ -95,6 +101,10 @@ SMOKE = Sizes(
     large_model={},
     large_epochs=0,
     large_reps=0,
+    vs_hf_reps=1,
+    vs_hf_shard_bytes=2 * MiB,
+    vs_hf_adapter_bytes=2 * MiB,
+    vs_hf_warm_reps=1,
 )
 
 
@@ -926,6 +936,199 @@ def training(b: Bench) -> list[Row]:
     return rows
 
 
+# -- side by side with the `hf` command line: fresh processes, alternating -----------------------------
+
+UPLOAD_AND_TAG = """
+import sys
+from huggingface_hub import HfApi
+folder, repo, tag = sys.argv[1:4]
+api = HfApi()
+info = api.upload_folder(folder_path=folder, repo_id=repo, commit_message=tag)
+api.create_tag(repo, tag=tag, revision=info.oid, tag_message=tag)
+"""
+
+
+def _sharded_model(b: Bench, name: str, seed: int) -> tuple[Path, list[Path]]:
+    """A ~300 MB model as transformers saves it: 3 F32 safetensors shards, their index, a config."""
+    src = b.work / name
+    src.mkdir()
+    (src / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_embd": 1024}))
+    shards, weight_map = [], {}
+    rows = max(1, b.sizes.vs_hf_shard_bytes // 4 // 1024)
+    for k in range(3):
+        shard = src / f"model-{k + 1:05d}-of-00003.safetensors"
+        tensor = f"transformer.h.{k}.mlp.c_fc.weight"
+        write_safetensors(shard, {tensor: [rows, 1024]}, seed=seed + k)
+        weight_map[tensor] = shard.name
+        shards.append(shard)
+    index = {"metadata": {"total_size": sum(p.stat().st_size for p in shards)}, "weight_map": weight_map}
+    (src / "model.safetensors.index.json").write_text(json.dumps(index))
+    return src, shards
+
+
+def _pair_rows(
+    b: Bench, case: str, what: str, ours: list[float], theirs: list[float], other: str, target: float
+) -> Row:
+    ratios = [h / r for h, r in zip(ours, theirs, strict=True)]
+    ratio = median(ours) / median(theirs)
+    return Row(
+        case,
+        what,
+        measured(ours, "s"),
+        measured(theirs, "s"),
+        other,
+        f"x{ratio:.2f} (paired x{median(ratios):.2f})",
+        f"ratio <= {target}",
+        b.judge(ratio <= target),
+        {"paired_ratio": summarize(ratios), "load_average": os.getloadavg()},
+    )
+
+
+def push_vs_hf(b: Bench) -> list[Row]:
+    """`hubver push` of a 3-shard model against `hf upload` of the same folder, both commands."""
+    src, shards = _sharded_model(b, "vs-hf-push", seed=100)
+    ours, theirs = "bench/vs-hf-push", "bench/vs-hf-push-raw"
+    b.api().create_repo(theirs, exist_ok=True)
+    hv = [HUBVER, "push", str(src), "-m", "rep", *b.repo_args(ours)]
+    hf = [HF, "upload", theirs, str(src), ".", "--commit-message", "rep", "--token", b.token]
+    run_timed(hv, b.env, b.project)  # creates the repositories: not timed
+    run_timed(hf, b.env, b.project)
+    times: dict[str, list[float]] = {"hubver": [], "hf": []}
+    partial: dict[str, list[float]] = {"hubver": [], "hf": []}
+    for i in range(1, b.sizes.vs_hf_reps + 1):
+        for k, shard in enumerate(shards):  # every shard new: everything is hashed and uploaded
+            reseed_safetensors(shard, 1000 * i + k)
+        for side, argv in _alternate(i, ("hubver", hv), ("hf", hf)):
+            times[side].append(run_timed(argv, b.env, b.project))
+        reseed_safetensors(shards[-1], 1000 * i + 500)  # one shard of three changed
+        for side, argv in _alternate(i, ("hubver", hv), ("hf", hf)):
+            partial[side].append(run_timed(argv, b.env, b.project))
+    size = human_bytes(dir_size(src))
+    rm(src)
+    return [
+        _pair_rows(
+            b,
+            "push_vs_hf",
+            f"`hubver push` of a 3-shard {size} model (command)",
+            times["hubver"],
+            times["hf"],
+            "`hf upload` of the folder",
+            0.9,
+        ),
+        _pair_rows(
+            b,
+            "push_vs_hf",
+            "`hubver push` of that model, 1 of 3 shards changed (command)",
+            partial["hubver"],
+            partial["hf"],
+            "`hf upload` of the folder",
+            0.9,
+        ),
+    ]
+
+
+def adapter_vs_hf(b: Bench) -> list[Row]:
+    """`hubver push` of a 100 MB adapter against upload_folder + create_tag in a fresh process."""
+    src = b.work / "vs-hf-adapter"
+    shutil.copytree(b.fixtures["adapter"], src)
+    d = 1024
+    r = max(1, b.sizes.vs_hf_adapter_bytes // 4 // (2 * 4 * d))
+    weights = src / "adapter_model.safetensors"
+    write_safetensors(
+        weights,
+        {
+            f"base_model.model.transformer.h.{layer}.attn.c_attn.lora_{ab}.weight": shape
+            for layer in range(2)
+            for ab, shape in (("A", [r, d]), ("B", [3 * d, r]))
+        },
+        seed=5,
+    )
+    cfg = json.loads((src / "adapter_config.json").read_text())
+    (src / "adapter_config.json").write_text(json.dumps({**cfg, "r": r, "lora_alpha": 2 * r}))
+    ours, theirs = "bench/vs-hf-adapter", "bench/vs-hf-adapter-raw"
+    b.api().create_repo(theirs, exist_ok=True)
+    hv = [HUBVER, "push", str(src), "-m", "rep", *b.repo_args(ours)]
+    run_timed(hv, b.env, b.project)
+    env = child_env(b.env, HF_TOKEN=b.token)
+    raw = [sys.executable, "-c", UPLOAD_AND_TAG, str(src), theirs]
+    run_timed([*raw, "v0"], env, b.project)
+    times: dict[str, list[float]] = {"hubver": [], "raw": []}
+    for i in range(1, b.sizes.vs_hf_reps + 1):
+        reseed_safetensors(weights, 2000 + i)
+        for side, argv, e in _alternate(i, ("hubver", hv, b.env), ("raw", [*raw, f"v{i}"], env)):
+            times[side].append(run_timed(argv, e, b.project))
+    size = human_bytes(weights.stat().st_size)
+    rm(src)
+    return [
+        _pair_rows(
+            b,
+            "adapter_vs_hf",
+            f"`hubver push` of a {size} LoRA adapter (command)",
+            times["hubver"],
+            times["raw"],
+            "upload_folder + create_tag (fresh process)",
+            1.0,
+        )
+    ]
+
+
+def checkout_vs_hf(b: Bench) -> list[Row]:
+    """Cold `hubver checkout` against `hf download --local-dir`, both from an empty cache; then warm."""
+    import hubver
+
+    src, _ = _sharded_model(b, "vs-hf-checkout", seed=300)
+    repo = "bench/vs-hf-checkout"
+    hubver.push(src, repo, endpoint=b.url, token=b.token, message="checkout me")
+    size = human_bytes(dir_size(src))
+    rm(src)
+    cold: dict[str, list[float]] = {"hubver": [], "hf": []}
+    warm: list[float] = []
+    n = 0
+    for i in range(b.sizes.vs_hf_reps):
+        homes = {side: b.work / f"vs-co-{side}-{i}" for side in cold}
+        hv = [HUBVER, "checkout", "v1", "--to", str(b.work / f"vs-co-{i}"), *b.repo_args(repo)]
+        hf = [HF, "download", repo, "--revision", "v1", "--local-dir", str(b.work / f"vs-dl-{i}")]
+        hf += ["--token", b.token]
+        for side, argv in _alternate(i, ("hubver", hv), ("hf", hf)):
+            env = child_env(b.env, HF_HOME=str(homes[side]), HUBVER_HOME=str(homes[side] / "hubver"))
+            cold[side].append(run_timed(argv, env, b.project))
+        rm(b.work / f"vs-dl-{i}")
+        rm(homes["hf"])
+        rm(b.work / f"vs-co-{i}")
+        env = child_env(b.env, HF_HOME=str(homes["hubver"]), HUBVER_HOME=str(homes["hubver"] / "hubver"))
+        for _ in range(b.sizes.vs_hf_warm_reps if i == 0 else 1):
+            target = b.work / f"vs-warm-{n}"
+            n += 1
+            warm.append(run_timed([*hv[:4], str(target), *hv[5:]], env, b.project))
+            rm(target)
+        if i:
+            rm(homes["hubver"])
+    rm(b.work / "vs-co-hubver-0")
+    warm_ok = median(warm) <= 0.2
+    return [
+        _pair_rows(
+            b,
+            "checkout_vs_hf",
+            f"cold `hubver checkout` of a 3-shard {size} model (command, empty cache)",
+            cold["hubver"],
+            cold["hf"],
+            "`hf download --local-dir` (empty cache)",
+            0.8,
+        ),
+        Row(
+            "checkout_vs_hf",
+            "warm `hubver checkout` of that model (command, version in the HF cache)",
+            measured(warm, "s"),
+            measured(cold["hf"], "s"),
+            "`hf download --local-dir` (empty cache)",
+            f"{median(warm):.2f} s",
+            "<= 0.2 s",
+            b.judge(warm_ok),
+            {"load_average": os.getloadavg()},
+        ),
+    ]
+
+
 CASES = {
     "push_small": push_small,
     "push_large": push_large,
@@ -937,4 +1140,7 @@ CASES = {
     "training": training,
     "transfer": transfer,
     "hub_rss": hub_memory,
+    "push_vs_hf": push_vs_hf,
+    "adapter_vs_hf": adapter_vs_hf,
+    "checkout_vs_hf": checkout_vs_hf,
 }

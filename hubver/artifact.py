@@ -8,6 +8,7 @@ A PEFT adapter is recognised by `adapter_config.json` plus adapter weights; a fu
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import os
@@ -17,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArtifactError
-from .hashing import sha256_file
+from .hashcache import open_cache
+from .hashing import sha256_files
 from .jsonio import load_json
 
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", "runs", "wandb", ".hubver", ".cache"}
@@ -209,13 +211,7 @@ def scan(root: Path | str, *, excludes: tuple[str, ...] = (), hash_files: bool =
                 raise ArtifactError(
                     f"Cannot read {full}: permission denied.", f"Fix its permissions (chmod u+r {full})."
                 )
-            digest = ""
-            if hash_files:
-                try:
-                    digest = sha256_file(target)
-                except OSError as e:
-                    raise ArtifactError(f"Cannot read {full}: {e.strerror}.") from None
-            files.append(ArtifactFile(rel, target, st.st_size, digest))
+            files.append(ArtifactFile(rel, target, st.st_size, ""))
     if not files:
         raise ArtifactError(
             f"{root} has no files to publish."
@@ -223,7 +219,26 @@ def scan(root: Path | str, *, excludes: tuple[str, ...] = (), hash_files: bool =
             else f"{root} has nothing to publish besides {skipped[0][0]}.",
             "Point hubver at the directory that trainer.save_model() / save_pretrained() wrote.",
         )
+    if hash_files:
+        files = _hashed(root, files)
     return _classify(root, files, skipped)
+
+
+def hashed(artifact: Artifact) -> Artifact:
+    """`artifact` (scanned with hash_files=False) with every file's sha256."""
+    return dataclasses.replace(artifact, files=_hashed(artifact.root, artifact.files))
+
+
+def _hashed(root: Path, files: list[ArtifactFile]) -> list[ArtifactFile]:
+    """The files with their sha256: hashed in parallel, unchanged ones taken from the hash cache."""
+    cache = open_cache()
+    try:
+        digests = sha256_files([f.local for f in files], cache.sha256 if cache else None)
+    except OSError as e:
+        raise ArtifactError(f"Cannot read a file in {root}: {e.strerror} ({e.filename}).") from None
+    if cache:
+        cache.save()
+    return [dataclasses.replace(f, sha256=d) for f, d in zip(files, digests, strict=True)]
 
 
 def _resolve_link(link: Path, real_root: Path, rel: str) -> Path:

@@ -723,8 +723,18 @@ def _distributed(args: Any) -> dict[str, Any]:
     return facts
 
 
+# Files whose writer replaces them (a new inode) rather than rewriting them in place: a hard
+# link into the outbox keeps the snapshot's bytes even when the trainer saves that checkpoint
+# again (a resumed run reaching the same step writes into the same checkpoint-N folder).
+# safetensors' save_file replaces its file; torch.save and the JSON/tokenizer writers open
+# the existing file with O_TRUNC, so a link to those would be written through: they are
+# copied (small, besides pickled weights). tests/test_fast_paths.py checks both behaviours.
+_LINKABLE = ("*.safetensors",)
+
+
 def _link_model_files(checkpoint: Path, target: Path) -> None:
-    """The checkpoint's model files into `target`: hard links (no copy), copies across devices."""
+    """The checkpoint's model files into `target`: safetensors weights as hard links (no copy of
+    the big bytes), everything else, and anything across devices, copied."""
     for path in sorted(checkpoint.iterdir()):
         name = path.name
         if (
@@ -733,10 +743,13 @@ def _link_model_files(checkpoint: Path, target: Path) -> None:
             or any(fnmatch.fnmatch(name, p) for p in _STATE_PATTERNS)
         ):
             continue
-        try:
-            os.link(path, target / name)
-        except OSError:
-            shutil.copy2(path, target / name)
+        if any(fnmatch.fnmatch(name, p) for p in _LINKABLE):
+            try:
+                os.link(path, target / name)
+                continue
+            except OSError:
+                pass
+        shutil.copy2(path, target / name)
 
 
 def _checkpoint_step(path: Path) -> int:

@@ -36,6 +36,7 @@ from .settings import HF_ENDPOINT_DEFAULT, Settings
 T = TypeVar("T")
 MAX_SMALL_FILE = 32 << 20  # hubver.json, the index, alias records: refuse anything larger
 TRANSIENT = (429, 500, 502, 503, 504)
+DOWNLOAD_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -124,12 +125,13 @@ class HubClient:
             endpoint=self.endpoint, token=self.token, library_name="hubver", library_version=__version__
         )
 
-    def _get(self, url: str) -> Any:
+    def _get(self, url: str, extra_headers: dict[str, str] | None = None) -> Any:
         """A streamed GET with the client's session, headers and error mapping (the caller reads it)."""
         from huggingface_hub.utils import build_hf_headers, get_session
 
         _use_timeouts()
         headers = build_hf_headers(token=self.token, library_name="hubver", library_version=__version__)
+        headers.update(extra_headers or {})
         # huggingface.co may redirect a large file to its CDN; httpx drops the token cross-origin.
         return get_session().stream(
             "GET", url, headers=headers, timeout=http_timeout(), follow_redirects=True
@@ -373,6 +375,47 @@ class HubClient:
                     hf_raise_for_status(r)
                 for chunk in r.iter_bytes():
                     h.update(chunk)
+            return h.hexdigest()
+
+        return self.call(f"Downloading {path}", fetch, repo=repo)
+
+    def download(self, repo: str, path: str, revision: str, dest: Path, size: int) -> str:
+        """Stream a file into `dest`, hashing as it arrives; the sha256 of the whole file.
+
+        One pass over the bytes: no second read to hash them. A `dest` left by an interrupted
+        download is resumed with a Range request (its bytes are hashed first); a hub that
+        answers the whole file instead restarts it.
+        """
+        from urllib.parse import quote
+
+        from huggingface_hub.utils import hf_raise_for_status
+
+        url = f"{self.endpoint}/{repo}/resolve/{quote(revision, safe='')}/{quote(path)}"
+
+        def fetch() -> str:
+            h = hashlib.sha256()
+            have = dest.stat().st_size if dest.exists() else 0
+            if have > size:
+                dest.unlink()
+                have = 0
+            if have:
+                with dest.open("rb") as f:
+                    while block := f.read(DOWNLOAD_BLOCK):
+                        h.update(block)
+            ranged = 0 < have < size
+            with self._get(url, {"Range": f"bytes={have}-"} if ranged else None) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    hf_raise_for_status(r)
+                if have and (r.status_code != 206 or not ranged):  # whole file (or nothing) again
+                    h, have = hashlib.sha256(), 0
+                with dest.open("ab" if have else "wb") as f:
+                    for chunk in r.iter_bytes(DOWNLOAD_BLOCK):
+                        h.update(chunk)
+                        f.write(chunk)
+            got = dest.stat().st_size
+            if got != size:
+                raise HubError(f"Downloading {path} from {repo}: got {got} bytes, expected {size}.")
             return h.hexdigest()
 
         return self.call(f"Downloading {path}", fetch, repo=repo)

@@ -7,6 +7,8 @@ import hashlib
 import importlib.metadata
 import os
 import platform
+import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,39 +34,57 @@ def strip_credentials(url: str) -> str:
     return strip_url_credentials(url)
 
 
+def _git(args: list[str], cwd: Path) -> str | None:
+    """stdout of one `git` command (no optional locks: a push never takes the index lock), or None."""
+    try:
+        proc = subprocess.run(
+            ["git", "--no-optional-locks", *args],
+            cwd=cwd,
+            capture_output=True,
+            timeout=30,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
+        )
+    except (OSError, subprocess.SubprocessError):  # no git binary, a hung filesystem
+        return None
+    return proc.stdout.decode("utf-8", "surrogateescape") if proc.returncode == 0 else None
+
+
 def code_provenance(path: Path | None = None) -> dict[str, Any] | None:
-    """Commit, branch, dirty flag, diff hash and remote of the git checkout at `path` (cwd)."""
-    try:
-        import git
-    except ImportError:  # gitpython needs the git binary at import time
+    """Commit, branch, dirty flag, diff hash and remote of the git checkout at `path` (cwd).
+
+    Plain `git` commands (four, five when dirty), not GitPython: importing GitPython cost a
+    push more start-up time than the commands themselves take.
+    """
+    cwd = path or Path.cwd()
+    top = _git(["rev-parse", "--show-toplevel"], cwd)
+    if top is None:
+        return None  # not in a git checkout (or no git)
+    status = _git(["status", "--porcelain=v2", "--branch", "--untracked-files=no"], cwd)
+    if status is None:
         return None
-    try:
-        repo = git.Repo(path or Path.cwd(), search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
-        return None
-    info: dict[str, Any] = {"repo_root": None}
-    try:
-        info["commit"] = repo.head.commit.hexsha
-    except (ValueError, git.GitCommandError):
-        return None  # a repository without commits says nothing useful
-    try:
-        info["branch"] = repo.active_branch.name
-    except (TypeError, git.GitCommandError):
-        info["branch"] = None  # detached HEAD, as in CI checkouts
-    try:
-        dirty = repo.is_dirty(untracked_files=False)
-        info["dirty"] = dirty
-        info["diff_sha256"] = hashlib.sha256(repo.git.diff("HEAD").encode()).hexdigest() if dirty else None
-    except git.GitCommandError:
-        info["dirty"] = None
-        info["diff_sha256"] = None
-    remotes = {r.name: r for r in repo.remotes}
-    remote = remotes.get("origin") or next(iter(remotes.values()), None)
-    try:
-        info["remote"] = strip_credentials(next(remote.urls)) if remote else None
-    except (git.GitCommandError, StopIteration):
-        info["remote"] = None
-    info["repo_root"] = Path(repo.working_tree_dir or "").name or None
+    heads = dict(line[2:].split(" ", 1) for line in status.splitlines() if line.startswith("# "))
+    commit = heads.get("branch.oid", "")
+    if not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", commit):
+        return None  # a repository without commits ("(initial)") says nothing useful
+    branch = heads.get("branch.head")
+    dirty = any(line and not line.startswith("#") for line in status.splitlines())
+    info: dict[str, Any] = {"repo_root": None, "commit": commit}
+    info["branch"] = None if branch in (None, "(detached)") else branch  # detached HEAD, as in CI
+    info["dirty"] = dirty
+    diff = _git(["diff", "HEAD"], cwd) if dirty else None
+    # GitPython, which computed this before, dropped the output's last newline: kept comparable.
+    info["diff_sha256"] = (
+        hashlib.sha256(diff.removesuffix("\n").encode("utf-8", "surrogateescape")).hexdigest()
+        if diff is not None
+        else None
+    )
+    urls: dict[str, str] = {}
+    for line in (_git(["config", "--get-regexp", r"^remote\..*\.url$"], cwd) or "").splitlines():
+        key, _, url = line.partition(" ")
+        urls.setdefault(key[len("remote.") : -len(".url")], url)
+    remote = urls.get("origin") or next(iter(urls.values()), None)
+    info["remote"] = strip_credentials(remote) if remote else None
+    info["repo_root"] = Path(top.strip()).name or None
     return info
 
 

@@ -64,6 +64,8 @@ class UploaderProcess:
 
         env = dict(os.environ)
         env["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # the training's terminal is not for upload bars
+        # One hashing thread: the cores belong to the training loop, which waits for nothing here.
+        env.setdefault("HUBVER_HASH_THREADS", "1")
         source_root = str(Path(hubver.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(

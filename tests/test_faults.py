@@ -687,7 +687,8 @@ def test_push_list_checkout_ride_out_429_and_500(cli, hub, api, adapters, repo_i
 
     checkout_rules = [
         Rule("GET", rf"^/api/models/{q}/refs$", 503, retry_after="1"),
-        Rule("HEAD", rf"^/{q}/resolve/[0-9a-f]{{40}}/adapter_model\.safetensors$", 429, retry_after="1"),
+        # hubver downloads without a HEAD first (the tree listing gave sizes and ids): the GET is refused.
+        Rule("GET", rf"^/{q}/resolve/[0-9a-f]{{40}}/adapter_model\.safetensors$", 429, retry_after="1"),
         Rule("GET", rf"^/{q}/resolve/[0-9a-f]{{40}}/adapter_config\.json$", 500),
     ]
     with injected(hub.app, checkout_rules):

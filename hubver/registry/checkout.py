@@ -9,18 +9,21 @@ and renamed into place. A failure leaves no half-written target.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import errno
 import os
 import shutil
+import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import layout
-from ..client import HubClient
+from ..client import HubClient, RemoteFile
 from ..errors import CheckoutError, HubverError, IntegrityError, MetadataError
-from ..hashing import BLOCK, sha256_file
+from ..hashcache import open_cache
+from ..hashing import hash_threads, sha256_file, sha256_files
 from ..jsonio import load_json
 from ..lockfile import Lock
 from ..trust import git_blob_sha
@@ -104,12 +107,13 @@ def checkout_into(
     target = Path(to).expanduser() if to else default_target(r, version)
     _check_target(target, force)
     cache = Path(cache_dir) if cache_dir else None
+    hashed: dict[str, str] = {}  # path -> sha256 of the files downloaded by this checkout
     if _offline():
         snapshot, commit = _offline_cached(r, version, cache)
         checked_against = "the local cache only"
     else:
         snapshot, commit = fetch_checked(
-            client, r, registry.branch, version, cache, quiet=quiet, unchecked=unchecked
+            client, r, registry.branch, version, cache, quiet=quiet, unchecked=unchecked, hashed=hashed
         )
         checked_against = "the Hub"
     if snapshot.name != commit:
@@ -128,21 +132,7 @@ def checkout_into(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.hubver-", dir=target.parent))
     try:
-        verified = 0
-        for path, digest in sorted(expected.items()):
-            src = snapshot / path
-            if not src.exists():
-                raise IntegrityError(f"{path} is in the manifest of {version} but not in its commit.")
-            dest = staging / path
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            actual = _copy_hashing(src, dest)
-            if digest is not None:
-                if actual != digest:
-                    raise IntegrityError(
-                        f"{path} of {version} does not match its manifest (sha256 {actual[:12]}, expected {digest[:12]}).",
-                        f"Run `hubver verify {version} --repo {r}`; delete the cached copy and retry.",
-                    )
-                verified += 1
+        verified = _fill(staging, snapshot, expected, hashed, r, version)
         for path in extra:
             shutil.copyfile(snapshot / path, staging / path)
         _place(staging, target)
@@ -163,6 +153,7 @@ def fetch_checked(
     *,
     quiet: bool = True,
     unchecked: bool = False,
+    hashed: dict[str, str] | None = None,
 ) -> tuple[Path, str]:
     """The snapshot dir of `version` in the HF cache and its commit, checked against the Hub.
 
@@ -170,7 +161,8 @@ def fetch_checked(
     the same name can shadow it. Its tag's commit is checked (hubver.json names it, the tree
     recomputes the digest the index recorded), and a cached copy's hubver.json must be the
     very blob of that commit: the cache is not the authority. The files themselves are then
-    sha256-checked against that hubver.json by the caller.
+    sha256-checked against that hubver.json by the caller; `hashed` receives the sha256 of
+    each file downloaded now (hashed as it arrived, so the caller need not read it again).
     """
     listing = read_listing(client, repo, branch)
     not_pruned(listing, version)
@@ -181,7 +173,11 @@ def fetch_checked(
         check = check_version(client, listing, version, commit, metadata_bytes=meta_bytes)
         check.raise_if_broken(repo)
         expected_blob = check.files[layout.METADATA_PATH].blob_id
-    snapshot = cached or client.snapshot(repo, commit, cache_dir=cache, quiet=quiet)
+    if cached is None:
+        remote = check.files if not unchecked else client.files(repo, commit)[1]
+        snapshot = download_snapshot(client, repo, commit, remote, cache, hashed)
+    else:
+        snapshot = cached
     meta_path = snapshot / layout.METADATA_PATH
     if not unchecked and (not meta_path.is_file() or git_blob_sha(meta_path.read_bytes()) != expected_blob):
         raise IntegrityError(
@@ -241,11 +237,18 @@ def _cached_snapshot(repo: str, commit: str, cache_dir: Path | None) -> Path | N
 def check_snapshot(snapshot: Path, repo: str, version: str) -> int:
     """sha256-check every file of a snapshot against its hubver.json; the number checked."""
     manifest = _manifest(snapshot / layout.METADATA_PATH, repo, version) or {}
-    for path, digest in sorted(manifest.items()):
-        src = snapshot / path
-        if not src.is_file():
+    for path in manifest:
+        if not (snapshot / path).is_file():
             raise IntegrityError(f"{path} is in the manifest of {version} but not in its commit.")
-        if digest is not None and sha256_file(src) != digest:
+    cache = open_cache()
+    paths = sorted(p for p, d in manifest.items() if d is not None)
+    try:
+        digests = sha256_files([snapshot / p for p in paths], cache.sha256 if cache else None)
+    finally:
+        if cache:
+            cache.save()
+    for path, actual in zip(paths, digests, strict=True):
+        if actual != manifest[path]:
             raise IntegrityError(
                 f"{path} of {version} does not match its manifest.",
                 f"Run `hubver verify {version} --repo {repo}`; delete the cached copy and retry.",
@@ -253,14 +256,151 @@ def check_snapshot(snapshot: Path, repo: str, version: str) -> int:
     return len(manifest)
 
 
-def _copy_hashing(src: Path, dest: Path, chunk: int = BLOCK) -> str:
-    """Copy `src` to `dest` and return the sha256 of what was written: one pass over the bytes."""
-    digest = hashlib.sha256()
+def _fill(
+    staging: Path,
+    snapshot: Path,
+    expected: dict[str, str | None],
+    hashed: dict[str, str],
+    repo: str,
+    version: str,
+) -> int:
+    """Check each file of the snapshot against the manifest and put it in `staging`, files in
+    parallel threads; the number checked. Nothing of a file that fails its check is kept.
+
+    A file downloaded by this checkout was hashed as it arrived (`hashed`); one already in the
+    cache is hashed again unless the hash cache knows it unchanged (see hubver.hashcache).
+    """
+    for path in expected:
+        if not (snapshot / path).exists():
+            raise IntegrityError(f"{path} is in the manifest of {version} but not in its commit.")
+    cache = open_cache()
+
+    def one(path: str) -> bool:
+        src = Path(os.path.realpath(snapshot / path))
+        digest = expected[path]
+        if digest is not None:
+            actual = hashed.get(path) or (cache.sha256(src) if cache else sha256_file(src))
+            if actual != digest:
+                raise IntegrityError(
+                    f"{path} of {version} does not match its manifest (sha256 {actual[:12]}, expected {digest[:12]}).",
+                    f"Run `hubver verify {version} --repo {repo}`; delete the cached copy and retry.",
+                )
+        dest = staging / path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        place_copy(src, dest)
+        return digest is not None
+
+    try:
+        with ThreadPoolExecutor(max_workers=hash_threads(len(expected))) as pool:
+            checked = list(pool.map(one, sorted(expected)))
+    finally:
+        if cache:
+            cache.save()
+    return sum(checked)
+
+
+def place_copy(src: Path, dest: Path) -> str:
+    """Put a copy of the cached blob `src` at `dest` without reading it through Python:
+    a reflink (copy-on-write clone: btrfs, XFS, bcachefs) where the filesystem allows,
+    otherwise a copy inside the kernel (`copy_file_range` / `sendfile`). Returns which.
+
+    Never a hard link: the checkout is the user's to edit, and `torch.save` and safetensors'
+    `save_file` rewrite a file in place (open with O_TRUNC, same inode). Through a hard link
+    that would rewrite the HF cache's blob, which `from_pretrained(repo, revision=tag)` then
+    serves unchecked. A reflink or a copy cannot be written through.
+    """
     with src.open("rb") as fin, dest.open("wb") as fout:
-        while block := fin.read(chunk):
-            digest.update(block)
-            fout.write(block)
-    return digest.hexdigest()
+        if _reflink(fin.fileno(), fout.fileno()):
+            return "reflink"
+    shutil.copyfile(src, dest)
+    return "copy"
+
+
+_FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+_REFLINK_OK = sys.platform == "linux"
+
+
+def _reflink(src_fd: int, dest_fd: int) -> bool:
+    global _REFLINK_OK
+    if not _REFLINK_OK:
+        return False
+    import fcntl
+
+    try:
+        fcntl.ioctl(dest_fd, _FICLONE, src_fd)
+        return True
+    except OSError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EINVAL, errno.ENOSYS):
+            _REFLINK_OK = False  # this filesystem cannot: do not ask again for every file
+        return False
+
+
+def download_snapshot(
+    client: HubClient,
+    repo: str,
+    commit: str,
+    remote: dict[str, RemoteFile],
+    cache_dir: Path | None,
+    hashed: dict[str, str] | None = None,
+) -> Path:
+    """Download the files of `commit` missing from the HF cache, laid out as huggingface_hub
+    lays it out (`blobs/<etag>`, `snapshots/<commit>/<path>` -> blob), so `from_pretrained`
+    and `hf_hub_download` find them. Files in parallel; each hashed while it arrives (its
+    sha256 into `hashed`); an interrupted download resumes from its `.incomplete` part.
+    An LFS file whose bytes do not match their LFS sha256 is refused and not kept.
+    """
+    from huggingface_hub.utils import WeakFileLock
+
+    root = _cache_root(repo, cache_dir)
+    snapshot = root / "snapshots" / commit
+    locks = root.parent / ".locks" / root.name
+    for d in (root / "blobs", snapshot, locks):
+        d.mkdir(parents=True, exist_ok=True)
+    out = hashed if hashed is not None else {}
+
+    def one(f: RemoteFile) -> None:
+        blob_name = f.sha256 or f.blob_id
+        if not blob_name or "/" in blob_name or blob_name.startswith("."):
+            raise IntegrityError(f"The Hub names no usable blob id for {f.path} in {repo}@{commit[:12]}.")
+        blob = root / "blobs" / blob_name
+        pointer = snapshot / f.path
+        _manifest_path_ok(f.path, repo, commit)
+        with WeakFileLock(locks / f"{blob_name}.lock"):
+            if not blob.is_file():
+                part = blob.with_name(blob_name + ".incomplete")
+                digest = client.download(repo, f.path, commit, part, f.size)
+                if f.sha256 and digest != f.sha256:
+                    part.unlink(missing_ok=True)
+                    raise IntegrityError(
+                        f"{f.path} of {repo} arrived with sha256 {digest[:12]}, not its LFS id {f.sha256[:12]}.",
+                        "Retry; if it persists, run `hubver verify` and tell the hub's administrator.",
+                    )
+                os.chmod(part, 0o644)
+                os.replace(part, blob)
+                out[f.path] = digest
+        pointer.parent.mkdir(parents=True, exist_ok=True)
+        if not pointer.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                pointer.unlink()
+            os.symlink(os.path.relpath(blob, pointer.parent), pointer)
+
+    files = [f for f in remote.values() if not (snapshot / f.path).is_file()]
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(files)))) as pool:
+        list(pool.map(one, files))
+    return snapshot
+
+
+def _is_plain(path: str) -> bool:
+    """A relative path that stays inside its folder (no `..`, no absolute or Windows path)."""
+    parts = path.split("/")
+    return not (path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts))
+
+
+def _manifest_path_ok(path: str, repo: str, commit: str) -> None:
+    if not _is_plain(path):
+        raise IntegrityError(
+            f"{repo}@{commit[:12]} lists {path!r}, which is outside the cache; nothing was written."
+        )
 
 
 def _manifest(meta_path: Path, repo: str, version: str) -> dict[str, str | None] | None:
@@ -281,8 +421,7 @@ def _manifest(meta_path: Path, repo: str, version: str) -> dict[str, str | None]
     out: dict[str, str | None] = {}
     for f in files:
         path, digest = f["path"], f.get("sha256")
-        parts = path.split("/")
-        if path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts):
+        if not _is_plain(path):
             raise IntegrityError(
                 f"{where} names {path!r}, which is outside the checkout; nothing was written.", hint
             )

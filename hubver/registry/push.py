@@ -15,12 +15,13 @@ import hashlib
 import random
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import card, ids, index, layout
-from ..artifact import Artifact, ArtifactFile, manifest_digest, scan
+from ..artifact import Artifact, ArtifactFile, hashed, manifest_digest, scan
 from ..card_charts import CardChart, card_charts
 from ..ci import github_context
 from ..client import HubClient, Refs, RemoteFile
@@ -401,8 +402,12 @@ def push_to(registry: Registry, path: str | Path, request: PushRequest) -> PushR
             f"Invalid chart metric {request.chart_metric!r}.",
             "Pass the name of a recorded metric, e.g. --chart-metric eval_loss.",
         )
-    # Everything local first: a bad directory or file fails before any request.
-    artifact = scan(path, excludes=request.excludes)
+    # Everything local first: a bad directory or file fails before any request. The files are
+    # hashed in the background meanwhile, while the branch is read (see _PreparedPush.hashing).
+    artifact = scan(path, excludes=request.excludes, hash_files=False)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubver-hash")
+    hashing = pool.submit(hashed, artifact)
+    pool.shutdown(wait=False)
     local_lora_ranks(artifact)  # every safetensors header checked before the first request
     train_section, merged_metrics = _training_inputs(
         artifact,
@@ -429,6 +434,7 @@ def push_to(registry: Registry, path: str | Path, request: PushRequest) -> PushR
         code=code_provenance(),
         environment=environment(),
         secrets=secrets,
+        hashing=hashing,
     )
     if request.push_id:
         req.push_id = request.push_id
@@ -463,6 +469,14 @@ class _PreparedPush:
     environment: dict[str, Any]
     secrets: set[str]
     push_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # The files' sha256, computed in threads while the branch is read: `artifact` has no
+    # hashes until `hashed_artifact()` waited for them.
+    hashing: Future[Artifact] | None = None
+
+    def hashed_artifact(self) -> Artifact:
+        if self.hashing is not None:
+            self.artifact, self.hashing = self.hashing.result(), None
+        return self.artifact
 
 
 def _push(client: HubClient, req: _PreparedPush) -> PushResult:
@@ -476,18 +490,8 @@ def _push(client: HubClient, req: _PreparedPush) -> PushResult:
             client.ensure_repo(req.repo, private=req.options.private)
             refs = client.refs(req.repo)
     base, adapter_config = _resolve_base(client, req.artifact, req.options.base_model)
-    manifest = [
-        {
-            "path": f.path,
-            "size": len(adapter_config),
-            "sha256": hashlib.sha256(adapter_config).hexdigest(),
-            "git": git_blob_sha(adapter_config),
-        }
-        if f.path == "adapter_config.json" and adapter_config
-        else _with_git_id(f.manifest_entry(), f.local)
-        for f in req.artifact.files
-    ]
-    digest = manifest_digest(manifest)
+    manifest: list[dict[str, Any]] = []
+    digest = ""
     result = PushResult(req.repo, "", None, "", req.branch, created=False, skipped=req.artifact.skipped)
     result.dry_run = req.options.dry_run
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -500,6 +504,9 @@ def _push(client: HubClient, req: _PreparedPush) -> PushResult:
         check_history(client, req.repo, req.branch, state)
         if not req.options.dry_run:
             result.repaired += repair_tags(client, req.repo, req.branch, state)
+        if not manifest:  # the hashes are needed from here on
+            manifest = _manifest(req.hashed_artifact(), adapter_config)
+            digest = manifest_digest(manifest)
         found = _existing_version(state, digest, req.ci_key, req.push_id, explicit=bool(req.options.version))
         if found:
             return _report_existing(client, req, state, *found, result)
@@ -537,6 +544,20 @@ def _push(client: HubClient, req: _PreparedPush) -> PushResult:
         f"Gave up after {MAX_ATTEMPTS} attempts: {req.repo}@{req.branch} kept changing under this push.",
         "Retry the push; if it persists, check who else is writing to this branch.",
     )
+
+
+def _manifest(artifact: Artifact, adapter_config: bytes | None) -> list[dict[str, Any]]:
+    return [
+        {
+            "path": f.path,
+            "size": len(adapter_config),
+            "sha256": hashlib.sha256(adapter_config).hexdigest(),
+            "git": git_blob_sha(adapter_config),
+        }
+        if f.path == "adapter_config.json" and adapter_config
+        else _with_git_id(f.manifest_entry(), f.local)
+        for f in artifact.files
+    ]
 
 
 def _report_existing(

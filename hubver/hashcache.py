@@ -1,0 +1,114 @@
+"""Hashes of files that did not change since they were last hashed, kept between commands.
+
+A second push of a mostly unchanged model, or a checkout from a warm HF cache, then hashes
+only what changed. An entry is used only while the file's size, mtime_ns, ctime_ns, inode
+and device all still equal what they were when it was hashed:
+
+- ctime is part of the key because it cannot be set back: a program that rewrites a file in
+  place with the same size and then restores its mtime (`os.utime`, `touch -r`, `cp -p`)
+  still moves its ctime, so the entry no longer applies and the file is hashed again;
+- inode and device catch a file replaced by rename (what editors and `save_pretrained` do);
+- a file changed within 2 s of being hashed is not recorded at all (a write landing in the
+  same clock tick as the hash would leave every field unchanged: git's "racy" case), nor is
+  one that changed while it was being read.
+
+The cache is one JSON file, `$HUBVER_HOME/hash-cache.json`, mode 0600 in a 0700 directory,
+replaced atomically; an unreadable one is ignored (it is a cache). `HUBVER_HASH_CACHE=0`
+turns it off. Files under MIN_SIZE are simply hashed: that costs less than a lookup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+from .hashing import sha256_file
+from .settings import hubver_home
+
+MIN_SIZE = 1 << 20
+MAX_ENTRIES = 20_000
+RACY_SECONDS = 2.0
+FILE_NAME = "hash-cache.json"
+
+Key = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
+
+
+def _key(st: os.stat_result) -> Key:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def enabled() -> bool:
+    return os.environ.get("HUBVER_HASH_CACHE", "1").lower() not in ("0", "false", "no", "off")
+
+
+class HashCache:
+    """path -> (stat key, sha256); `sha256(path)` hashes only on a miss. Thread-safe."""
+
+    def __init__(self, file: Path | None = None) -> None:
+        self.file = file if file is not None else hubver_home() / FILE_NAME
+        self.entries: dict[str, list[object]] = {}
+        self.hits = 0
+        self.misses = 0
+        self._dirty = False
+        self._lock = threading.Lock()
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(self.file.read_text("utf-8"))
+            if isinstance(data, dict) and isinstance(data.get("files"), dict):
+                self.entries = data["files"]
+
+    def lookup(self, path: Path, st: os.stat_result) -> str | None:
+        entry = self.entries.get(str(path))
+        if (
+            isinstance(entry, list)
+            and len(entry) == 6
+            and tuple(entry[:5]) == _key(st)
+            and isinstance(entry[5], str)
+        ):
+            return entry[5]
+        return None
+
+    def sha256(self, path: Path) -> str:
+        """sha256 of the file at `path` (followed if a symlink), from the cache when still valid."""
+        real = Path(os.path.realpath(path))
+        before = os.stat(real)
+        if before.st_size < MIN_SIZE:
+            return sha256_file(real)
+        with self._lock:
+            known = self.lookup(real, before)
+            if known is not None:
+                self.hits += 1
+                return known
+            self.misses += 1
+        digest = sha256_file(real)
+        after = os.stat(real)
+        settled = time.time() - max(after.st_mtime_ns, after.st_ctime_ns) / 1e9 > RACY_SECONDS
+        if _key(after) == _key(before) and settled:
+            with self._lock:
+                self.entries.pop(str(real), None)  # re-inserted last: the newest are kept on trim
+                self.entries[str(real)] = [*_key(after), digest]
+                self._dirty = True
+        return digest
+
+    def save(self) -> None:
+        """Write the cache back (only if something was added); failures are ignored."""
+        if not self._dirty:
+            return
+        with self._lock:
+            items = list(self.entries.items())[-MAX_ENTRIES:]
+            self._dirty = False
+        with contextlib.suppress(OSError):
+            self.file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = self.file.with_name(f".{self.file.name}.{os.getpid()}.{threading.get_ident()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"version": 1, "files": dict(items)}, f, separators=(",", ":"))
+            os.replace(tmp, self.file)
+
+
+def open_cache() -> HashCache | None:
+    """The user's hash cache, or None when $HUBVER_HASH_CACHE turns it off."""
+    return HashCache() if enabled() else None
