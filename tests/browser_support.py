@@ -68,6 +68,10 @@ class Browsing:
         self.dialogs.append(f"{dialog.type} {dialog.message!r} on {self.page.url}")
         dialog.dismiss()
 
+    def expect_failures(self, *statuses: int) -> None:
+        """Pages about to be opened with these statuses on purpose: their loads are not errors."""
+        self._expected_failures.extend(statuses)
+
     def open(self, path: str, status: int = 200) -> Any:
         """Go to `path`; check the status and the security headers every HTML page carries."""
         if status != 200:
@@ -170,7 +174,7 @@ class Crafted:
     card_marker: str
     messages: dict[str, str]  # version -> message
     metric: str
-    param: str
+    params: dict[str, str]  # version -> the value of its hyperparameter "note"
     file_name: str
     alias: str
 
@@ -181,7 +185,7 @@ CARD = """# Crafted card
 
 <script>alert("card script")</script>
 
-<img src="x" onerror="alert('card img')" id="xss-img">
+<img src="pic.svg" onerror="alert('card img')" id="xss-img"> ![a picture](pic.svg)
 
 [a markdown link](javascript:alert('card markdown link'))
 
@@ -203,6 +207,9 @@ CARD = """# Crafted card
 """
 
 
+PICTURE = '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>\n'
+
+
 def push_crafted(repo: str, work: Path, adapters: dict[int, Path], *, endpoint: str, token: str) -> Crafted:
     """Two versions whose card, messages, a metric name, a hyperparameter, a file name hold HTML."""
     import hubver
@@ -212,7 +219,7 @@ def push_crafted(repo: str, work: Path, adapters: dict[int, Path], *, endpoint: 
     work.mkdir(parents=True, exist_ok=True)
     template.write_text(CARD.format(marker=marker), "utf-8")
     metric = "<img src=x onerror=alert('metric')>"
-    param = "<script>alert('param')</script>"
+    params = {"v1": "<script>alert('param v1')</script>", "v2": "\"><img src=x onerror=alert('param v2')>"}
     file_name = "<img src=x onerror=alert('file')>.txt"
     messages = {
         "v1": "<img src=x onerror=alert('message v1')> & <b>bold</b>",
@@ -222,17 +229,18 @@ def push_crafted(repo: str, work: Path, adapters: dict[int, Path], *, endpoint: 
         run = work / f"crafted-{version}"
         shutil.copytree(adapters[rank], run)
         (run / file_name).write_text(f"file {i}\n", "utf-8")
+        (run / "pic.svg").write_text(PICTURE, "utf-8")  # the card's images load: no 404 in the console
         hubver.push(
             run,
             repo,
             version=version,
             message=messages[version],
             metrics={metric: 0.5 + i, "eval_loss": 1.0 - i / 4},
-            params={"note": param, "lora_r": rank},
+            params={"note": params[version], "lora_r": rank},
             template=template,
             endpoint=endpoint,
             token=token,
         )
     alias = "canary/eu+1"
     hubver.promote(repo, "v2", alias, endpoint=endpoint, token=token)
-    return Crafted(repo, marker, messages, metric, param, file_name, alias)
+    return Crafted(repo, marker, messages, metric, params, file_name, alias)
