@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 REPO = "demo/tiny-gpt2-lora"
+BASE = "demo/tiny-gpt2"
 SHOTS = {
     "web-repo.png": f"/{REPO}",
     "web-compare.png": f"/{REPO}/compare/v1...v3",
@@ -45,16 +47,42 @@ def main() -> int:
     )
     for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUBVER_TOKEN", "HUBVER_REPO", "HUBVER_ENDPOINT"):
         os.environ.pop(var, None)
+    from huggingface_hub import HfApi
     from playwright.sync_api import sync_playwright
 
     from hubver.server import HubConfig, start_in_thread
-    from hubver.testing.showcase import push_showcase
+    from hubver.testing import build_tiny_base
+    from hubver.testing.showcase import ShowcaseVersion, push_showcase
 
     token = "hv_docs_" + secrets.token_hex(16)
     hub = start_in_thread(HubConfig(data_dir=work / "hub", admin_token=token))
     try:
-        os.chdir(work)  # no git checkout around: the pushes record no code commit of this repo
-        push_showcase(REPO, work / "showcase", endpoint=hub.url, token=token)
+        # The base model is on the hub too, so the pages show a hub id and the load code runs.
+        base = build_tiny_base(work / "base")
+        api = HfApi(endpoint=hub.url, token=token)
+        api.create_repo(BASE)
+        api.upload_folder(repo_id=BASE, folder_path=base, commit_message="tiny GPT-2")
+        # A training project with a commit per run: what each version records as its code.
+        project = work / "project"
+        project.mkdir()
+        git = ["git", "-c", "user.name=Demo", "-c", "user.email=demo@example.com", "-C", str(project)]
+        subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+        os.chdir(project)
+
+        def commit_run(v: ShowcaseVersion) -> None:
+            (project / "train.py").write_text(f"# {v.message}\nPARAMS = {v.params!r}\n", "utf-8")
+            subprocess.run([*git, "add", "train.py"], check=True)
+            subprocess.run([*git, "commit", "-q", "-m", v.message], check=True)
+
+        push_showcase(
+            REPO,
+            work / "showcase",
+            endpoint=hub.url,
+            token=token,
+            base=base,
+            base_model=BASE,
+            before_push=commit_run,
+        )
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, headless=True)
             page = browser.new_page(viewport={"width": 1200, "height": 800}, device_scale_factor=1)

@@ -74,7 +74,13 @@ def site(hub, hub_token, tiny_base, adapters, tmp_path_factory):
     conn = {"endpoint": hub.url, "token": hub_token}
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(work)  # not inside a git checkout: nothing of this repo's own code is recorded
-        showcase = push_showcase(f"web/showcase-{tag}", work / "showcase", base=tiny_base, **conn)
+        showcase = push_showcase(
+            f"web/showcase-{tag}",
+            work / "showcase",
+            base=tiny_base,
+            adapters={(4, 4): adapters[4], (8, 8): adapters[8]},  # the session's, built once
+            **conn,
+        )
         crafted = push_crafted(f"web/crafted-{tag}", work / "crafted", adapters, **conn)
         import hubver
 

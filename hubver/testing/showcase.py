@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ __all__ = ["SHOWCASE", "Showcase", "ShowcaseVersion", "push_showcase"]
 class ShowcaseVersion:
     version: str
     rank: int
-    seed: int
+    seed: int  # of the random adapter; ranks 4 and 8 use the seeds of tests/conftest.py's `adapters`
     message: str
     metrics: dict[str, float]
     params: dict[str, Any]
@@ -65,7 +66,7 @@ SHOWCASE = Showcase(
         ShowcaseVersion(
             "v1",
             4,
-            1,
+            4,
             "baseline: rank 4, lr 2e-4",
             {"eval_loss": 2.0, "accuracy": 0.5},
             {"learning_rate": 0.0002, "lora_r": 4, "epochs": 1},
@@ -74,7 +75,7 @@ SHOWCASE = Showcase(
         ShowcaseVersion(
             "v2",
             8,
-            2,
+            8,
             "rank 8: more capacity",
             {"eval_loss": 1.5, "accuracy": 0.625},
             {"learning_rate": 0.0002, "lora_r": 8, "epochs": 2},
@@ -94,7 +95,7 @@ SHOWCASE = Showcase(
         ShowcaseVersion(
             "v4",
             16,
-            4,
+            16,
             "rank 16 overfits",
             {"eval_loss": 1.75, "accuracy": 0.6875},
             {"learning_rate": 0.0001, "lora_r": 16, "epochs": 3},
@@ -113,12 +114,16 @@ def push_showcase(
     token: str,
     base: str | Path | None = None,
     adapters: dict[tuple[int, int], Path] | None = None,
+    base_model: str | None = None,
+    before_push: Callable[[ShowcaseVersion], None] | None = None,
     plan: Showcase = SHOWCASE,
 ) -> Showcase:
     """Push `plan`'s versions to `repo` and make its promotions; return the plan with `repo` set.
 
     `work` receives the tiny base model (unless `base` is given), the adapters (unless
     `adapters` maps (rank, seed) to one already built) and one directory per version.
+    `base_model` (a hub id) is recorded as the adapters' base instead of `base`'s local path;
+    `before_push(version)` runs before each push (e.g. to make the code commit it records).
     Needs the ``train`` extra (the adapters are real PEFT adapters).
     """
     import hubver
@@ -140,6 +145,8 @@ def push_showcase(
         (run / "trainer_state.json").write_text(json.dumps(state), "utf-8")
         for name, text in v.extra_files.items():
             (run / name).write_text(text, "utf-8")
+        if before_push is not None:
+            before_push(v)
         result = hubver.push(
             run,
             repo,
@@ -147,6 +154,7 @@ def push_showcase(
             message=v.message,
             metrics=v.metrics,
             params=v.params,
+            base_model=base_model,
             endpoint=endpoint,
             token=token,
         )
