@@ -122,6 +122,12 @@ def test_repo_page_shows_the_card_and_every_version_with_metrics_aliases_and_mes
     assert card.is_visible()
     card_text = card.inner_text()
     assert "library_name:" not in card_text and "base_model:" not in card_text  # no front matter as text
+    latest = show.versions[-1]
+    assert latest.message in card_text and card.locator("h1, h2").count() >= 1  # the card, rendered
+    broken = b.page.evaluate(
+        "[...document.querySelectorAll('#card img')].filter(i => !i.complete || !i.naturalWidth).map(i => i.src)"
+    )
+    assert not broken, f"card images that do not load: {broken}"
     assert sorted(rows_of(b)) == [v.version for v in show.versions]
     for v in show.versions:
         row = b.page.locator(f'table#versions tr[data-version="{v.version}"]')
@@ -369,6 +375,9 @@ def test_crafted_card_metadata_and_file_names_render_as_text(browse, site):
         card = b.page.locator("div#card")
         assert x.card_marker in card.inner_text()
         assert b.page.locator("div#card a", has_text="a raw link").count() <= 1
+        # Relative images in a card point into the repo (as on huggingface.co), nowhere else.
+        srcs = b.attrs("div#card img", "src")
+        assert srcs and all((src or "").startswith(f"/{x.repo}/resolve/") for src in srcs), srcs
         for version, message in x.messages.items():
             row = b.page.locator(f'table#versions tr[data-version="{version}"]')
             assert row.locator("td.message").inner_text().strip() == message
