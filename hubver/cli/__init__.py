@@ -75,9 +75,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import aliases, browse, checkout, push, server, verify
+    from . import aliases, browse, checkout, push, server, ui, verify
 
-    for module in (push, browse, checkout, verify, aliases, server):
+    for module in (push, browse, checkout, verify, aliases, server, ui):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -17,6 +17,8 @@ from ..errors import HubverError, MetadataError, VersionNotFound
 from ..jsonio import parse_json
 from ..tensors import lora_ranks, rank_summary
 from ..trust import ContentCheck, chain_problems, check_commit, published_commit
+from ..versiondiff import diff_documents
+from ..versiondiff import files_of as _files
 from . import Connection, Registry, connect
 
 if TYPE_CHECKING:
@@ -193,17 +195,6 @@ def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _files(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """path -> manifest entry of a hubver.json, skipping entries that are not {path: str, ...}."""
-    files = meta.get("files")
-    entries = (
-        [f for f in files if isinstance(f, dict) and isinstance(f.get("path"), str)]
-        if isinstance(files, list)
-        else []
-    )
-    return {f["path"]: f for f in entries}
-
-
 def _entries_from_tags(client: HubClient, repo: str, refs: Refs) -> tuple[list[dict[str, Any]], list[str]]:
     """No index (versions from an older hubver, or tags made by hand): read each tag's hubver.json."""
     entries = []
@@ -334,11 +325,6 @@ class VersionDiff:
         return asdict(self)
 
 
-def _changed(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, tuple[Any, Any]]:
-    a, b = a or {}, b or {}
-    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
-
-
 def remote_lora_ranks(
     client: HubClient, repo: str, commit: str, meta: dict[str, Any], problems: list[str] | None = None
 ) -> dict[str, int]:
@@ -388,42 +374,24 @@ def diff_versions(registry: Registry, a: str, b: str, *, unchecked: bool = False
         ra, rb = pool.map(
             lambda cm: remote_lora_ranks(client, r, cm[0], cm[1], problems), [(ca, ma), (cb, mb)]
         )
-    files_a, files_b = _files(ma), _files(mb)
-    metrics = {}
-    metrics_a, metrics_b = _obj(ma.get("metrics")), _obj(mb.get("metrics"))
-    for name in sorted(set(metrics_a) | set(metrics_b)):
-        va, vb = metrics_a.get(name), metrics_b.get(name)
-        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (va, vb))
-        delta = vb - va if numbers else None  # type: ignore[operator]
-        metrics[name] = (va, vb, delta)
-    code_keys = ("commit", "branch", "dirty", "remote")
+    d = diff_documents(ma, mb, ra, rb)
     return VersionDiff(
         repo=r,
         a=a,
         b=b,
         commits=(ca, cb),
-        kind=(ma.get("kind"), mb.get("kind")),
-        base_model=(_obj(ma.get("base_model")).get("name"), _obj(mb.get("base_model")).get("name")),
-        hyperparameters=_changed(
-            _obj(_obj(ma.get("training")).get("hyperparameters")),
-            _obj(_obj(mb.get("training")).get("hyperparameters")),
-        ),
-        peft=_changed(_obj(ma.get("peft")), _obj(mb.get("peft"))),
+        kind=d.kind,
+        base_model=d.base_model,
+        hyperparameters=d.hyperparameters,
+        peft=d.peft,
         lora_rank=(rank_summary(ra), rank_summary(rb)),
-        lora_ranks={m: (ra.get(m), rb.get(m)) for m in sorted(set(ra) | set(rb)) if ra.get(m) != rb.get(m)},
-        metrics=metrics,
-        files_added=[files_b[p] for p in sorted(set(files_b) - set(files_a))],
-        files_removed=[files_a[p] for p in sorted(set(files_a) - set(files_b))],
-        files_changed=[
-            {"path": p, "size_a": files_a[p].get("size"), "size_b": files_b[p].get("size")}
-            for p in sorted(set(files_a) & set(files_b))
-            if files_a[p].get("sha256") != files_b[p].get("sha256")
-        ],
-        code=_changed(
-            {k: _obj(ma.get("code")).get(k) for k in code_keys},
-            {k: _obj(mb.get("code")).get(k) for k in code_keys},
-        ),
-        dataset=_changed(_obj(ma.get("dataset")), _obj(mb.get("dataset"))),
+        lora_ranks=d.lora_ranks,
+        metrics=d.metrics,
+        files_added=d.files_added,
+        files_removed=d.files_removed,
+        files_changed=d.files_changed,
+        code=d.code,
+        dataset=d.dataset,
         problems=problems,
     )
 

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from ..web.hub import hub_page_routes
 from .api_accounts import AccountHandlers
 from .api_discussions import DiscussionHandlers
 from .api_files import FileHandlers
@@ -211,4 +212,6 @@ def routes(ctx: ServerContext) -> list[Route]:
             "/lfs-complete/{type_name}/{repo_id}/{oid}/{size}/{upload_id}/{count}",
             uploads.complete_upload,
         ),
+        # The web pages (hubver/web): after every API route, at the Hub's own page URLs.
+        *hub_page_routes(ctx),
     ]

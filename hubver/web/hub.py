@@ -1,0 +1,51 @@
+"""The pages mounted in the embedded hub: its store as the source, its tokens for sign-in.
+
+Who reads: the user of the session cookie (signed in at /login with a token), else the user of
+an Authorization header (as the API), else anonymous, who sees public repositories only.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from ..server.auth import User
+from ..server.context import ServerContext
+from ..server.errors import HubHTTPError
+from ..server.routing import Route
+from .http import Login, WebPages, web_routes
+from .session import SESSION_COOKIE, Sessions
+from .source import Source
+from .store_source import StoreSource
+
+
+class HubSite:
+    sign_in = True
+    label = "hubver hub"
+
+    def __init__(self, ctx: ServerContext, sessions: Sessions[User]) -> None:
+        self.ctx = ctx
+        self.sessions = sessions
+
+    def user(self, request: Request) -> User | None:
+        user = self.sessions.get(request.cookies.get(SESSION_COOKIE))
+        if user is None and request.headers.get("authorization"):
+            try:
+                user = self.ctx.user(request)
+            except HubHTTPError:
+                return None
+        return user
+
+    def source(self, request: Request) -> Source:
+        return StoreSource(self.ctx.store, self.user(request))
+
+    def user_name(self, request: Request) -> str | None:
+        user = self.user(request)
+        return user.name if user else None
+
+    def secure(self, request: Request) -> bool:
+        return str(self.ctx.config.public_url or "").startswith("https:") or request.url.scheme == "https"
+
+
+def hub_page_routes(ctx: ServerContext) -> list[Route]:
+    sessions: Sessions[User] = Sessions()
+    return web_routes(WebPages(HubSite(ctx, sessions), sessions, Login(ctx.tokens.authenticate)))

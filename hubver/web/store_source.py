@@ -1,0 +1,114 @@
+"""The pages' `Source` inside the embedded hub: its RepoStore, read directly, as one user may see it.
+
+Visibility is the API's (`ServerContext.repo_for_read`): a private repository exists only for
+who owns its namespace (or an administrator); for everyone else it is NotFound, like the API's 404.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+
+from ..server.auth import User
+from ..server.gitstore import ObjectMissing
+from ..server.repos import DEFAULT_BRANCH, Repo, RepoStore
+from ..server.storage_errors import StorageError
+from .source import CommitItem, NotFound, RefSet, RepoSummary, TreeItem
+
+MAX_READ = 8 << 20  # the largest file the pages read (cards, hubver.json, the index)
+INDEX_PATH = ".hubver/versions.jsonl"
+
+
+def may_read(repo: Repo, user: User | None) -> bool:
+    """As `ServerContext.repo_for_read`: public, or private to who owns its namespace."""
+    return not repo.meta.private or bool(user and user.owns(repo.meta.repo_id.split("/")[0]))
+
+
+class StoreSource:
+    def __init__(self, store: RepoStore, user: User | None) -> None:
+        self.store = store
+        self.user = user
+
+    def _repo(self, repo_type: str, repo_id: str) -> Repo:
+        try:
+            repo = self.store.get(repo_type, repo_id)
+        except (StorageError, ValueError, OSError):
+            raise NotFound(f"Repository {repo_id} not found.") from None
+        if not may_read(repo, self.user):
+            raise NotFound(f"Repository {repo_id} not found.")
+        return repo
+
+    def _summary(self, repo: Repo) -> RepoSummary:
+        head = repo.refs.get(f"refs/heads/{DEFAULT_BRANCH}")
+        updated: float | None = None
+        versions: int | None = None
+        if head is not None:
+            with contextlib.suppress(StorageError, ObjectMissing, ValueError):
+                updated = float(repo.commit(head).commit_time)
+                entry = repo.snapshot(head).files.get(INDEX_PATH)
+                versions = 0
+                if entry is not None and entry.lfs_oid is None and entry.size <= MAX_READ:
+                    versions = sum(1 for line in repo.read_blob(entry.blob).split(b"\n") if line.strip())
+        return RepoSummary(repo.meta.repo_type, repo.meta.repo_id, repo.meta.private, updated, versions)
+
+    def list_repos(self, repo_type: str) -> list[RepoSummary]:
+        return [self._summary(r) for r in self.store.list_repos(repo_type) if may_read(r, self.user)]
+
+    def repo(self, repo_type: str, repo_id: str) -> RepoSummary:
+        return self._summary(self._repo(repo_type, repo_id))
+
+    def refs(self, repo_type: str, repo_id: str) -> RefSet:
+        repo = self._repo(repo_type, repo_id)
+        return RefSet(repo.branches(), repo.tags())
+
+    def resolve(self, repo_type: str, repo_id: str, rev: str) -> str:
+        repo = self._repo(repo_type, repo_id)
+        try:
+            return repo.resolve(rev)
+        except (StorageError, ObjectMissing, ValueError):
+            raise NotFound(f"Revision {rev} not found in {repo_id}.") from None
+
+    def read_file(self, repo_type: str, repo_id: str, commit: str, path: str) -> bytes | None:
+        repo = self._repo(repo_type, repo_id)
+        try:
+            entry = repo.snapshot(commit).files.get(path)
+            if entry is None or entry.size > MAX_READ:
+                return None
+            if entry.lfs_oid is not None:
+                lfs_path = repo.lfs.path(entry.lfs_oid)
+                return lfs_path.read_bytes() if lfs_path.is_file() else None
+            return repo.read_blob(entry.blob)
+        except (StorageError, ObjectMissing, OSError):
+            return None
+
+    def tree(self, repo_type: str, repo_id: str, commit: str, path: str) -> list[TreeItem]:
+        repo = self._repo(repo_type, repo_id)
+        try:
+            snap = repo.snapshot(commit)
+        except (StorageError, ObjectMissing) as e:
+            raise NotFound(str(e)) from None
+        path = path.strip("/")
+        if path not in snap.dirs:
+            raise NotFound(f"No directory {path!r} at {commit[:12]}.")
+        prefix = f"{path}/" if path else ""
+        items = [
+            TreeItem(d, True, 0, False)
+            for d in snap.dirs
+            if d and d.startswith(prefix) and "/" not in d[len(prefix) :]
+        ]
+        items += [
+            TreeItem(p, False, f.size, f.lfs_oid is not None)
+            for p, f in snap.files.items()
+            if p.startswith(prefix) and "/" not in p[len(prefix) :]
+        ]
+        return sorted(items, key=lambda i: (not i.is_dir, i.path))
+
+    def commits(self, repo_type: str, repo_id: str, commit: str, limit: int) -> list[CommitItem]:
+        repo = self._repo(repo_type, repo_id)
+        try:
+            return [
+                CommitItem(c.sha, c.title, c.author_name, float(c.author_time))
+                for c in itertools.islice(repo.log(commit), limit)
+            ]
+        except (StorageError, ObjectMissing) as e:
+            raise NotFound(str(e)) from None
