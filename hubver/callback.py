@@ -123,7 +123,8 @@ class HubverCallback:
         max_pending: snapshots that may wait on disk at once (default 2).
         on_backlog: ``"supersede"`` (drop an intermediate snapshot) or ``"wait"`` (training waits).
         outbox: where snapshots wait (default ``OUTPUT_DIR/.hubver/outbox``).
-        **push_kwargs: anything else ``hubver.push`` takes (``private``, ``template``, ``extra``...).
+        **push_kwargs: anything else ``hubver.push`` takes (``private``, ``template``, ``extra``,
+            ``chart_metric``: the metric the card charts across versions...).
     """
 
     def __init__(

@@ -13,6 +13,24 @@ METADATA_PATH = "hubver.json"
 CARD_PATH = "README.md"
 ALIAS_PATH = ".hubver/alias.json"
 MANAGED_PATHS = {INDEX_PATH, METADATA_PATH, CARD_PATH, ".gitattributes", ALIAS_PATH}
+# The card's pictures (`hubver.card_charts`): written by each push, never model files.
+CHARTS_DIR = ".hubver/charts/"
+LOSS_CHART_PATH = CHARTS_DIR + "loss.svg"
+
+
+_CHART_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\.svg")
+
+
+def is_chart(path: str) -> bool:
+    """A picture of the card: `.hubver/charts/NAME.svg`, nothing deeper and no other kind of file
+    (so a model file slipped under that folder is still an extra file to `verify`)."""
+    return path.startswith(CHARTS_DIR) and bool(_CHART_NAME.fullmatch(path[len(CHARTS_DIR) :]))
+
+
+def is_managed(path: str) -> bool:
+    """True for the files hubver writes into a version's commit (not part of the model)."""
+    return path in MANAGED_PATHS or is_chart(path)
+
 
 # The title of the commit that publishes a version: "hubver v3" or "hubver v3: message".
 _COMMIT_TITLE = re.compile(r"^hubver (\S+)(?::|$)")

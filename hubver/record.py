@@ -250,4 +250,5 @@ class IndexEntry(_IndexEntryRequired, total=False):
 
     branch: str
     metadata_blob: str  # the git blob id of this version's hubver.json
+    charts: dict[str, str]  # the card's pictures in the commit: path -> git blob id ({} for none; #15)
     prev: IndexLink  # absent on the first entry

@@ -117,6 +117,7 @@ def check_commit(
         )
     elif meta.get("digest") != want:
         out.problems.append(f"{layout.METADATA_PATH} at {commit[:12]} records another digest than the index.")
+    out.problems += _picture_problems(files, (entry or {}).get("charts"), commit)
     if position is not None and not alias:
         blob = files.get(layout.INDEX_PATH)
         expected = git_blob_sha(index.render(position))
@@ -126,6 +127,25 @@ def check_commit(
                 f"branch head up to {version} (an earlier entry was removed or changed)."
             )
     return out
+
+
+def _picture_problems(files: dict[str, RemoteFile], recorded: object, commit: str) -> list[str]:
+    """The card's pictures at `commit` against those the index entry recorded (entries from
+    before #15 record none and are not checked)."""
+    if not isinstance(recorded, dict):
+        return []
+    problems = []
+    for path in sorted(p for p in files if layout.is_chart(p)):
+        if path not in recorded:
+            problems.append(
+                f"EXTRA PICTURE: {path} at {commit[:12]} is not one the version was published with."
+            )
+        elif files[path].blob_id != recorded[path]:
+            problems.append(
+                f"PICTURE CHANGED: {path} at {commit[:12]} is not the one the version was published with."
+            )
+    problems += [f"PICTURE MISSING: {p}" for p in sorted(str(p) for p in recorded) if p not in files]
+    return problems
 
 
 def _recompute(
@@ -143,11 +163,10 @@ def _recompute(
     which hubver records at push time. Versions from before that are read and hashed.
     """
     listed = {f.get("path"): f for f in meta.get("files") or [] if isinstance(f, dict)}
-    managed = layout.MANAGED_PATHS
     out: list[dict[str, Any]] = []
     problems: list[str] = []
     for path, remote in sorted(files.items()):
-        if path in managed:
+        if layout.is_managed(path):
             continue
         want = listed.get(path)
         if want is None:

@@ -41,7 +41,7 @@ def test_templates_keep_quoted_segments_whole_and_exclude_reserved_prefixes():
 
 def test_the_server_imports_nothing_of_the_client():
     # Beyond what `import hubver` itself loads: only the server's modules and the neutral,
-    # stdlib-only helpers both sides share (hashing, front matter).
+    # stdlib-only helpers both sides share (hashing, front matter, charts).
     code = (
         "import sys, hubver\n"
         "before = set(sys.modules)\n"

@@ -49,6 +49,11 @@ if TYPE_CHECKING:
 )
 @click.option("--template", type=click.Path(path_type=Path), help="Your own Jinja2 model card template.")
 @click.option(
+    "--chart-metric",
+    metavar="NAME",
+    help="The metric the card charts across versions (default: the first eval loss-like one).",
+)
+@click.option(
     "--exclude", "excludes", multiple=True, metavar="GLOB", help="Leave out matching files (repeatable)."
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be uploaded and the card; change nothing.")
@@ -63,8 +68,8 @@ if TYPE_CHECKING:
 def push(settings: Settings, as_json: bool, directory: Path, version_id: str | None, scheme: str, bump: str | None,
          message: str | None, private: bool, metrics: tuple[str, ...], metrics_file: Path | None,
          params: tuple[str, ...], dataset: str | None, num_samples: int | None, base_model: str | None,
-         template: Path | None, excludes: tuple[str, ...], dry_run: bool, pending: bool,
-         retry_failed: bool) -> None:  # fmt: skip
+         template: Path | None, chart_metric: str | None, excludes: tuple[str, ...], dry_run: bool,
+         pending: bool, retry_failed: bool) -> None:  # fmt: skip
     """Publish DIRECTORY (default: .) as a new version."""
     if pending or retry_failed:
         return _push_pending(settings, as_json, directory, retry_failed, dry_run)
@@ -93,6 +98,7 @@ def push(settings: Settings, as_json: bool, directory: Path, version_id: str | N
             template=template,
             excludes=tuple(excludes),
             dry_run=dry_run,
+            chart_metric=chart_metric,
         )
     if not dry_run and in_github_actions():
         write_outputs(step_outputs(result))
@@ -106,6 +112,10 @@ def push(settings: Settings, as_json: bool, directory: Path, version_id: str | N
         return
     for version in result.repaired:
         warn(f"repaired the missing tag of {version} (an earlier push stopped after its commit)")
+    from ..card_charts import metric_chart_path
+
+    if chart_metric and result.created and metric_chart_path(chart_metric) not in result.charts:
+        warn(f"--chart-metric {chart_metric}: no version records that metric, so the card has no chart of it")
     if dry_run:
         click.echo(f"Dry run: would publish {result.version} of {result.repo} (branch {result.branch}).")
         for path in result.uploaded:

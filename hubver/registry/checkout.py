@@ -108,9 +108,7 @@ def checkout_into(
     meta_path = snapshot / layout.METADATA_PATH
     manifest = _manifest(meta_path, r, version) if meta_path.exists() else None
     if manifest is None:
-        wanted = [
-            p for p in _walk(snapshot) if p not in layout.MANAGED_PATHS and not p.startswith(".hubver/")
-        ]
+        wanted = [p for p in _walk(snapshot) if not layout.is_managed(p) and not p.startswith(".hubver/")]
         expected: dict[str, str | None] = {p: None for p in wanted}
     else:
         expected = manifest

@@ -10,6 +10,7 @@ its tag is noticed (the index names a version without a tag) and the tag is repa
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import random
 import time
@@ -20,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from .. import card, ids, index, layout
 from ..artifact import Artifact, ArtifactFile, manifest_digest, scan
+from ..card_charts import CardChart, card_charts
 from ..ci import github_context
 from ..client import HubClient, Refs, RemoteFile
 from ..errors import (
+    ConfigError,
     ConflictError,
     HubError,
     HubverError,
@@ -41,7 +44,7 @@ from ..redact import known_secrets, scrub, strip_url_credentials
 from ..training import check_metrics, dataset_facts, finite_metrics, from_trainer_state, load_metrics_file
 from ..trust import GIT_ID_LIMIT, check_commit, entry_hash, git_blob_sha, published_commit
 from . import Connection, Registry, connect
-from .browse import load_remote_metadata
+from .browse import load_remote_metadata, read_alias_records
 from .request import PushRequest
 
 MAX_ATTEMPTS = 12
@@ -69,6 +72,7 @@ class PushResult:
     card: str | None = None
     attempts: int = 1
     previous_metrics: dict[str, Any] | None = None  # the parent version's key metrics, from the index
+    charts: list[str] = field(default_factory=list)  # the card's pictures this version's commit holds
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k not in ("metadata", "card")}
@@ -331,6 +335,7 @@ def push(
     extra: dict[str, Any] | None = None,
     dry_run: bool = False,
     push_id: str | None = None,
+    chart_metric: str | None = None,
     **connection: Unpack[Connection],
 ) -> PushResult:
     """Publish the model or adapter in `path` as a new version of `repo`.
@@ -340,6 +345,8 @@ def push(
     `created=False`. Raises a `HubverError` subclass with a hint on any bad input.
     `push_id` names this push for good: pushing again with the same id after a lost answer
     (or a kill between commit and tag) reports the version it made instead of a second one.
+    `chart_metric` is the metric the card's picture shows across versions (default: the first
+    eval loss-like metric; see `hubver.card_charts`).
 
     >>> hubver.push("out/", "me/my-adapter", message="r=8, 3 epochs")  # doctest: +SKIP
     """
@@ -361,6 +368,7 @@ def push(
         extra=extra,
         dry_run=dry_run,
         push_id=push_id,
+        chart_metric=chart_metric,
     )
     with connect(repo, **connection) as registry:
         return registry.push(path, request)
@@ -377,6 +385,13 @@ def push_to(registry: Registry, path: str | Path, request: PushRequest) -> PushR
         )
     if request.version:
         ids.validate(request.version, reserved=("main", settings.branch))
+    if request.chart_metric is not None and (
+        not isinstance(request.chart_metric, str) or not request.chart_metric.strip()
+    ):
+        raise ConfigError(
+            f"Invalid chart metric {request.chart_metric!r}.",
+            "Pass the name of a recorded metric, e.g. --chart-metric eval_loss.",
+        )
     # Everything local first: a bad directory or file fails before any request.
     artifact = scan(path, excludes=request.excludes)
     local_lora_ranks(artifact)  # every safetensors header checked before the first request
@@ -479,8 +494,9 @@ def _push(client: HubClient, req: _PreparedPush) -> PushResult:
         found = _existing_version(state, digest, req.ci_key, req.push_id, explicit=bool(req.options.version))
         if found:
             return _report_existing(client, req, state, *found, result)
-        meta, readme, entries = _compose(req, state, base, manifest)
-        ops = _operations(req, state, adapter_config, meta, readme, entries, result)
+        aliases = _alias_records(client, req, state) if repo_exists else {}
+        meta, readme, entries, charts = _compose(req, state, base, manifest, aliases)
+        ops = _operations(req, state, adapter_config, meta, readme, entries, charts, result)
         result.version, result.metadata, result.card = meta["version"], dict(meta), readme
         result.url = version_url(client, req.repo, meta["version"])
         if req.options.dry_run:
@@ -539,10 +555,24 @@ def _report_existing(
     return result
 
 
+def _alias_records(client: HubClient, req: _PreparedPush, state: BranchState) -> dict[str, dict[str, Any]]:
+    """The alias records, for the promotions the metric picture marks (one small read per alias)."""
+    if not state.entries:
+        return {}  # no earlier version: nothing can have been promoted
+    try:
+        return read_alias_records(client, req.repo, Refs(state.branches, state.tags), req.branch)
+    except HubverError:
+        return {}  # a picture without marks rather than no version
+
+
 def _compose(
-    req: _PreparedPush, state: BranchState, base: dict[str, Any] | None, manifest: list[dict[str, Any]]
-) -> tuple[VersionRecord, str, list[dict[str, Any]]]:
-    """hubver.json, the model card and the index of the next version on top of `state`."""
+    req: _PreparedPush,
+    state: BranchState,
+    base: dict[str, Any] | None,
+    manifest: list[dict[str, Any]],
+    aliases: dict[str, dict[str, Any]] | None = None,
+) -> tuple[VersionRecord, str, list[dict[str, Any]], list[CardChart]]:
+    """hubver.json, the model card, the index and the card's pictures of the next version on top of `state`."""
     new_version = _pick_version(state, req.options.version, req.options.scheme, req.options.bump, req.repo)
     previous = state.entries[-1] if state.entries else None
     parent = (
@@ -575,6 +605,12 @@ def _compose(
             "commit": state.tags.get(previous["version"]),
         }
     entries = [*state.entries, entry]
+    charts = [
+        dataclasses.replace(c, svg=scrub(c.svg, req.secrets))
+        for c in card_charts(meta, entries, aliases, chart_metric=req.options.chart_metric)
+    ]
+    # Recorded in the entry (so in the index chain): verify tells a swapped picture from ours.
+    entry["charts"] = {c.path: git_blob_sha(c.svg.encode()) for c in charts}
     readme = card.render(
         meta,
         repo=req.repo,
@@ -582,8 +618,9 @@ def _compose(
         previous=previous,
         existing=state.readme or _artifact_readme(req.artifact),
         template=req.template,
+        extra={"charts": [c.to_card() for c in charts]},
     )
-    return meta, scrub(readme, req.secrets), entries
+    return meta, scrub(readme, req.secrets), entries, charts
 
 
 def _operations(
@@ -593,9 +630,11 @@ def _operations(
     meta: VersionRecord,
     readme: str,
     entries: list[dict[str, Any]],
+    charts: list[CardChart],
     result: PushResult,
 ) -> list[Any]:
-    """The commit: changed artifact files, removals of the previous version's extra files, hubver's files."""
+    """The commit: changed artifact files, removals of the previous version's extra files, hubver's
+    files (the card's pictures included: those of the previous version this one lacks are removed)."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
     ops: list[Any] = []
@@ -616,9 +655,17 @@ def _operations(
         ops.append(op)
         result.uploaded.append(f.path)
     result.deleted = sorted(
-        p for p in state.files if p not in req.artifact.paths and p not in layout.MANAGED_PATHS
+        p for p in state.files if p not in req.artifact.paths and not layout.is_managed(p)
     )
     ops += [CommitOperationDelete(path_in_repo=p) for p in result.deleted]
+    drawn = {c.path for c in charts}
+    ops += [
+        CommitOperationDelete(path_in_repo=p)
+        for p in sorted(state.files)
+        if layout.is_chart(p) and p not in drawn
+    ]
+    ops += [CommitOperationAdd(path_in_repo=c.path, path_or_fileobj=c.svg.encode()) for c in charts]
+    result.charts = [c.path for c in charts]
     ops += [
         CommitOperationAdd(path_in_repo=layout.METADATA_PATH, path_or_fileobj=dumps(meta).encode()),
         CommitOperationAdd(path_in_repo=layout.CARD_PATH, path_or_fileobj=readme.encode()),

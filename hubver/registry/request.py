@@ -37,6 +37,7 @@ class PushRequest:
     extra: dict[str, Any] | None = None
     dry_run: bool = False
     push_id: str | None = None
+    chart_metric: str | None = None  # the metric the card charts across versions (card_charts)
 
     def __post_init__(self) -> None:
         # Paths as strings and excludes as a tuple, whatever the caller passed: one form for JSON.

@@ -148,7 +148,7 @@ class _Verifier:
             return None
         for p in check.problems:
             report.fail(p)
-        report.files_checked = sum(1 for p in check.files if p not in layout.MANAGED_PATHS)
+        report.files_checked = sum(1 for p in check.files if not layout.is_managed(p))
         if self.deep and check.metadata is not None:
             for f in check.metadata.get("files") or []:
                 path = f.get("path")
@@ -244,6 +244,6 @@ class _Verifier:
             else:
                 for p in check.problems:
                     report.fail(f"ALIAS {alias} does not hold {v}: {p}")
-                report.files_checked = sum(1 for p in check.files if p not in layout.MANAGED_PATHS)
+                report.files_checked = sum(1 for p in check.files if not layout.is_managed(p))
             reports.append(report)
         return reports

@@ -20,7 +20,16 @@ from .errors import (
     HTTPEntryNotFound,
     HubHTTPError,
 )
-from .httputil import BigFileResponse, bytes_response, error_response, flag, iso, loads_json
+from .httputil import (
+    IMAGE_HEADERS,
+    BigFileResponse,
+    bytes_response,
+    error_response,
+    flag,
+    iso,
+    loads_json,
+    media_type,
+)
 from .names import RepoAddress
 from .repos import FileEntry, Repo, Snapshot
 
@@ -183,11 +192,14 @@ class FileHandlers:
                 )
             etag = f'"{entry.lfs_oid}"'
             headers.update({"ETag": etag, "X-Linked-Etag": etag, "X-Linked-Size": str(entry.size)})
-            return BigFileResponse(lfs_path, headers=headers, media_type="application/octet-stream")
+            media = media_type(path)
+            if media != "application/octet-stream":
+                headers.update(IMAGE_HEADERS)
+            return BigFileResponse(lfs_path, headers=headers, media_type=media)
         headers["ETag"] = f'"{entry.blob}"'
         headers["Accept-Ranges"] = "bytes"
         data = await run_in_threadpool(repo.read_blob, entry.blob)
-        return bytes_response(request, data, headers)
+        return bytes_response(request, data, headers, media_type(path))
 
 
 def file_item(e: FileEntry) -> dict[str, Any]:

@@ -54,7 +54,9 @@ def flag(value: str | None) -> bool:
     return (value or "").lower() in ("1", "true", "yes")
 
 
-def bytes_response(request: Request, data: bytes, headers: dict[str, str]) -> Response:
+def bytes_response(
+    request: Request, data: bytes, headers: dict[str, str], media: str = "application/octet-stream"
+) -> Response:
     """Serve an in-memory file, honouring a single `Range: bytes=a-b` request."""
     rng = request.headers.get("range")
     if rng and rng.startswith("bytes=") and "," not in rng:
@@ -70,14 +72,49 @@ def bytes_response(request: Request, data: bytes, headers: dict[str, str]) -> Re
         if start > end or start >= len(data):
             return Response(status_code=416, headers={"Content-Range": f"bytes */{len(data)}", **headers})
         headers = {**headers, "Content-Range": f"bytes {start}-{end}/{len(data)}"}
-        return maybe_head(request, data[start : end + 1], headers, 206)
-    return maybe_head(request, data, headers, 200)
+        return maybe_head(request, data[start : end + 1], headers, 206, media)
+    return maybe_head(request, data, headers, 200, media)
 
 
-def maybe_head(request: Request, data: bytes, headers: dict[str, str], status: int) -> Response:
+# Pictures a card may show (`![...](path)` resolves to /NS/NAME/resolve/REV/path): served as what
+# they are so a browser draws them; every other file stays a download. A repository's SVG is
+# someone's markup on the hub's origin, so image answers carry a sandboxing CSP: opened on its
+# own, an SVG can run no script and load nothing (inside <img> a browser runs none anyway).
+IMAGE_TYPES = {
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+IMAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def media_type(path: str) -> str:
+    """The Content-Type of a file served from a repository: an image type by extension, else binary."""
+    name = path.rsplit("/", 1)[-1]
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    return IMAGE_TYPES.get(suffix, "application/octet-stream")
+
+
+def maybe_head(
+    request: Request,
+    data: bytes,
+    headers: dict[str, str],
+    status: int,
+    media: str = "application/octet-stream",
+) -> Response:
+    if media != "application/octet-stream":
+        headers = {**headers, **IMAGE_HEADERS}
     if request.method == "HEAD":
-        return Response(status_code=status, headers={**headers, "Content-Length": str(len(data))})
-    return Response(data, status_code=status, headers=headers, media_type="application/octet-stream")
+        return Response(
+            status_code=status, headers={**headers, "Content-Length": str(len(data)), "Content-Type": media}
+        )
+    return Response(data, status_code=status, headers=headers, media_type=media)
 
 
 def error_response(e: HubHTTPError, headers: dict[str, str] | None = None) -> Response:
