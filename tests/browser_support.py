@@ -41,6 +41,7 @@ class Browsing:
     errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
     _expected_failures: list[int] = field(default_factory=list)
+    _closed: bool = False
 
     @classmethod
     def open_in(cls, browser: Any, base_url: str, shots: Path, **context_options: Any) -> Browsing:
@@ -122,7 +123,9 @@ class Browsing:
         return parts.path + (f"?{parts.query}" if parts.query else "")
 
     def close(self) -> None:
-        self.context.close()
+        if not self._closed:
+            self._closed = True
+            self.context.close()
 
     def assert_clean(self) -> None:
         assert not self.dialogs, f"dialogs opened (script ran): {self.dialogs}"

@@ -59,6 +59,7 @@ def browse(browser, hub, shots):
         opened.append(b)
         return b
 
+    new.opened = opened
     yield new
     for b in opened:
         b.close()
@@ -424,3 +425,62 @@ def test_crafted_card_metadata_and_file_names_render_as_text(browse, site):
         b.open("/?q=" + quote("<script>alert('search')</script>"))
         _inert(b)
         assert "<script>alert('search')</script>" in b.page.locator("form#search input[name=q]").input_value()
+
+
+# -- hubver ui -------------------------------------------------------------------------------------
+
+
+def test_hubver_ui_opens_the_repo_in_the_browser_through_its_one_time_link(browse, hub, hub_token, site):
+    """The printed URL signs this browser in (a SameSite=Strict cookie set on a redirect, which
+    only a real browser proves it keeps); the pages come through the Hub API; nobody else gets in."""
+    import subprocess
+    import sys
+
+    show = site["showcase"]
+    argv = [sys.executable, "-m", "hubver", "ui", "--repo", show.repo, "--endpoint", hub.url]
+    proc = subprocess.Popen(
+        [*argv, "--token", hub_token, "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and "/launch?key=" in url, (url, proc.poll())
+        assert hub_token not in url
+        base = url.split("/launch", 1)[0]
+        stranger = browse()
+        stranger.expect_failures(403)
+        refused = stranger.page.goto(base + f"/{show.repo}")
+        assert refused is not None and refused.status == 403
+        b = browse()
+        b.page.goto(url)
+        assert b.path() == f"/{show.repo}"  # the launch link lands on the repo, signed in
+        assert sorted(rows_of(b)) == [v.version for v in show.versions]
+        for v in show.versions:
+            row = b.page.locator(f'table#versions tr[data-version="{v.version}"]')
+            assert close_to(
+                number(row.locator('td[data-metric="eval_loss"]').inner_text()), v.metrics["eval_loss"]
+            )
+        cookie = next(c for c in b.context.cookies() if c["name"] == "hubver_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        b.page.goto(base + f"/{show.repo}/chart?metric=accuracy")
+        assert b.attrs("svg.metric circle.point", "data-key") == [v.version for v in show.versions]
+        b.page.goto(base + f"/{site['private']}")  # the token's owner (the admin) reads private repos
+        assert rows_of(b) == ["v1"]
+        assert hub_token not in b.page.content()
+        b.shot("ui")
+        # The link works once: whoever learns it later gets nothing.
+        late = browse()
+        late.expect_failures(403)
+        again = late.page.goto(url)
+        assert again is not None and again.status == 403
+        assert not late.context.cookies()
+    finally:
+        for opened in browse.opened:
+            opened.close()  # before the server goes: nothing in flight to be cut off
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
