@@ -7,7 +7,6 @@ page builders in a worker thread: a `Source` reads files or makes HTTP requests.
 
 from __future__ import annotations
 
-import mimetypes
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..server.httputil import IMAGE_HEADERS, media_type
 from ..server.names import RepoAddress
 from ..server.routing import Route, route
 from .session import CSRF_COOKIE, SESSION_COOKIE, Sessions
@@ -240,12 +240,14 @@ class WebPages:
                 404,
                 f"{path} at {rev} is absent or too large to show here; download it with `hubver checkout`.",
             )
-        kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
-        headers = {**SECURITY_HEADERS}
-        if not kind.startswith("image/"):
-            headers["Content-Disposition"] = (
-                f"attachment; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1], safe='')}"
-            )
+        # As the hub serves them: a picture as what it is, under a sandboxing CSP (a repository's
+        # SVG is someone's markup on this origin); anything else a download.
+        kind = media_type(path)
+        if kind.startswith("image/"):
+            headers = dict(IMAGE_HEADERS)
+        else:
+            name = quote(path.rsplit("/", 1)[-1], safe="")
+            headers = {**SECURITY_HEADERS, "Content-Disposition": f"attachment; filename*=UTF-8''{name}"}
         return Response(data, media_type=kind, headers=headers)
 
     # -- sign-in (the embedded hub) -----------------------------------------------------------
@@ -271,7 +273,12 @@ class WebPages:
         return self.html(
             request,
             "login.html",
-            {"title": "Sign in", "next": safe_next(request.query_params.get("next")), "failed": None},
+            {
+                "title": "Sign in",
+                "next": safe_next(request.query_params.get("next")),
+                "failed": None,
+                "on_login_page": True,
+            },
         )
 
     async def login(self, request: Request) -> Response:
@@ -294,7 +301,8 @@ class WebPages:
                 {
                     "title": "Sign in",
                     "next": nxt,
-                    "failed": "That token is not valid on this hub: paste a token of your account (hubver hub token ...).",
+                    "on_login_page": True,
+                    "failed": "That token is not valid on this hub: paste a token of your account (its administrator makes one with `hubver hub add-user`).",
                 },
                 401,
             )

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from .. import charts
 from ..versiondiff import diff_documents, files_of, obj
-from .render import render_card
+from .render import format_value, render_card
 from .source import NotFound, RefSet, Source
 
 DEFAULT_BRANCH = "main"
@@ -172,6 +172,8 @@ def repo_page(source: Source, ref: RepoRef, *, sort: str = "", q: str = "") -> d
                 "aliases": sorted(state.by_version.get(v, [])),
                 "metrics": {k: m[k] for k in metrics if _number(m.get(k))},
                 "message": _text(e.get("message")) or "",
+                "url": f"{ref.base}/versions/{quote(v, safe='')}",
+                "tree": f"{ref.base}/tree/{quote(v, safe='')}",
             }
         )
     needle = q.strip().lower()
@@ -192,6 +194,8 @@ def repo_page(source: Source, ref: RepoRef, *, sort: str = "", q: str = "") -> d
         rows.sort(key=lambda r: r["date"], reverse=descending)
     elif name == "version" and descending:
         rows.reverse()
+    for r in rows:  # formatted here, once: a 500-version table is 5000 cells
+        r["cells"] = [format_value(r["metrics"].get(k)) for k in metrics]
     return {
         "title": ref.repo_id,
         "repo": ref,

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
+import threading
+import time
+from pathlib import Path
 
 from ..server.auth import User
 from ..server.gitstore import ObjectMissing
@@ -17,6 +21,35 @@ from .source import CommitItem, NotFound, RefSet, RepoSummary, TreeItem
 
 MAX_READ = 8 << 20  # the largest file the pages read (cards, hubver.json, the index)
 INDEX_PATH = ".hubver/versions.jsonl"
+
+
+# Refs of a repository, reused while its ref directories and packed-refs are unchanged: listing
+# 500 loose tags reads 500 files, which alone would exceed a repo page's budget. A ref update
+# renames a file into its directory (or deletes one), which changes that directory's mtime; a
+# fingerprint younger than SETTLE seconds is not trusted (coarse clocks), so never a stale page.
+SETTLE = 2.0
+_refs_cache: dict[Path, tuple[tuple[object, ...], RefSet]] = {}
+_peeled: dict[str, str] = {}  # tag object or commit -> the commit it names (objects never change)
+_cache_lock = threading.Lock()
+
+
+def _fingerprint(git_dir: Path) -> tuple[object, ...] | None:
+    parts: list[object] = []
+    newest = 0
+    with contextlib.suppress(FileNotFoundError):
+        st = os.stat(git_dir / "packed-refs")
+        parts.append(("packed-refs", st.st_mtime_ns, st.st_size))
+        newest = st.st_mtime_ns
+    for dirpath, _dirs, _files in os.walk(git_dir / "refs"):
+        try:
+            mtime = os.stat(dirpath).st_mtime_ns
+        except OSError:
+            return None
+        parts.append((dirpath, mtime))
+        newest = max(newest, mtime)
+    if time.time_ns() - newest < SETTLE * 1e9:
+        return None
+    return tuple(parts)
 
 
 def may_read(repo: Repo, user: User | None) -> bool:
@@ -59,7 +92,30 @@ class StoreSource:
 
     def refs(self, repo_type: str, repo_id: str) -> RefSet:
         repo = self._repo(repo_type, repo_id)
-        return RefSet(repo.branches(), repo.tags())
+        fingerprint = _fingerprint(repo.git_dir)
+        with _cache_lock:
+            cached = _refs_cache.get(repo.git_dir)
+        if fingerprint is not None and cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        tags = {}
+        for ref, sha in repo.refs.list("refs/tags/").items():
+            peeled = _peeled.get(sha)
+            if peeled is None:
+                with contextlib.suppress(StorageError, ObjectMissing):
+                    peeled = repo.peel(sha)
+                    with _cache_lock:
+                        if len(_peeled) > 200_000:
+                            _peeled.clear()
+                        _peeled[sha] = peeled
+            if peeled is not None:
+                tags[ref.removeprefix("refs/tags/")] = peeled
+        refs = RefSet(repo.branches(), tags)
+        if fingerprint is not None:
+            with _cache_lock:
+                if len(_refs_cache) > 1000:
+                    _refs_cache.clear()
+                _refs_cache[repo.git_dir] = (fingerprint, refs)
+        return refs
 
     def resolve(self, repo_type: str, repo_id: str, rev: str) -> str:
         repo = self._repo(repo_type, repo_id)
