@@ -484,3 +484,23 @@ def test_hubver_ui_opens_the_repo_in_the_browser_through_its_one_time_link(brows
         proc.wait(timeout=10)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_the_pages_work_without_javascript(browse, site, hub_token):
+    """hubver.js is progressive only: sorting, filtering, the chart and sign-in need none of it."""
+    b = browse(java_script_enabled=False)
+    show = site["showcase"]
+    b.open(f"/{show.repo}")
+    b.submit("form#filter", q="rank 8")
+    assert rows_of(b) == ["v2"]
+    b.open(f"/{show.repo}")
+    with b.page.expect_navigation():
+        b.page.locator("table#versions th a.sort", has_text="eval_loss").first.click()
+    order = rows_of(b)
+    by_loss = [v.version for v in sorted(show.versions, key=lambda v: v.metrics["eval_loss"])]
+    assert order in (by_loss, by_loss[::-1]), order
+    b.open(f"/{show.repo}/chart?metric=eval_loss")
+    assert b.attrs("svg.metric circle.point", "data-key") == [v.version for v in show.versions]
+    b.open(f"/login?next=/{site['private']}")
+    b.submit("form#login", token=hub_token)
+    assert b.path() == f"/{site['private']}" and rows_of(b) == ["v1"]
