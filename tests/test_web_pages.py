@@ -268,7 +268,27 @@ def test_compare_says_what_hubver_diff_says(web, site, hub, hub_token):
 def test_alias_timeline_newest_first(web, site):
     r = web.get(f"/{site['repo']}/aliases")
     events = re.findall(r'<li data-alias="([^"]*)" data-from="([^"]*)" data-to="([^"]*)"', r.text)
-    assert events == [("production", "v2", "v1"), ("production", "", "v2")]
+    assert [e for e in events if e[0] == "production"] == [
+        ("production", "v2", "v1"),
+        ("production", "", "v2"),
+    ]
+
+
+def test_a_promotion_shows_at_once_though_refs_are_reused(web, site, hub, hub_token):
+    # The store source reuses a repo's refs while its ref directories are unchanged: a moved
+    # alias (a renamed ref file) must show on the very next page, as must a new one.
+    conn = {"endpoint": hub.url, "token": hub_token}
+    page = web.get(f"/{site['repo']}").text
+    time.sleep(2.1)  # past the settle time, so the refs are now reused
+    assert web.get(f"/{site['repo']}").text == page
+    hubver.promote(site["repo"], "v3", "staging", **conn)
+    assert cell(web.get(f"/{site['repo']}").text, "data-version", "v3", "aliases") == "staging"
+    time.sleep(2.1)
+    web.get(f"/{site['repo']}")
+    hubver.promote(site["repo"], "v2", "staging", **conn)
+    after = web.get(f"/{site['repo']}").text
+    assert cell(after, "data-version", "v2", "aliases") == "staging"
+    assert cell(after, "data-version", "v3", "aliases") == ""
 
 
 def test_private_repo_is_a_404_until_its_owner_signs_in(hub, site):
@@ -502,3 +522,25 @@ def test_ui_says_when_the_repo_does_not_exist(hub, hub_token):
     )
     assert r.returncode == 1 and "Repository nobody/nothing-here not found" in r.stderr
     assert "Traceback" not in r.stderr and hub_token not in r.stderr + r.stdout
+
+
+def test_dataset_pages_and_a_token_in_the_authorization_header(hub, api, web, site):
+    dataset = f"web/d-{uuid.uuid4().hex[:8]}"
+    api.create_repo(dataset, repo_type="dataset")
+    api.upload_file(
+        path_or_fileobj=b"---\nlicense: mit\n---\n# A dataset card\n",
+        path_in_repo="README.md",
+        repo_id=dataset,
+        repo_type="dataset",
+    )
+    page = web.get(f"/datasets/{dataset}")
+    assert page.status_code == 200 and "<h1>A dataset card</h1>" in page.text
+    assert f'href="/datasets/{dataset}"' in web.get("/").text
+    files = web.get(f"/datasets/{dataset}/tree/main")
+    assert "README.md" in rows(files.text, "data-path")
+    assert f'href="/datasets/{dataset}/resolve/main/README.md"' in files.text
+    assert web.get(f"/{dataset}").status_code == 404  # not a model
+    # Scripts (curl) may read private pages with the token in the header, as the API.
+    auth = {"Authorization": f"Bearer {site['owner_token']}"}
+    assert web.get(f"/{site['private']}", headers=auth).status_code == 200
+    assert web.get(f"/{site['private']}", headers={"Authorization": "Bearer hv_nope"}).status_code == 404

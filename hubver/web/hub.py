@@ -22,12 +22,15 @@ class HubSite:
     sign_in = True
     label = "hubver hub"
 
-    def __init__(self, ctx: ServerContext, sessions: Sessions[User]) -> None:
+    def __init__(self, ctx: ServerContext, sessions: Sessions[str]) -> None:
         self.ctx = ctx
         self.sessions = sessions
 
     def user(self, request: Request) -> User | None:
-        user = self.sessions.get(request.cookies.get(SESSION_COOKIE))
+        # The session holds the token (in this process only) and it is checked again on every
+        # request: a token revoked on the hub ends its sessions at once.
+        token = self.sessions.get(request.cookies.get(SESSION_COOKIE))
+        user = self.ctx.tokens.authenticate(token) if token else None
         if user is None and request.headers.get("authorization"):
             try:
                 user = self.ctx.user(request)
@@ -47,5 +50,9 @@ class HubSite:
 
 
 def hub_page_routes(ctx: ServerContext) -> list[Route]:
-    sessions: Sessions[User] = Sessions()
-    return web_routes(WebPages(HubSite(ctx, sessions), sessions, Login(ctx.tokens.authenticate)))
+    sessions: Sessions[str] = Sessions()
+
+    def sign_in(token: str) -> str | None:
+        return token if ctx.tokens.authenticate(token) is not None else None
+
+    return web_routes(WebPages(HubSite(ctx, sessions), sessions, Login(sign_in)))

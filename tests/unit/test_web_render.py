@@ -1,0 +1,126 @@
+"""The pure parts of the web pages: card sanitising, redirects after sign-in, compare ranges,
+session cookies, and the diff of two hubver.json documents."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hubver.versiondiff import diff_documents
+from hubver.web.http import cookie, safe_next
+from hubver.web.pages import BadRequest, parse_index, parse_range
+from hubver.web.render import format_value, render_card
+from hubver.web.session import Sessions
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        "<script>alert(1)</script>",
+        '<img src="x" onerror="alert(1)">',
+        '<a href="javascript:alert(1)">x</a>',
+        "[x](javascript:alert(1))",
+        '<div style="background:url(x)" onclick="alert(1)">x</div>',
+        "<iframe src='https://evil.example'></iframe>",
+        "<svg><script>alert(1)</script></svg>",
+        '<form action="https://evil.example"><input name="token"></form>',
+    ],
+)
+def test_a_card_cannot_run_script_style_or_leave_the_site(card):
+    html = render_card(card, "/ns/m/resolve/main")
+    lowered = html.lower()
+    for bad in ("<script", "<iframe", "<form", "<input", "style=", '="javascript:', "https://evil.example"):
+        assert bad not in lowered, (card, html)
+    assert not re.search(r"<[^>]*\son\w+=", lowered), html  # no event handler attribute survives
+
+
+def test_a_card_keeps_markdown_and_points_relative_images_at_its_revision():
+    html = render_card(
+        "---\nlicense: mit\ntags: [x]\n---\n# Title\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+        "![loss](.hubver/charts/loss.svg) ![abs](/ns/m/resolve/v1/x.png) ![far](https://x.example/p.png)",
+        "/ns/m/resolve/v3",
+    )
+    assert "<h1>Title</h1>" in html and "<table>" in html and "license" not in html
+    assert 'src="/ns/m/resolve/v3/.hubver/charts/loss.svg"' in html
+    assert 'src="/ns/m/resolve/v1/x.png"' in html and "x.example" not in html
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/ns/m?sort=-loss", "/ns/m?sort=-loss"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("/a\r\nSet-Cookie: x=1", "/"),
+        ("", "/"),
+        (None, "/"),
+    ],
+)
+def test_only_same_site_paths_are_followed_after_sign_in(target, expected):
+    assert safe_next(target) == expected
+
+
+def test_compare_ranges():
+    assert parse_range("v1...v2") == ("v1", "v2")
+    for bad in ("v1..v2", "v1", "...v2", "v1...", "v1...v2...v3"):
+        with pytest.raises(BadRequest, match=r"A\.\.\.B"):
+            parse_range(bad)
+
+
+def test_session_cookies_are_signed_expire_and_close():
+    sessions: Sessions[str] = Sessions(ttl=60)
+    value = sessions.open("alice")
+    assert sessions.get(value) == "alice"
+    sid, stamp, sig = value.split(".")
+    assert sessions.get(f"{sid}.{int(stamp) + 999}.{sig}") is None  # a longer life is not signed
+    assert sessions.get(f"{sid}.{stamp}.{sig[:-1]}{'0' if sig[-1] != '0' else '1'}") is None
+    assert sessions.get(None) is None and sessions.get("garbage") is None
+    assert Sessions[str]().get(value) is None  # another server's key
+    sessions.close(value)
+    assert sessions.get(value) is None
+    short: Sessions[str] = Sessions(ttl=-1)
+    assert short.get(short.open("bob")) is None
+    browser = "b" * 24
+    token = sessions.csrf_token(browser)
+    assert sessions.check_csrf(browser, token)
+    assert not sessions.check_csrf("c" * 24, token) and not sessions.check_csrf(browser, None)
+    assert not sessions.check_csrf(None, token)
+
+
+def test_cookie_flags():
+    assert (
+        cookie("hubver_session", "v", secure=False) == "hubver_session=v; HttpOnly; SameSite=Strict; Path=/"
+    )
+    assert cookie("hubver_session", "", secure=True, max_age=0).endswith("; Max-Age=0; Secure")
+
+
+def test_values_and_index_lines():
+    assert [format_value(v) for v in (None, True, 0.123456, 3, "x")] == ["-", "true", "0.1235", "3", "x"]
+    raw = b'{"version": "v1"}\nnot json\n{"no": "version"}\n\n{"version": "v2", "message": "a\\u2028b"}\n'
+    assert [e["version"] for e in parse_index(raw)] == ["v1", "v2"]
+
+
+def test_diff_of_two_documents():
+    a = {
+        "metrics": {"eval_loss": 2.0, "acc": True, "note": "x"},
+        "peft": {"r": 4, "lora_alpha": 8},
+        "files": [{"path": "w", "sha256": "1", "size": 1}, {"path": "old", "sha256": "2", "size": 2}, "junk"],
+        "training": {"hyperparameters": {"lr": 0.1, "epochs": 1}},
+        "code": {"commit": "abc"},
+    }
+    b = {
+        "metrics": {"eval_loss": 1.5, "acc": False},
+        "peft": {"r": 8, "lora_alpha": 8},
+        "files": [{"path": "w", "sha256": "3", "size": 5}, {"path": "new", "sha256": "4", "size": 4}],
+        "training": {"hyperparameters": {"lr": 0.1, "epochs": 2}},
+        "code": "not an object",
+    }
+    d = diff_documents(a, b, {"q": 4}, {"q": 8})
+    assert d.metrics == {"acc": (True, False, None), "eval_loss": (2.0, 1.5, -0.5), "note": ("x", None, None)}
+    assert d.peft == {"r": (4, 8)} and d.hyperparameters == {"epochs": (1, 2)}
+    assert d.lora_ranks == {"q": (4, 8)}
+    assert [f["path"] for f in d.files_added] == ["new"] and [f["path"] for f in d.files_removed] == ["old"]
+    assert d.files_changed == [{"path": "w", "size_a": 1, "size_b": 5}] and d.files_same == []
+    assert d.code == {"commit": ("abc", None)}
