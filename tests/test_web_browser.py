@@ -29,8 +29,11 @@ from hubver.testing.showcase import push_showcase
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium for all the browser tests (they live in this module). Module-scoped, not
+    session-scoped: while Playwright's sync API is started, its event loop counts as running in
+    this thread, and a later test's asyncio.run() would fail."""
     exe = chromium_path()
     if exe is None:
         if os.environ.get("CI"):
