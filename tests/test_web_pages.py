@@ -544,3 +544,28 @@ def test_dataset_pages_and_a_token_in_the_authorization_header(hub, api, web, si
     auth = {"Authorization": f"Bearer {site['owner_token']}"}
     assert web.get(f"/{site['private']}", headers=auth).status_code == 200
     assert web.get(f"/{site['private']}", headers={"Authorization": "Bearer hv_nope"}).status_code == 404
+
+
+def test_a_session_holds_across_hub_processes_on_one_data_dir(hub, site):
+    # Several `hubver hub serve` processes may share a data dir behind a load balancer: a browser
+    # signed in through one is signed in on all, and signing out anywhere ends it everywhere.
+    import dataclasses
+
+    from hubver.server import start_in_thread
+
+    other = start_in_thread(dataclasses.replace(hub.app.config, public_url=None))
+    try:
+        with httpx2.Client(base_url=hub.url, follow_redirects=False) as a:
+            assert sign_in(a, site["owner_token"]).status_code == 303
+            cookies = {"hubver_session": a.cookies["hubver_session"], "hubver_csrf": a.cookies["hubver_csrf"]}
+            assert a.get(f"/{site['private']}").status_code == 200
+            with httpx2.Client(base_url=other.url, follow_redirects=False, cookies=cookies) as b:
+                assert b.get(f"/{site['private']}").status_code == 200
+                csrf = re.search(r'name="csrf" value="([^"]+)"', b.get("/").text).group(1)
+                assert b.post("/logout", data={"csrf": csrf}).status_code == 303
+            assert a.get(f"/{site['private']}").status_code == 404
+        sessions = list((hub.data_dir / "web-sessions").iterdir())
+        assert all(site["owner_token"] not in p.read_text() for p in sessions)
+        assert all(p.stat().st_mode & 0o077 == 0 for p in sessions)
+    finally:
+        other.stop()

@@ -175,7 +175,10 @@ class TokenStore:
         return token
 
     def authenticate(self, token: str) -> User | None:
-        digest = hash_token(token)
+        return self.user_for_digest(hash_token(token))
+
+    def user_for_digest(self, digest: str) -> User | None:
+        """The user of the token whose `hash_token` is `digest` (what a web session keeps)."""
         user = self._extra.get(digest)
         if user is not None:
             return user

@@ -6,31 +6,35 @@ an Authorization header (as the API), else anonymous, who sees public repositori
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.requests import Request
 
-from ..server.auth import User
+from ..server.auth import User, hash_token
 from ..server.context import ServerContext
 from ..server.errors import HubHTTPError
 from ..server.routing import Route
 from .http import Login, WebPages, web_routes
-from .session import SESSION_COOKIE, Sessions
+from .session import SESSION_COOKIE, DirSessions
 from .source import Source
 from .store_source import StoreSource
+
+SESSIONS_DIR = "web-sessions"  # under the data dir: one file per signed-in browser
 
 
 class HubSite:
     sign_in = True
     label = "hubver hub"
 
-    def __init__(self, ctx: ServerContext, sessions: Sessions[str]) -> None:
+    def __init__(self, ctx: ServerContext, sessions: DirSessions) -> None:
         self.ctx = ctx
         self.sessions = sessions
 
     def user(self, request: Request) -> User | None:
-        # The session holds the token (in this process only) and it is checked again on every
-        # request: a token revoked on the hub ends its sessions at once.
-        token = self.sessions.get(request.cookies.get(SESSION_COOKIE))
-        user = self.ctx.tokens.authenticate(token) if token else None
+        # The session holds the token's digest, looked up again on every request: a token
+        # revoked on the hub ends its sessions at once.
+        digest = self.sessions.get(request.cookies.get(SESSION_COOKIE))
+        user = self.ctx.tokens.user_for_digest(digest) if digest else None
         if user is None and request.headers.get("authorization"):
             try:
                 user = self.ctx.user(request)
@@ -50,9 +54,9 @@ class HubSite:
 
 
 def hub_page_routes(ctx: ServerContext) -> list[Route]:
-    sessions: Sessions[str] = Sessions()
+    sessions = DirSessions(Path(ctx.config.data_dir) / SESSIONS_DIR, ctx.signer.sign)
 
     def sign_in(token: str) -> str | None:
-        return token if ctx.tokens.authenticate(token) is not None else None
+        return hash_token(token) if ctx.tokens.authenticate(token) is not None else None
 
     return web_routes(WebPages(HubSite(ctx, sessions), sessions, Login(sign_in)))
