@@ -63,6 +63,7 @@ class Sizes:
     transfer_reps: int = 3
     rss_bytes: int = 2 * GiB
     latency_requests: int = 500
+    page_requests: int = 50
     tiny_epochs: int = 8
     tiny_reps: int = 3
     large_model: dict[str, int] = field(default_factory=lambda: {"n_embd": 1024, "n_layer": 6, "r": 1024})
@@ -96,6 +97,7 @@ SMOKE = Sizes(
     transfer_reps=1,
     rss_bytes=32 * MiB,
     latency_requests=20,
+    page_requests=3,
     tiny_epochs=2,
     tiny_reps=1,
     large_model={},
@@ -835,6 +837,83 @@ def latency(b: Bench) -> list[Row]:
     return rows
 
 
+# -- web pages ------------------------------------------------------------------------------------
+
+
+def _get_page(conn: http.client.HTTPConnection, path: str) -> tuple[float, int, bytes]:
+    """One GET on a keep-alive connection: (seconds to the whole body, status, body)."""
+    t = time.perf_counter()
+    conn.request("GET", path, headers={"Accept": "text/html"})
+    resp = conn.getresponse()
+    body = resp.read()
+    return time.perf_counter() - t, resp.status, body
+
+
+def repo_page(b: Bench) -> list[Row]:
+    """GET /NS/NAME (the versions table of every version) and the metric chart, as a browser would.
+
+    Anonymous, like a visitor of a public repo; the first request of each page is reported
+    apart (the hub's caches are cold), the target is on the median of the rest.
+    """
+    import hubver
+
+    n = b.sizes.versions
+    repo = b.notes.get("many_versions_repo")
+    if repo is None:
+        repo = "bench/page-versions"
+        _make_versions(b, repo, n)
+    # Aliases too, so the page draws what a real one does (alias cells, chart markers).
+    if not b.notes.get("page_aliases"):
+        for version, alias in (
+            (f"v{max(1, n // 2)}", "production"),
+            (f"v{n}", "staging"),
+            (f"v{n - 1}", "production"),
+        ):
+            hubver.promote(repo, version, alias, endpoint=b.url, token=b.token)
+        b.notes["page_aliases"] = True
+    parts = urlsplit(b.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    rows = []
+    pages = {
+        "repo": (f"/{repo}", f"repo page with {n} versions (GET /NS/NAME, keep-alive)", "< 100 ms"),
+        "chart": (
+            f"/{repo}/chart?metric=eval_loss",
+            f"metric chart over {n} versions (GET /NS/NAME/chart)",
+            "",
+        ),
+    }
+    try:
+        for name, (path, what, target) in pages.items():
+            first, status, body = _get_page(conn, path)
+            if status != 200:
+                raise RuntimeError(f"GET {path}: status {status}: {body[:300]!r}")
+            shown = body.count(b"data-version=") if name == "repo" else body.count(b'class="point"')
+            if shown < n:
+                raise RuntimeError(f"GET {path} shows {shown} versions of {n}")
+            xs = []
+            for _ in range(b.sizes.page_requests):
+                seconds, status, body = _get_page(conn, path)
+                assert status == 200, (status, path)
+                xs.append(seconds * 1000)
+            p50 = median(xs)
+            rows.append(
+                Row(
+                    "repo_page" if name == "repo" else "chart_page",
+                    what,
+                    measured(xs, "ms"),
+                    None,
+                    "",
+                    f"p50 {p50:.1f} ms, p90 {percentile(xs, 90):.1f}; first {first * 1000:.0f} ms; {human_bytes(len(body))}",
+                    target or "(reference)",
+                    b.judge(p50 < 100) if target else None,
+                    {"first_request_ms": first * 1000, "html_bytes": len(body), "versions_shown": shown},
+                )
+            )
+    finally:
+        conn.close()
+    return rows
+
+
 # -- training with the callback -----------------------------------------------------------------------
 
 
@@ -1137,6 +1216,7 @@ CASES = {
     "start": process_start,
     "checkout": checkout,
     "latency": latency,
+    "repo_page": repo_page,
     "training": training,
     "transfer": transfer,
     "hub_rss": hub_memory,

@@ -21,6 +21,8 @@ CASES = {
     "start",
     "checkout",
     "latency",
+    "repo_page",
+    "chart_page",
     "train_tiny",
     "transfer",
     "transfer_curl",
