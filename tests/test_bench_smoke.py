@@ -27,6 +27,9 @@ CASES = {
     "transfer",
     "transfer_curl",
     "hub_rss",
+    "push_vs_hf",
+    "adapter_vs_hf",
+    "checkout_vs_hf",
 }
 
 
