@@ -164,6 +164,19 @@ def resolve(
         elif sel.name in aliases:
             alias, version = sel.name, aliases[sel.name]
             how = f"{alias} points at {version}"
+            if version not in tags:
+                raise SelectorError(
+                    f"{alias} points at {version}, which is no longer available in {repo}"
+                    + (
+                        f" (pruned: {_pruned_why(entries, version)})."
+                        if version in pruned
+                        else " (its tag is gone)."
+                    ),
+                    f"Promote a live version to {alias} (`hubver promote VERSION {alias}`), or name the "
+                    f"version you want. {HINT}",
+                )
+            if version in pruned:
+                how += f" (pruned, its tag not yet deleted: {_pruned_why(entries, version)})"
         else:
             shown = ", ".join(order[-5:]) + (" ..." if len(order) > 5 else "")
             raise SelectorError(

@@ -51,7 +51,7 @@ def index_lines(hub, repo_id, rev="main") -> list[dict]:
 def test_prune_of_20_versions_keeps_exactly_the_right_set_and_gc_frees_the_planned_bytes(
     hub, conn, cli, adapters, copy_of, repo_id, monkeypatch
 ):
-    monkeypatch.setenv("HUBVER_USER", "retention-bot")
+    monkeypatch.setenv("HUBVER_USER", "retention-bot")  # not what a tombstone records: the Hub account
     art = copy_of(adapters[4], "art")
     for n in range(1, 21):
         publish(art, repo_id, conn, n)
@@ -96,7 +96,7 @@ def test_prune_of_20_versions_keeps_exactly_the_right_set_and_gc_frees_the_plann
     # One commit of tombstones (who, when, why, which commit), valid against the schema.
     stones = [e for e in index_lines(hub, repo_id) if "pruned" in e]
     assert [s["version"] for s in stones] == [f"v{n}" for n in pruned]
-    assert {s["pruned"]["by"] for s in stones} == {"retention-bot"}
+    assert {s["pruned"]["by"] for s in stones} == {"admin"}  # whoami of the token, not $HUBVER_USER
     assert {s["pruned"]["reason"] for s in stones} == {"keep the best two"}
     assert stones[0]["pruned"]["commit"] == plan["pruned"][0]["commit"]
     import jsonschema
@@ -111,11 +111,11 @@ def test_prune_of_20_versions_keeps_exactly_the_right_set_and_gc_frees_the_plann
         f"v{n}" for n in (3, 8, 11, 14, 18, 19, 20)
     ]
     listed = cli("list", "--all", repo=repo_id).output
-    assert "v1 pruned by retention-bot at" in listed and "(pruned)" in listed
+    assert "v1 pruned by admin at" in listed and "(pruned)" in listed
     # verify: pruned is not tampered; everything else checks out.
     reports = hubver.verify(repo_id, **conn)
     assert all(r.ok for r in reports), [r.problems for r in reports if not r.ok]
-    assert any("pruned by retention-bot" in n for r in reports if r.version == "v1" for n in r.notes)
+    assert any("pruned by admin" in n for r in reports if r.version == "v1" for n in r.notes)
 
     # Nothing left to prune with the same policy.
     again = json.loads(cli("prune", *policy, "--json", repo=repo_id).output)
@@ -169,14 +169,14 @@ def test_a_pruned_version_is_explained_and_its_id_never_reused(
     co = cli("checkout", "v2", repo=repo_id)
     assert co.exit_code == 1
     assert (
-        "Version v2 of" in co.output and "was pruned by alice at" in co.output and "old epochs" in co.output
+        "Version v2 of" in co.output and "was pruned by admin at" in co.output and "old epochs" in co.output
     )
     with pytest.raises(VersionPruned):
         hubver.get_version(repo_id, "v1", **conn)
     shown = cli("show", "v1", repo=repo_id)
-    assert shown.exit_code == 1 and "pruned by alice" in shown.output
+    assert shown.exit_code == 1 and "pruned by admin" in shown.output
     promoted = cli("promote", "v1", "production", repo=repo_id)
-    assert promoted.exit_code == 1 and "v1 of" in promoted.output and "was pruned by alice" in promoted.output
+    assert promoted.exit_code == 1 and "v1 of" in promoted.output and "was pruned by admin" in promoted.output
 
     # The next push is v4, and v2 cannot be taken again by hand.
     assert publish(art, repo_id, conn, 4).version == "v4"
