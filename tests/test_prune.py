@@ -478,3 +478,39 @@ def test_latest_cannot_be_pushed_as_a_version_id_and_a_bad_alias_name_says_alias
     publish(art, repo_id, conn, 1)
     out = cli("promote", "v1", "best:x", repo=repo_id)
     assert out.exit_code == 1 and "Invalid alias name 'best:x'" in out.output, out.output
+
+
+def test_an_alias_left_on_a_pruned_version_is_explained_by_resolve_verify_and_list(
+    unprotected, api, conn, cli, adapters, copy_of, repo_id
+):
+    art = copy_of(adapters[4], "art")
+    for n in (1, 2, 3):
+        publish(art, repo_id, conn, n)
+    hubver.promote(repo_id, "v2", "production", **conn)
+    # What an older hubver (or a hub that protects nothing) could leave: v2 pruned, tag gone.
+    from huggingface_hub import CommitOperationAdd
+
+    commit = {t.name: t.target_commit for t in api.list_repo_refs(repo_id).tags}["v2"]
+    stone = index.tombstone("v2", at="2026-01-01T00:00:00Z", by="bob", reason="old", commit=commit)
+    api.create_commit(
+        repo_id,
+        [
+            CommitOperationAdd(
+                index.INDEX_PATH, index.render([*index_lines(hub=unprotected, repo_id=repo_id), stone])
+            )
+        ],
+        commit_message="prune v2",
+    )
+    api.delete_tag(repo_id, tag="v2")
+    for selector in ("production", "production~1"):
+        out = cli("resolve", selector, repo=repo_id)
+        assert out.exit_code == 1 and "Traceback" not in out.output and "KeyError" not in out.output, (
+            out.output
+        )
+        assert (
+            "production points at v2, which is no longer available" in out.output and "pruned" in out.output
+        )
+    out = cli("verify", "production", repo=repo_id)
+    assert out.exit_code == 1 and "ALIAS ON A PRUNED VERSION" in out.output and "KeyError" not in out.output
+    listed = cli("list", repo=repo_id)
+    assert listed.exit_code == 0 and "alias production points at v2, which was pruned by bob" in listed.output
