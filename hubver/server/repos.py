@@ -668,8 +668,10 @@ class Repo:
     def delete_lfs_objects(self, oids: list[str], *, protect_versions: bool) -> list[str]:
         """Delete stored LFS objects for good; the ones that were stored.
 
-        With `protect_versions`, refuses (deleting nothing) if a version tag holds one of them:
-        the version has to be removed first (`hubver hub remove-version`).
+        With `protect_versions`, refuses (deleting nothing) if a version tag holds one of them
+        (the version has to be removed first: `hubver hub remove-version`), or if the tip of any
+        branch, tag or pull request holds one (what a ref serves stays downloadable; a pruned
+        version's objects go once no alias or head holds them).
         """
         if protect_versions:
             held = self.version_lfs_objects()
