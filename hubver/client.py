@@ -12,6 +12,7 @@ import functools
 import hashlib
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -107,6 +108,7 @@ class HubClient:
         self.endpoint = endpoint.rstrip("/")
         self.token = token
         self.local_dir: Path | None = None  # set for the in-process embedded hub
+        self._whoami: tuple[str | None] | None = None  # the account the token names, once asked
         if not _is_huggingface_co(self.endpoint):
             # Other hubs (the embedded one included) serve plain LFS; Xet uploads would fail.
             constants.HF_HUB_DISABLE_XET = True
@@ -257,6 +259,10 @@ class HubClient:
                 "Check the name with --repo; if it is private, use a token that can read it. "
                 "`hubver push` creates the repository.",
             )
+        if status == 403 and server and not _PERMISSION_WORDS.search(server):
+            # Refused by a rule of the hub (a protected version, an alias still on it), not
+            # for lack of write access: say what the hub said.
+            return AuthError(f"{what} was refused by {where}: {server}", "Nothing was changed by this call.")
         if status == 403:
             return AuthError(
                 f"{what} was refused: this token has no write access to {where}. {server}".strip(),
@@ -523,6 +529,62 @@ class HubClient:
     def delete_tag(self, repo: str, tag: str) -> None:
         self.call(f"Deleting tag {tag}", lambda: self.api.delete_tag(repo, tag=tag), repo=repo, retry=False)
 
+    def lfs_missing(self, repo: str, objects: dict[str, int]) -> set[str]:
+        """The LFS objects (oid -> size) the Hub does not store: one LFS batch "download"
+        request (the git-lfs protocol, answered by huggingface.co and the embedded hub alike),
+        which names each object it cannot serve with an error and transfers nothing."""
+        if not objects:
+            return set()
+        from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+        body = {
+            "operation": "download",
+            "transfers": ["basic"],
+            "objects": [{"oid": o, "size": n} for o, n in sorted(objects.items())],
+            "hash_algo": "sha256",
+        }
+        headers = {
+            **build_hf_headers(token=self.token, library_name="hubver", library_version=__version__),
+            "Accept": "application/vnd.git-lfs+json",
+            "Content-Type": "application/vnd.git-lfs+json",
+        }
+
+        def ask() -> set[str]:
+            _use_timeouts()
+            r = get_session().post(
+                f"{self.endpoint}/{repo}.git/info/lfs/objects/batch",
+                json=body,
+                headers=headers,
+                timeout=http_timeout(),
+            )
+            hf_raise_for_status(r)
+            answer = r.json()
+            listed = answer.get("objects") if isinstance(answer, dict) else None
+            if not isinstance(listed, list):
+                return set()
+            served = {
+                o.get("oid")
+                for o in listed
+                if isinstance(o, dict) and not o.get("error") and isinstance(o.get("actions"), dict)
+            }
+            return set(objects) - served
+
+        return self.call("Checking the LFS objects", ask, repo=repo)
+
+    def whoami(self) -> str | None:
+        """The name of the account the token authenticates (None without a token, or when the
+        Hub does not say): what hubver records as who did something, rather than the OS user."""
+        if not self._has_token():
+            return None
+        if self._whoami is None:
+            try:
+                info = self.call("Reading who you are", lambda: self.api.whoami())
+            except HubverError:
+                return None
+            name = info.get("name") if isinstance(info, dict) else None
+            self._whoami = (name if isinstance(name, str) and name else None,)
+        return self._whoami[0]
+
     def pull_request_refs(self, repo: str) -> dict[str, str]:
         """refs/pr/N -> commit, for every pull request of the repo."""
 
@@ -567,6 +629,10 @@ def _retry_after(e: Any) -> float | None:
         return min(float(value), 60.0) if value is not None else None
     except ValueError:
         return None
+
+
+# Words of a 403 that is about the token's rights (huggingface.co and the embedded hub).
+_PERMISSION_WORDS = re.compile(r"permission|rights|access|authori[sz]|token|not allowed", re.IGNORECASE)
 
 
 def _server_message(e: Any) -> str:

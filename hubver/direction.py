@@ -45,6 +45,15 @@ def direction(metric: str) -> Direction:
     return "max"
 
 
+def split(spec: str) -> tuple[str, Direction]:
+    """'min:latency_ms' -> ('latency_ms', 'min'); 'eval_loss' -> ('eval_loss', 'min') by the
+    name rule: the explicit `min:` / `max:` prefix says which way the metric improves."""
+    for how in ("min", "max"):
+        if spec.startswith(how + ":") and spec[4:].strip():
+            return spec[4:].strip(), how  # type: ignore[return-value]
+    return spec, direction(spec)
+
+
 def is_number(value: object) -> bool:
     """A finite int or float (booleans and NaN are not metrics one can rank)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

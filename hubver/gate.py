@@ -14,8 +14,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .direction import direction, is_better, is_number
+from .direction import is_better, is_number, split
 from .errors import ConfigError
+from .jsonio import decimal
 
 _OPS = ("<=", ">=", "==", "!=", "<", ">")
 _REQUIRE = re.compile(r"^\s*([^<>=!\s]+)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$")
@@ -36,10 +37,7 @@ def parse_requirement(text: str) -> Requirement:
     m = _REQUIRE.match(text or "")
     value = None
     if m:
-        try:
-            value = float(m.group(3))
-        except ValueError:
-            value = None
+        value = decimal(m.group(3))  # no `1_0` (10 to Python), no 1e-400 (0 to Python)
     if not m or value is None or not math.isfinite(value):
         raise ConfigError(
             f"Invalid --require {text!r}.",
@@ -110,8 +108,8 @@ def evaluate(
                 "detail": f"{req}: {version} has {req.metric}={_num(value)}",
             }
         )
-    for metric in better:
-        how = direction(metric)
+    for spec in better:
+        metric, how = split(spec)
         word = "lower" if how == "min" else "higher"
         cond = f"better {metric} ({word} is better)"
         value = metrics.get(metric)
@@ -139,7 +137,7 @@ def evaluate(
                 }
             )
             continue
-        ok = is_better(metric, float(value or 0), float(theirs or 0))
+        ok = is_better(metric, float(value or 0), float(theirs or 0), how)
         checks.append(
             {
                 "condition": cond,

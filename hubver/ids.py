@@ -51,8 +51,14 @@ def is_hub_id(name: object) -> bool:
 _HINT = "Pick another with --version ID, or let hubver number it (--scheme counter|timestamp|semver)."
 
 
-def validate(version_id: str, *, reserved: Iterable[str] = ("main",)) -> str:
-    """Return `version_id` if it can be a version tag; raise VersionIdError saying why not."""
+# Selector words (`latest` names the newest version): a version called so would make the word
+# name an older version once a newer one exists.
+SELECTOR_WORDS = ("latest",)
+
+
+def validate(version_id: str, *, reserved: Iterable[str] = ("main",), what: str = "version id") -> str:
+    """Return `version_id` if it can be a version tag (or, `what` says, an alias or branch
+    name); raise VersionIdError saying why not."""
     problem = None
     if not version_id:
         problem = "it is empty"
@@ -70,8 +76,11 @@ def validate(version_id: str, *, reserved: Iterable[str] = ("main",)) -> str:
         problem = "it looks like a commit id"
     elif version_id in set(reserved) or version_id == "HEAD":
         problem = "it is the name of a branch"
+    elif what == "version id" and version_id.lower() in SELECTOR_WORDS:
+        problem = f"{version_id!r} is a selector word (`latest` always names the newest version)"
     if problem:
-        raise VersionIdError(f"Invalid version id {version_id!r}: {problem}.", _HINT)
+        hint = _HINT if what == "version id" else f"Pick another {what}."
+        raise VersionIdError(f"Invalid {what} {version_id!r}: {problem}.", hint)
     return version_id
 
 

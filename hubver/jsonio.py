@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +104,23 @@ def dumps(data: Any) -> str:
         json.dumps(finite(data), indent=2, sort_keys=True, ensure_ascii=False, default=str, allow_nan=False)
         + "\n"
     )
+
+
+# A number as people type one on a command line: no `1_0` (Python reads 10), no `0x10`, no
+# `inf`/`nan`; `1e-400` is refused too (it would be stored as 0 and compare as 0).
+_DECIMAL = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def decimal(text: str) -> float | None:
+    """`text` as a finite float, or None when it is not plainly a decimal number or when it
+    underflows to 0 though its digits are not all zeros."""
+    text = text.strip()
+    if not _DECIMAL.fullmatch(text):
+        return None
+    value = float(text)
+    if not math.isfinite(value):
+        return None
+    mantissa = re.split(r"[eE]", text)[0]
+    if value == 0 and re.search(r"[1-9]", mantissa):
+        return None
+    return value

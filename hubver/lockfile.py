@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import ids
 from .errors import IntegrityError, LockError, MetadataError
 from .hashing import sha256_file
 from .jsonio import dumps, parse_json
@@ -160,11 +161,14 @@ def _version(data: Any, where: str) -> LockedVersion:
     files = data.get("files")
     if not isinstance(files, list):
         raise LockError(f"{where}: 'files' must be a list.", _HINT)
+    repo = _text(data, "repo", where)
+    if not ids.is_repo_id(repo):  # it goes into Hub URLs, with the token
+        raise LockError(f"{where}: repo {repo!r} is not a repository id (namespace/name).", _HINT)
     base = data.get("base_model")
     if base is not None and not isinstance(base, dict):
         raise LockError(f"{where}: 'base_model' must be an object or null.", _HINT)
     return LockedVersion(
-        repo=_text(data, "repo", where),
+        repo=repo,
         branch=_text(data, "branch", where),
         selector=_text(data, "selector", where),
         version=_text(data, "version", where),

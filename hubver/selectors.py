@@ -164,6 +164,19 @@ def resolve(
         elif sel.name in aliases:
             alias, version = sel.name, aliases[sel.name]
             how = f"{alias} points at {version}"
+            if version not in tags:
+                raise SelectorError(
+                    f"{alias} points at {version}, which is no longer available in {repo}"
+                    + (
+                        f" (pruned: {_pruned_why(entries, version)})."
+                        if version in pruned
+                        else " (its tag is gone)."
+                    ),
+                    f"Promote a live version to {alias} (`hubver promote VERSION {alias}`), or name the "
+                    f"version you want. {HINT}",
+                )
+            if version in pruned:
+                how += f" (pruned, its tag not yet deleted: {_pruned_why(entries, version)})"
         else:
             shown = ", ".join(order[-5:]) + (" ..." if len(order) > 5 else "")
             raise SelectorError(
@@ -177,6 +190,9 @@ def resolve(
             raise SelectorError(f"latest: {repo} has no live versions.", "Publish one with `hubver push`.")
         version, how = order[-1], f"latest is {order[-1]}"
     elif sel.kind in ("best", "min", "max"):
+        whole = sel.text[len(sel.kind) + 1 :]
+        if sel.back and not _has_metric(live, sel.name) and _has_metric(live, whole):
+            sel = Selector(sel.text, sel.kind, whole)  # a metric whose name ends in ~N (x~1)
         version, how = _best(sel, live, repo)
     else:
         alias = sel.name
@@ -207,6 +223,10 @@ def resolve(
         how = (how + "; " if how else "") + f"{sel.back} before {version} is {order[i - sel.back]}"
         version = order[i - sel.back]
     return Resolution(sel.text, version, alias, how)
+
+
+def _has_metric(live: Sequence[Mapping[str, Any]], metric: str) -> bool:
+    return any(isinstance(e.get("metrics"), dict) and is_number(e["metrics"].get(metric)) for e in live)
 
 
 def _best(sel: Selector, live: Sequence[Mapping[str, Any]], repo: str) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import MetadataError
 from .hashing import BLOCK
-from .jsonio import load_json
+from .jsonio import decimal, load_json
 
 _TRAINER_STATE_ARGS = (
     "num_train_epochs",
@@ -203,13 +203,20 @@ def parse_pairs(pairs: tuple[str, ...] | list[str], what: str, *, numeric: bool)
                 f"Invalid {what} {pair!r}: expected name=value.", f"For example: --{what} eval_loss=0.42"
             )
         value: Any = raw.strip()
-        try:
-            value = int(value) if re.fullmatch(r"[-+]?\d{1,4000}", value) else float(value)
-        except ValueError:
-            if numeric:
-                raise MetadataError(
-                    f"Invalid {what} {pair!r}: {raw!r} is not a number.", f"For example: --{what} {name}=0.42"
-                ) from None
+        if re.fullmatch(r"[-+]?\d{1,4000}", value):
+            value = int(value)
+        elif (number := decimal(value)) is not None:
+            value = number
+        elif not math.isfinite(_float(value)):
+            value = _float(value)  # inf, nan, 1e999: said below
+        elif numeric:
+            underflow = _float(value) == 0
+            raise MetadataError(
+                f"Invalid {what} {pair!r}: {raw.strip()!r} "
+                + ("is too small to store (it would read as 0)." if underflow else "is not a number."),
+                f"For example: --{what} {name}=0.42"
+                + (" (metrics are 64-bit floats: about 1e-308 is the smallest)." if underflow else ""),
+            )
         if isinstance(value, float) and not math.isfinite(value):
             if numeric:
                 raise MetadataError(
@@ -218,6 +225,14 @@ def parse_pairs(pairs: tuple[str, ...] | list[str], what: str, *, numeric: bool)
             value = raw.strip()  # a hyperparameter "inf" stays the text the user typed
         out[name] = value
     return out
+
+
+def _float(text: str) -> float:
+    """Python's reading of `text` (1.0 when it is none: only inf, nan and 0 matter to callers)."""
+    try:
+        return float(text) if "_" not in text else 1.0
+    except ValueError:
+        return 1.0
 
 
 def dataset_facts(spec: str | None, num_samples: int | None = None) -> dict[str, Any] | None:

@@ -295,6 +295,11 @@ def test_lfs_files_are_listed_and_deleted_for_good_except_a_versions(api, hub, r
     assert e.value.response.status_code == 403 and "v1" in str(e.value)
     assert {f.filename for f in api.list_lfs_files(repo_id)} == {"a.bin", "version.bin"}
     hub.app.store.remove_version("model", repo_id, "v1", by="admin", reason="test")
+    # The branch tip still serves it: refused too, until the branch no longer holds it.
+    with pytest.raises(HfHubHTTPError) as e:
+        api.permanently_delete_lfs_files(repo_id, [files["version.bin"]])
+    assert e.value.response.status_code == 403 and "refs/heads/release still hold" in str(e.value)
+    api.delete_file("version.bin", repo_id=repo_id, revision="release")
     api.permanently_delete_lfs_files(repo_id, [files["version.bin"]])
     assert {f.filename for f in api.list_lfs_files(repo_id)} == {"a.bin"}
 

@@ -465,6 +465,13 @@ def test_a_pruned_version_tag_may_be_deleted_by_git_push(hub, api, repo_id, adap
     git("clone", "-q", url(hub, repo_id, api.token), str(work))
     kept = git("push", "origin", ":refs/tags/v2", cwd=work, check=False)
     assert kept.returncode != 0 and "cannot be deleted" in kept.stderr, kept.stderr
+    # Pruned, but a branch points at it (an alias being created): it stays.
+    api.create_branch(repo_id, branch="production", revision=first.commit)
+    held = git("push", "origin", ":refs/tags/v1", cwd=work, check=False)
+    assert held.returncode != 0 and "still in use: the branch 'production'" in held.stderr, held.stderr
+    api.create_commit(
+        repo_id, [CommitOperationAdd("notes.txt", b"x")], commit_message="moved on", revision="production"
+    )
     git("push", "origin", ":refs/tags/v1", cwd=work)
     assert {t.name for t in api.list_repo_refs(repo_id).tags} == {"v2"}
     assert [v.version for v in hubver.list_versions(repo_id, **conn)] == ["v2"]

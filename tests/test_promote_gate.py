@@ -108,3 +108,16 @@ def test_gate_conditions_parse_or_say_how_to_write_them(cli, repo_id):
     assert (
         not verdict.passed and "v9 has wer=0.1, the current v8 has 0.1" in verdict.failures[0]
     )  # equal is not better
+
+
+def test_require_better_takes_a_direction_and_require_refuses_misread_numbers(cli, three, repo_id):
+    # accuracy is higher-is-better by its name; min: turns it around (v1 0.6 < v2 0.7).
+    out = cli("promote", "v1", "production", "--require-better", "accuracy", repo=repo_id)
+    assert out.exit_code == 1 and "higher is better" in out.output
+    out = cli("promote", "v1", "production", "--require-better", "min:accuracy", "--json", repo=repo_id)
+    assert out.exit_code == 0, out.output
+    assert "better accuracy (lower is better)" in json.loads(out.output)["gate"]["summary"]
+    assert production(repo_id, three) == "v1"
+    out = cli("promote", "v2", "production", "--require", "eval_loss<=1_0", repo=repo_id)
+    assert out.exit_code == 1 and "Invalid --require 'eval_loss<=1_0'" in out.output
+    assert production(repo_id, three) == "v1"

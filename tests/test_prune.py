@@ -51,7 +51,7 @@ def index_lines(hub, repo_id, rev="main") -> list[dict]:
 def test_prune_of_20_versions_keeps_exactly_the_right_set_and_gc_frees_the_planned_bytes(
     hub, conn, cli, adapters, copy_of, repo_id, monkeypatch
 ):
-    monkeypatch.setenv("HUBVER_USER", "retention-bot")
+    monkeypatch.setenv("HUBVER_USER", "retention-bot")  # not what a tombstone records: the Hub account
     art = copy_of(adapters[4], "art")
     for n in range(1, 21):
         publish(art, repo_id, conn, n)
@@ -96,7 +96,7 @@ def test_prune_of_20_versions_keeps_exactly_the_right_set_and_gc_frees_the_plann
     # One commit of tombstones (who, when, why, which commit), valid against the schema.
     stones = [e for e in index_lines(hub, repo_id) if "pruned" in e]
     assert [s["version"] for s in stones] == [f"v{n}" for n in pruned]
-    assert {s["pruned"]["by"] for s in stones} == {"retention-bot"}
+    assert {s["pruned"]["by"] for s in stones} == {"admin"}  # whoami of the token, not $HUBVER_USER
     assert {s["pruned"]["reason"] for s in stones} == {"keep the best two"}
     assert stones[0]["pruned"]["commit"] == plan["pruned"][0]["commit"]
     import jsonschema
@@ -111,11 +111,11 @@ def test_prune_of_20_versions_keeps_exactly_the_right_set_and_gc_frees_the_plann
         f"v{n}" for n in (3, 8, 11, 14, 18, 19, 20)
     ]
     listed = cli("list", "--all", repo=repo_id).output
-    assert "v1 pruned by retention-bot at" in listed and "(pruned)" in listed
+    assert "v1 pruned by admin at" in listed and "(pruned)" in listed
     # verify: pruned is not tampered; everything else checks out.
     reports = hubver.verify(repo_id, **conn)
     assert all(r.ok for r in reports), [r.problems for r in reports if not r.ok]
-    assert any("pruned by retention-bot" in n for r in reports if r.version == "v1" for n in r.notes)
+    assert any("pruned by admin" in n for r in reports if r.version == "v1" for n in r.notes)
 
     # Nothing left to prune with the same policy.
     again = json.loads(cli("prune", *policy, "--json", repo=repo_id).output)
@@ -169,14 +169,14 @@ def test_a_pruned_version_is_explained_and_its_id_never_reused(
     co = cli("checkout", "v2", repo=repo_id)
     assert co.exit_code == 1
     assert (
-        "Version v2 of" in co.output and "was pruned by alice at" in co.output and "old epochs" in co.output
+        "Version v2 of" in co.output and "was pruned by admin at" in co.output and "old epochs" in co.output
     )
     with pytest.raises(VersionPruned):
         hubver.get_version(repo_id, "v1", **conn)
     shown = cli("show", "v1", repo=repo_id)
-    assert shown.exit_code == 1 and "pruned by alice" in shown.output
+    assert shown.exit_code == 1 and "pruned by admin" in shown.output
     promoted = cli("promote", "v1", "production", repo=repo_id)
-    assert promoted.exit_code == 1 and "v1 of" in promoted.output and "was pruned by alice" in promoted.output
+    assert promoted.exit_code == 1 and "v1 of" in promoted.output and "was pruned by admin" in promoted.output
 
     # The next push is v4, and v2 cannot be taken again by hand.
     assert publish(art, repo_id, conn, 4).version == "v4"
@@ -272,3 +272,245 @@ def test_a_bad_retention_policy_fails_when_the_callback_is_made(hub, hub_token, 
 
     with pytest.raises(ConfigError, match="Invalid --keep-best"):
         HubverCallback(repo=repo_id, endpoint=hub.url, token=hub_token, keep_best="eval_loss:0")
+
+
+# -- issue 16 red team: prune racing promote, pruning through plain huggingface_hub ----------
+
+
+def oids_of(conn, repo_id, rev) -> dict[str, str]:
+    """path -> LFS oid of the files at `rev`."""
+    _, files = hubver.connect(repo_id, **conn).client.files(repo_id, rev)
+    return {p: f.sha256 for p, f in files.items() if f.sha256}
+
+
+def test_a_version_promoted_while_prune_runs_keeps_its_tag_and_files(
+    hub, conn, cli, adapters, copy_of, repo_id, monkeypatch
+):
+    from hubver.registry import prune as prune_module
+
+    art = copy_of(adapters[4], "art")
+    for n in range(1, 6):
+        publish(art, repo_id, conn, n)
+    planned = prune_module._plan
+
+    def plan_then_promote(*args, **kwargs):
+        result = planned(*args, **kwargs)
+        if not hubver.list_aliases(repo_id, **conn):  # once: the race the red team ran
+            hubver.promote(repo_id, "v3", "production", **conn)
+        return result
+
+    monkeypatch.setattr(prune_module, "_plan", plan_then_promote)
+    v3_extra = oids_of(conn, repo_id, "v3")["extra.bin"]
+    result = hubver.prune(repo_id, keep_last=2, apply=True, reclaim=True, **conn)
+    assert {d.version for d in result.pruned} == {"v1", "v2", "v3"}  # planned before the promotion
+    assert sorted(result.tags_deleted) == ["v1", "v2"]
+    assert any("v3 is kept for now: the alias production now points at it" in w for w in result.warnings)
+    assert v3_extra not in result.reclaimed_objects and len(result.reclaimed_objects) == 2
+    # production still serves v3, whole
+    out = hubver.checkout(repo_id, "production", to=Path(art).parent / "co", quiet=True, **conn)
+    assert json.loads((Path(out.path) / "hubver.json").read_text())["version"] == "v3"
+    assert (Path(out.path) / "extra.bin").stat().st_size == extra_size(3)
+    assert hubver.select(repo_id, "production", **conn).version == "v3"
+    # ... and verify says the alias sits on a pruned version (a failure, never "ok")
+    reports = {r.version: r for r in hubver.verify(repo_id, **conn)}
+    assert not reports["alias production"].ok
+    assert any("ALIAS ON A PRUNED VERSION" in p for p in reports["alias production"].problems)
+    # promote never takes a version whose pruning is recorded, even while its tag is there
+    refused = cli("promote", "v3", "staging", repo=repo_id)
+    assert refused.exit_code == 1 and "v3 of" in refused.output and "was pruned by admin" in refused.output
+
+    # Once production moves on, the next prune finishes v3 (its tag goes).
+    hubver.promote(repo_id, "v5", "production", **conn)
+    again = hubver.prune(repo_id, keep_last=2, apply=True, **conn)
+    assert again.tags_deleted == ["v3"]
+
+
+def test_the_hub_refuses_deleting_a_tag_an_alias_needs_even_if_the_client_does_not_look(
+    hub, conn, adapters, copy_of, repo_id, monkeypatch
+):
+    from hubver.errors import HubverError
+    from hubver.registry import prune as prune_module
+
+    art = copy_of(adapters[4], "art")
+    for n in range(1, 4):
+        publish(art, repo_id, conn, n)
+    planned = prune_module._plan
+
+    def plan_then_promote(*args, **kwargs):
+        result = planned(*args, **kwargs)
+        hubver.promote(repo_id, "v2", "production", **conn)
+        return result
+
+    monkeypatch.setattr(prune_module, "_plan", plan_then_promote)
+    monkeypatch.setattr(prune_module, "_in_use", lambda *a: {})  # a client that does not re-read
+    with pytest.raises(HubverError) as refused:
+        hubver.prune(repo_id, keep_last=1, apply=True, reclaim=True, **conn)
+    message = refused.value.message
+    assert "the Hub refused to delete its tag" in message and "the alias 'production' points at it" in message
+    assert "no write access" not in message and "Run the same" not in (refused.value.hint or "")
+    tags = {t.name for t in hubver.connect(repo_id, **conn).client.api.list_repo_refs(repo_id).tags}
+    assert "v2" in tags
+    out = hubver.checkout(repo_id, "production", to=Path(art).parent / "co", quiet=True, **conn)
+    assert (Path(out.path) / "extra.bin").stat().st_size == extra_size(2)
+
+
+def test_a_writer_with_plain_huggingface_hub_cannot_prune_what_an_alias_or_the_head_serves(
+    hub, api, conn, cli, adapters, copy_of, repo_id
+):
+    from huggingface_hub import CommitOperationAdd
+    from huggingface_hub.errors import HfHubHTTPError
+
+    art = copy_of(adapters[4], "art")
+    for n in (1, 2, 3):
+        publish(art, repo_id, conn, n)
+    hubver.promote(repo_id, "v2", "production", **conn)
+    tags = {t.name: t.target_commit for t in api.list_repo_refs(repo_id).tags}
+    stones = [
+        index.tombstone(v, at="2026-01-01T00:00:00Z", by="mallory", reason="by hand", commit=tags[v])
+        for v in ("v1", "v2", "v3")
+    ]
+    api.create_commit(
+        repo_id,
+        [CommitOperationAdd(index.INDEX_PATH, index.render([*index_lines(hub, repo_id), *stones]))],
+        commit_message="tombstones by hand",
+    )
+    for tag, words in (("v2", "the alias 'production' points at it"), ("v3", "latest version")):
+        with pytest.raises(HfHubHTTPError) as refused:
+            api.delete_tag(repo_id, tag=tag)
+        assert refused.value.response.status_code == 403 and words in refused.value.response.text, tag
+    # A branch made from v1 and moved on still holds v1's own file once v1's tag is gone.
+    api.create_branch(repo_id, branch="keep", revision="v1")
+    api.create_commit(
+        repo_id, [CommitOperationAdd("notes.txt", b"x")], commit_message="notes", revision="keep"
+    )
+    api.delete_tag(repo_id, tag="v1")  # pruned, and no alias or branch head is its commit: may go
+    # LFS files: what production, main's head and keep hold stay.
+    files = {f.file_oid: f for f in api.list_lfs_files(repo_id)}
+    for rev in ("production", "main", "keep"):
+        held = oids_of(conn, repo_id, rev)["extra.bin"]
+        with pytest.raises(HfHubHTTPError) as refused:
+            api.permanently_delete_lfs_files(repo_id, [files[held]])
+        assert refused.value.response.status_code == 403, rev
+    assert "refs/heads/keep still hold" in refused.value.response.text
+
+    out = hubver.checkout(repo_id, "production", to=Path(art).parent / "co", quiet=True, **conn)
+    assert (Path(out.path) / "extra.bin").stat().st_size == extra_size(2)  # every file still downloads
+    # verify fails the alias on a pruned version; the gate still sees the pruned version's metrics
+    reports = {r.version: r for r in hubver.verify(repo_id, **conn)}
+    assert any("ALIAS ON A PRUNED VERSION" in p for p in reports["alias production"].problems)
+    publish(art, repo_id, conn, 4)
+    gated = hubver.promote(repo_id, "v4", "production", require_better=["eval_loss"], **conn)
+    assert f"the current v2 has {LOSS[2]:g}" in gated.gate["summary"], gated.gate
+
+
+def test_verify_fails_a_version_and_an_alias_whose_lfs_files_the_hub_lost(
+    unprotected, api, conn, cli, adapters, copy_of, repo_id
+):
+    art = copy_of(adapters[4], "art")
+    for n in (1, 2):
+        publish(art, repo_id, conn, n)
+    hubver.promote(repo_id, "v1", "production", **conn)
+    assert all(r.ok for r in hubver.verify(repo_id, **conn))
+    lost = oids_of(conn, repo_id, "v1")["extra.bin"]
+    api.permanently_delete_lfs_files(repo_id, [f for f in api.list_lfs_files(repo_id) if f.file_oid == lost])
+    reports = {r.version: r for r in hubver.verify(repo_id, **conn)}
+    for name in ("v1", "alias production"):
+        assert not reports[name].ok and any(
+            "LFS OBJECT MISSING: extra.bin" in p for p in reports[name].problems
+        )
+    assert reports["v2"].ok
+    out = cli("verify", "production", repo=repo_id)
+    assert out.exit_code == 1 and "LFS OBJECT MISSING" in out.output and "alias production" in out.output
+
+
+def test_keep_best_needs_a_recorded_metric_and_min_max_override_the_direction(
+    conn, cli, adapters, copy_of, repo_id
+):
+    art = copy_of(adapters[4], "art")
+    for n in (1, 2, 3):
+        publish(art, repo_id, conn, n)
+    out = cli("prune", "--keep-best", "eval_los", "--yes", repo=repo_id)
+    assert out.exit_code == 1 and "has the metric 'eval_los'" in out.output, out.output
+    assert "Metrics recorded: eval_loss" in out.output and "Traceback" not in out.output
+    assert len(hubver.list_versions(repo_id, **conn)) == 3  # nothing pruned
+    # eval_loss: v1 3.0, v2 3.7, v3 2.4. Lower is better by its name; max: keeps the highest.
+    lowest = hubver.prune(repo_id, keep_best="eval_loss", **conn)
+    assert [d.version for d in lowest.kept] == ["v3"]
+    highest = hubver.prune(repo_id, keep_best="max:eval_loss", **conn)
+    assert [(d.version, d.reasons[-1]) for d in highest.kept] == [
+        ("v2", "best eval_loss (highest: 3.7)"),
+        ("v3", "latest (the branch head holds its files)"),
+    ]
+
+
+def test_prune_on_a_branch_touches_only_the_versions_published_on_it(
+    hub, api, conn, cli, adapters, copy_of, repo_id
+):
+    from hubver.errors import AuthError
+
+    art = copy_of(adapters[4], "art")
+    for n in (1, 2, 3):
+        publish(art, repo_id, conn, n)
+    api.create_branch(repo_id, branch="dev", revision="main")
+    for n in (4, 5):
+        (art / "extra.bin").write_bytes(os.urandom(extra_size(n)))
+        hubver.push(art, repo_id, metrics={"eval_loss": LOSS[n]}, branch="dev", **conn)
+    done = json.loads(
+        cli("prune", "--branch", "dev", "--keep-last", "1", "--yes", "--json", repo=repo_id).output
+    )
+    assert [d["version"] for d in done["kept"]] == ["v5"] and done["tags_deleted"] == ["v4"]
+    assert [d["version"] for d in done["pruned"]] == ["v4"]
+    tags = {t.name for t in api.list_repo_refs(repo_id).tags}
+    assert tags == {"v1", "v2", "v3", "v5"}
+    # A refusal by a rule of the hub is reported as what the hub said, not as missing rights.
+    with pytest.raises(AuthError) as refused:
+        hubver.connect(repo_id, **conn).client.delete_tag(repo_id, "v1")
+    assert "was refused by" in refused.value.message and "unless pruned" in refused.value.message
+    assert "no write access" not in refused.value.message
+
+
+def test_latest_cannot_be_pushed_as_a_version_id_and_a_bad_alias_name_says_alias(
+    conn, cli, adapters, copy_of, repo_id
+):
+    art = copy_of(adapters[4], "art")
+    out = cli("push", str(art), "--version", "latest", repo=repo_id)
+    assert out.exit_code == 1 and "selector word" in out.output, out.output
+    publish(art, repo_id, conn, 1)
+    out = cli("promote", "v1", "best:x", repo=repo_id)
+    assert out.exit_code == 1 and "Invalid alias name 'best:x'" in out.output, out.output
+
+
+def test_an_alias_left_on_a_pruned_version_is_explained_by_resolve_verify_and_list(
+    unprotected, api, conn, cli, adapters, copy_of, repo_id
+):
+    art = copy_of(adapters[4], "art")
+    for n in (1, 2, 3):
+        publish(art, repo_id, conn, n)
+    hubver.promote(repo_id, "v2", "production", **conn)
+    # What an older hubver (or a hub that protects nothing) could leave: v2 pruned, tag gone.
+    from huggingface_hub import CommitOperationAdd
+
+    commit = {t.name: t.target_commit for t in api.list_repo_refs(repo_id).tags}["v2"]
+    stone = index.tombstone("v2", at="2026-01-01T00:00:00Z", by="bob", reason="old", commit=commit)
+    api.create_commit(
+        repo_id,
+        [
+            CommitOperationAdd(
+                index.INDEX_PATH, index.render([*index_lines(hub=unprotected, repo_id=repo_id), stone])
+            )
+        ],
+        commit_message="prune v2",
+    )
+    api.delete_tag(repo_id, tag="v2")
+    for selector in ("production", "production~1"):
+        out = cli("resolve", selector, repo=repo_id)
+        assert out.exit_code == 1 and "Traceback" not in out.output and "KeyError" not in out.output, (
+            out.output
+        )
+        assert (
+            "production points at v2, which is no longer available" in out.output and "pruned" in out.output
+        )
+    out = cli("verify", "production", repo=repo_id)
+    assert out.exit_code == 1 and "ALIAS ON A PRUNED VERSION" in out.output and "KeyError" not in out.output
+    listed = cli("list", repo=repo_id)
+    assert listed.exit_code == 0 and "alias production points at v2, which was pruned by bob" in listed.output

@@ -130,7 +130,11 @@ def test_every_verb_accepts_selectors(conn, published, cli, tmp_path):
     assert promoted.version == "v1"
     reports = hubver.verify(published, "min:eval_loss", **conn)
     assert [(r.version, r.ok) for r in reports] == [("v5", True)]
-    assert [r.version for r in hubver.verify(published, "production", **conn)] == ["v4"]
+    # an alias: its version, and the alias branch itself (that it holds the version, stored)
+    assert [(r.version, r.ok) for r in hubver.verify(published, "production", **conn)] == [
+        ("v4", True),
+        ("alias production", True),
+    ]
     # Through the CLI too.
     shown = cli("show", "max:eval_loss", repo=published)
     assert shown.exit_code == 0 and shown.stdout.startswith(f"{published} v1  commit")

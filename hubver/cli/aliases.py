@@ -23,7 +23,8 @@ from .common import emit_json, repo_options
     "--require-better",
     multiple=True,
     metavar="METRIC",
-    help="Promote only if METRIC beats the alias's current version (lower is better for losses). Repeatable.",
+    help="Promote only if METRIC beats the alias's current version (lower is better for losses; "
+    "min:METRIC or max:METRIC says the direction). Repeatable.",
 )
 def promote(
     settings: Settings,

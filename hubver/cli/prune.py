@@ -25,7 +25,8 @@ def _bytes(n: int) -> str:
     "--keep-best",
     multiple=True,
     metavar="METRIC[:K]",
-    help="Keep the K best versions by METRIC (default 1; lower is better for losses, errors, ...). Repeatable.",
+    help="Keep the K best versions by METRIC (default 1; lower is better for losses, errors, ...; "
+    "min:METRIC or max:METRIC says the direction). Repeatable.",
 )
 @click.option(
     "--older-than", metavar="DURATION", help="Prune only versions older than this (30d, 12h, 90m, 2w)."

@@ -50,7 +50,7 @@ class Promotion:
 def _check_alias(alias: str, refs: Refs, branch: str) -> None:
     from ..selectors import RESERVED_NAMES
 
-    ids.validate(alias, reserved=("main", branch))
+    ids.validate(alias, reserved=("main", branch), what="alias name")
     if alias in RESERVED_NAMES and alias not in refs.branches:
         raise VersionIdError(
             f"{alias!r} is a selector word (`{alias}` names the newest version), so it cannot be an alias.",
@@ -108,9 +108,10 @@ def promote_in(
         _check_alias(alias, refs, registry.branch)
         target = refs.tags[version]
         if attempt == 1:  # never point an alias at a version that is not what was published
-            check_version(client, read_listing(client, r, registry.branch), version, target).raise_if_broken(
-                r
-            )
+            listing = read_listing(client, r, registry.branch)
+            # nor at one whose pruning is recorded (its tag may still be there, being deleted)
+            not_pruned(listing, version, tagged_too=True)
+            check_version(client, listing, version, target).raise_if_broken(r)
         now = _now().isoformat(timespec="seconds").replace("+00:00", "Z")
         who = current_user()
         if requirements or better:  # the gate, against the alias as it is at this attempt
@@ -200,7 +201,8 @@ def _gate(
     """Evaluate the gate of promoting `version` to `alias`; GateFailed unless it passes."""
     client, r = registry.client, registry.repo
     listing = read_listing(client, r, registry.branch)
-    metrics = {v.version: v.metrics for v in listing.versions}
+    # the current version's metrics even if it was pruned meanwhile (its index line stays)
+    metrics = {v.version: v.metrics for v in [*listing.pruned, *listing.versions]}
     current = None
     if alias in refs.branches:
         record = read_alias_records(client, r, refs, registry.branch).get(alias)

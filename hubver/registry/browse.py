@@ -145,6 +145,13 @@ def read_listing(client: HubClient, repo: str, branch: str) -> Listing:
         if info.commit is None:
             info.problems.append(f"tag {v} is missing: run `hubver verify {v} --repair --repo {repo}`")
         versions.append(info)
+    for a, v in sorted(aliases.items()):
+        if v in pruned_records:
+            r = pruned_records[v]
+            problems.append(
+                f"alias {a} points at {v}, which was pruned by {_text(r.get('by')) or 'someone'} at "
+                f"{_text(r.get('at')) or 'an unrecorded time'}: promote a live version to {a}."
+            )
     # Free marks (no request): breaks in the index chain, tags that moved off the commit the
     # next version was published on. Content is checked when a version is read.
     for who, problem in chain_problems(entries, refs.tags):
@@ -346,10 +353,13 @@ def select(
         return registry.select(selector)
 
 
-def not_pruned(listing: Listing, version: str) -> None:
-    """Raise VersionPruned, saying by whom, when and why, if `version` was pruned (and is not a ref)."""
+def not_pruned(listing: Listing, version: str, *, tagged_too: bool = False) -> None:
+    """Raise VersionPruned, saying by whom, when and why, if `version` was pruned (and is not a
+    ref; with `tagged_too`, even if its tag is still there: promote never takes a pruned version)."""
     record = listing.pruned_record(version)
-    if record is None or version in listing.refs.tags or version in listing.refs.branches:
+    if record is None or version in listing.refs.branches:
+        return
+    if version in listing.refs.tags and not tagged_too:
         return
     raise VersionPruned(
         f"Version {version} of {listing.repo} was pruned by {record.get('by') or 'someone'} "

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import index, layout
 from ..client import HubClient
-from ..direction import direction, is_number
-from ..errors import ConfigError, ConflictError, HubverError, RepoNotFound
+from ..direction import is_number, split
+from ..errors import AuthError, ConfigError, ConflictError, HubverError, RepoNotFound
 from ..jsonio import finite
 from ..provenance import current_user
 from . import Connection, Registry, connect
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 MAX_ATTEMPTS = 6
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+MAX_DURATION = 1000 * 365 * 86400  # seconds; a datetime cannot go further back than year 1
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 RECLAIM_WARNING = (
     "Reclaiming deletes the LFS files only the pruned versions referenced, for good: their "
@@ -46,23 +47,36 @@ RECLAIM_WARNING = (
 
 def parse_duration(text: str) -> timedelta:
     """'30d', '12h', '90m', '2w', '45s' -> a timedelta; ConfigError otherwise."""
-    m = _DURATION.match(text or "")
+    m = _DURATION.match(text or "") if len(text or "") <= 40 else None
     if not m:
         raise ConfigError(
             f"Invalid duration {text!r}.",
             "Give a number and a unit: s, m, h, d or w (for example --older-than 30d or 12h).",
         )
-    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+    seconds = int(m.group(1)) * _UNITS[m.group(2)]
+    if seconds > MAX_DURATION:
+        raise ConfigError(
+            f"Duration {text!r} is too long: more than {MAX_DURATION // (365 * 86400)} years.",
+            "Give a duration of at most 1000 years (for example 52w for a year).",
+        )
+    return timedelta(seconds=seconds)
 
 
 def parse_keep_best(spec: str) -> tuple[str, int]:
-    """'eval_loss' -> ('eval_loss', 1); 'accuracy:3' -> ('accuracy', 3)."""
-    metric, _, k = spec.rpartition(":") if ":" in spec else (spec, "", "1")
+    """'eval_loss' -> ('eval_loss', 1); 'accuracy:3' -> ('accuracy', 3); 'min:latency_ms:2' ->
+    ('min:latency_ms', 2) (`min:` / `max:` say which way the metric improves)."""
+    how, body = ("", spec)
+    if spec.startswith(("min:", "max:")):
+        how, body = spec[:4], spec[4:]
+    metric, _, k = body.rpartition(":") if ":" in body else (body, "", "1")
     metric = metric.strip()
+    if metric:
+        metric = how + metric
     if not metric or not k.strip().isdigit() or int(k) < 1:
         raise ConfigError(
             f"Invalid --keep-best {spec!r}.",
-            "Give a metric and optionally how many to keep: --keep-best eval_loss or --keep-best eval_loss:3.",
+            "Give a metric and optionally how many to keep: --keep-best eval_loss or --keep-best eval_loss:3 "
+            "(min:METRIC or max:METRIC says which way it improves, e.g. --keep-best min:latency_ms:2).",
         )
     return metric, int(k)
 
@@ -208,7 +222,7 @@ def prune_in(
             return result
         if result.pruned:
             now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-            who = current_user()
+            who = client.whoami() or current_user()  # the Hub account, not the OS user
             why = policy.reason or f"hubver prune ({policy.describe()})"
             stones = [
                 index.tombstone(d.version, at=now, by=who, reason=why, commit=d.commit) for d in result.pruned
@@ -236,9 +250,25 @@ def prune_in(
                 time.sleep(0.1 * attempt)
                 continue  # the branch moved: plan again on what it holds now
         result.applied = True
+        # Re-read the refs right before deleting: an alias promoted meanwhile (onto a version
+        # this plan chose) keeps that version's tag and files; the next prune finishes it.
+        in_use = _in_use(client, r, branch)
         for v in [*unfinished, *(d.version for d in result.pruned if d.commit)]:  # a lost tag: none to delete
+            if v in in_use:
+                result.warnings.append(
+                    f"{v} is kept for now: {in_use[v]}. Its pruning is recorded, but its tag and files "
+                    "stay until nothing points at it; a later prune deletes the tag."
+                )
+                continue
             try:
                 client.delete_tag(r, v)
+            except AuthError as e:  # a rule of the hub (an alias on it, a protected version)
+                raise HubverError(
+                    f"The pruning of {v} is recorded in {r}@{branch}, but the Hub refused to delete its "
+                    f"tag: {e.message}",
+                    "The version stays downloadable and nothing else is lost. Prune again once what "
+                    "the Hub names no longer holds it.",
+                ) from None
             except HubverError as e:
                 raise HubverError(
                     f"The pruning of {v} is recorded in {r}@{branch}, but deleting its tag failed: {e.message}",
@@ -247,7 +277,7 @@ def prune_in(
             result.tags_deleted.append(v)
         if reclaim:
             result.warnings.append(RECLAIM_WARNING)
-            _reclaim(client, r, result)
+            _reclaim(client, r, branch, result)
         return result
     raise ConflictError(
         f"Gave up pruning after {MAX_ATTEMPTS} attempts: {r}@{branch} kept changing.", "Retry the prune."
@@ -255,7 +285,9 @@ def prune_in(
 
 
 def _plan(client: HubClient, repo: str, branch: str, state: Any, policy: PrunePolicy) -> PruneResult:
-    live = index.live(state.entries)
+    # Only the versions published on this branch: a branch made from another one carries the
+    # other's index lines, which are not its to prune (lines from before `branch` was recorded count).
+    live = [e for e in index.live(state.entries) if e.get("branch", branch) == branch]
     records = read_alias_records(client, repo, client.refs(repo), branch)
     now_aliased: dict[str, list[str]] = {}
     ever: dict[str, list[str]] = {}
@@ -277,9 +309,15 @@ def _plan(client: HubClient, repo: str, branch: str, state: Any, policy: PrunePo
     if policy.keep_last:
         for e in live[-policy.keep_last :]:
             reasons[e["version"]].append(f"last {policy.keep_last}")
-    for metric, k in policy.keep_best:
-        how = direction(metric)
+    for spec, k in policy.keep_best:
+        metric, how = split(spec)
         ranked = [e for e in live if is_number((e.get("metrics") or {}).get(metric))]
+        if not ranked and live:
+            recorded = sorted({m for e in live for m, x in (e.get("metrics") or {}).items() if is_number(x)})
+            raise ConfigError(
+                f"No live version of {repo}@{branch} has the metric {metric!r} (--keep-best {spec}).",
+                "Metrics recorded: " + (", ".join(recorded) or "none") + ". Check the spelling.",
+            )
         ranked.sort(key=lambda e: e["metrics"][metric], reverse=how == "max")
         for rank, e in enumerate(ranked[:k], start=1):
             value = e["metrics"][metric]
@@ -347,17 +385,44 @@ def _reclaimable(client: HubClient, repo: str, state: Any, pruned: list[Decision
     return sorted(sizes), sum(sizes.values())
 
 
-def _reclaim(client: HubClient, repo: str, result: PruneResult) -> None:
-    """Delete, through the Hub's LFS-files API, the objects only the pruned versions referenced."""
-    wanted = set(result.reclaimable_objects)
+def _in_use(client: HubClient, repo: str, branch: str) -> dict[str, str]:
+    """version -> why it must stay, from the refs as they are now: an alias points at it, or a
+    branch head is its commit."""
+    refs = client.refs(repo)
+    by_commit: dict[str, list[str]] = {}
+    for tag, sha in refs.tags.items():
+        by_commit.setdefault(sha, []).append(tag)
+    out: dict[str, str] = {}
+    for alias, rec in sorted(read_alias_records(client, repo, refs, branch).items()):
+        out.setdefault(str(rec.get("version")), f"the alias {alias} now points at it")
+    for name, sha in sorted(refs.branches.items()):
+        for tag in by_commit.get(sha, []):
+            out.setdefault(tag, f"the branch {name} is at its commit")
+    return out
+
+
+def _reclaim(client: HubClient, repo: str, branch: str, result: PruneResult) -> None:
+    """Delete, through the Hub's LFS-files API, the objects only the pruned versions referenced:
+    recomputed from the refs as they are now (a version an alias took meanwhile, or a new
+    version sharing a file, keeps what it holds)."""
+    gone = [d for d in result.pruned if d.version in result.tags_deleted and d.commit]
+    state = read_state(client, repo, branch)
+    wanted, _ = _reclaimable(client, repo, state, gone)
+    kept = set(result.reclaimable_objects) - set(wanted)
+    if kept:
+        result.warnings.append(
+            f"{len(kept)} LFS object(s) of the plan are held by a ref now and were kept: "
+            + ", ".join(sorted(o[:12] for o in kept)[:5])
+        )
     if not wanted:
         return
-    files = [f for f in client.lfs_files(repo) if getattr(f, "file_oid", None) in wanted]
+    wanted_set = set(wanted)
+    files = [f for f in client.lfs_files(repo) if getattr(f, "file_oid", None) in wanted_set]
     for start in range(0, len(files), 1000):
         client.delete_lfs_files(repo, files[start : start + 1000])
     result.reclaimed_objects = sorted(f.file_oid for f in files)
     result.reclaimed_bytes = sum(int(f.size or 0) for f in files)
-    missing = wanted - set(result.reclaimed_objects)
+    missing = wanted_set - set(result.reclaimed_objects)
     if missing:
         result.warnings.append(
             f"{len(missing)} LFS object(s) were not listed by the Hub (already deleted?): "

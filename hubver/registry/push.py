@@ -388,7 +388,7 @@ def push_to(registry: Registry, path: str | Path, request: PushRequest) -> PushR
     """`Registry.push`: see `push`."""
     settings, repo = registry.settings, registry.repo
     if settings.branch:
-        ids.validate(settings.branch, reserved=())
+        ids.validate(settings.branch, reserved=(), what="branch name")
     if request.scheme not in ids.SCHEMES:
         raise VersionIdError(
             f"Unknown version scheme {request.scheme!r}.", f"Use one of: {', '.join(ids.SCHEMES)}."

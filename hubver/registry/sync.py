@@ -35,6 +35,7 @@ from ..errors import (
     IntegrityError,
     RepoNotFound,
     TransientError,
+    VersionIdError,
 )
 from ..jsonio import dumps, finite, parse_json
 from ..layout import commit_title
@@ -295,6 +296,14 @@ def plan(
             f"{', '.join(dst_only)}. Copying would put versions in another order than SRC's. Nothing was copied.",
             "Sync into a new repository with --to-repo, or push DST's versions to SRC first.",
         )
+    for v in to_copy:  # an id made before a rule reserved it (`latest`) is not copied on
+        try:
+            ids.validate(v, reserved=("main",))
+        except VersionIdError as e:
+            raise HistoriesDiffer(
+                f"SRC {repo} has a version DST cannot take: {e.message} Nothing was copied.",
+                "Sync into a repository without that version, or remove it from SRC (hubver prune).",
+            ) from None
     clash = [
         v
         for v in to_copy

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import index, layout
-from ..client import HubClient, Refs
+from ..client import HubClient, Refs, RemoteFile
 from ..errors import HubverError
 from ..layout import titled_version
 from ..trust import ContentCheck, chain_problems, check_commit, published_commit, read_index
@@ -67,7 +67,14 @@ def verify_in(
 
         # A bare id stays as it is (its tag may be the very thing that is missing); an alias or a
         # selector stands for the version it names.
-        if not parse(version).plain or version in client.refs(r).branches:
+        refs = client.refs(r)
+        if version in refs.branches and version != registry.branch:
+            record = read_alias_records(client, r, refs, registry.branch).get(version)
+            if record is not None:  # read as it is, even on a pruned version (reported, not raised)
+                return _Verifier(client, r, registry.branch, repair, deep).run(
+                    str(record["version"]), version
+                )
+        if not parse(version).plain or version in refs.branches:
             version = registry.select(version).version
     return _Verifier(client, r, registry.branch, repair, deep).run(version)
 
@@ -75,8 +82,9 @@ def verify_in(
 class _Verifier:
     def __init__(self, client: HubClient, repo: str, branch: str, repair: bool, deep: bool) -> None:
         self.client, self.repo, self.branch, self.repair, self.deep = client, repo, branch, repair, deep
+        self.stored: list[tuple[VerifyReport, dict[str, RemoteFile]]] = []  # LFS files to look for
 
-    def run(self, only: str | None) -> list[VerifyReport]:
+    def run(self, only: str | None, alias: str | None = None) -> list[VerifyReport]:
         client, r = self.client, self.repo
         refs = client.refs(r)
         head = refs.branches.get(self.branch)
@@ -114,8 +122,28 @@ class _Verifier:
                 reports.append(self._one(entries, i, refs, head, history, chain))
         if only is None:
             reports += self._lost(entries, refs, history)
-            reports += self._aliases(entries, refs)
+            reports += self._aliases(entries, refs, pruned)
+        elif alias is not None:  # `verify ALIAS`: its version, and the alias branch itself
+            reports += [a for a in self._aliases(entries, refs, pruned) if a.version == f"alias {alias}"]
+        self._stored()
         return reports
+
+    def _stored(self) -> None:
+        """Fail every report one of whose LFS files the Hub does not store (one LFS batch
+        request per 1000 objects: existence only, nothing is downloaded)."""
+        wanted = {f.sha256: f.size for _, files in self.stored for f in files.values() if f.sha256}
+        oids = sorted(wanted)
+        missing: set[str] = set()
+        for start in range(0, len(oids), 1000):
+            chunk = {o: wanted[o] for o in oids[start : start + 1000]}
+            missing |= self.client.lfs_missing(self.repo, chunk)
+        for report, files in self.stored:
+            for path, f in sorted(files.items()):
+                if f.sha256 in missing:
+                    report.fail(
+                        f"LFS OBJECT MISSING: {path} ({f.sha256[:12]}) is not stored on the Hub, so "
+                        "downloading it fails (its files were deleted, e.g. by a reclaim)."
+                    )
 
     def _one(
         self,
@@ -179,6 +207,7 @@ class _Verifier:
         for p in check.problems:
             report.fail(p)
         report.files_checked = sum(1 for p in check.files if not layout.is_managed(p))
+        self.stored.append((report, check.files))
         if self.deep and check.metadata is not None:
             for f in check.metadata.get("files") or []:
                 path = f.get("path")
@@ -251,13 +280,22 @@ class _Verifier:
                 reports.append(report)
         return reports
 
-    def _aliases(self, entries: list[dict[str, Any]], refs: Refs) -> list[VerifyReport]:
+    def _aliases(
+        self, entries: list[dict[str, Any]], refs: Refs, pruned: dict[str, dict[str, Any]]
+    ) -> list[VerifyReport]:
         by_version = {e["version"]: e for e in index.versions(entries)}
         reports = []
         for alias, record in sorted(read_alias_records(self.client, self.repo, refs, self.branch).items()):
             v = str(record["version"])
             report = VerifyReport(f"alias {alias}", True, record.get("head"), refs.tags.get(v))
             entry = by_version.get(v)
+            if v in pruned:
+                stone = pruned[v]
+                report.fail(
+                    f"ALIAS ON A PRUNED VERSION: {alias} points at {v}, which was pruned by "
+                    f"{stone.get('by') or 'someone'} at {stone.get('at') or 'an unrecorded time'}: "
+                    f"{stone.get('reason') or 'no reason recorded'}. Promote a live version to {alias}."
+                )
             if entry is None:
                 report.notes.append(f"{v} is not a version of {self.branch}; not checked here")
                 reports.append(report)
@@ -275,5 +313,6 @@ class _Verifier:
                 for p in check.problems:
                     report.fail(f"ALIAS {alias} does not hold {v}: {p}")
                 report.files_checked = sum(1 for p in check.files if not layout.is_managed(p))
+                self.stored.append((report, check.files))
             reports.append(report)
         return reports

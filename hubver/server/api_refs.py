@@ -95,6 +95,13 @@ class RefHandlers:
                     "unless pruned (`hubver prune` records a tombstone in the branch's index first). "
                     "An administrator removes one with `hubver hub remove-version`, which keeps a record."
                 )
+            in_use = await run_in_threadpool(repo.version_in_use, name) if kind is TAG else None
+            if in_use:
+                raise HTTPForbidden(
+                    f"Tag {name!r} marks a hubver version that is still in use: {in_use}. It stays "
+                    "on this hub even though its pruning is recorded; move the alias (or publish a "
+                    "newer version) first, then delete the tag."
+                )
             if kind is BRANCH and await run_in_threadpool(repo.holds_versions, name):
                 raise HTTPForbidden(
                     f"Branch {name!r} holds hubver versions (or an alias): it cannot be deleted, "

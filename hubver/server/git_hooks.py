@@ -62,6 +62,12 @@ def check_ref(repo: Repo, u: RefUpdate, *, protect: bool) -> None:
     if kind is TAG:
         if u.old != ZERO and protect and repo.is_version_tag(name):
             if u.new == ZERO and repo.is_pruned(name):
+                in_use = repo.version_in_use(name)
+                if in_use:
+                    raise ProtectedRef(
+                        f"{u.ref}: tag {name!r} marks a pruned hubver version that is still in use: "
+                        f"{in_use}. Move the alias (or publish a newer version) first."
+                    )
                 return  # pruned: the branch's index records who, when and why
             what = "deleted" if u.new == ZERO else "moved"
             raise ProtectedRef(

@@ -577,6 +577,40 @@ class Repo:
                     return True
         return False
 
+    def _alias_record(self, commit_sha: str) -> dict[str, Any] | None:
+        """The alias record (`.hubver/alias.json`) a branch head holds, if it has a readable one."""
+        entry = self.snapshot(commit_sha).files.get(ALIAS_RECORD)
+        if entry is None or entry.lfs_oid is not None or entry.size > (1 << 20):
+            return None
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            record = json.loads(self.read_blob(entry.blob))
+            return record if isinstance(record, dict) else None
+        return None
+
+    def version_in_use(self, tag: str) -> str | None:
+        """Why the version tag `tag` must stay even when its pruning is recorded (None if it may
+        go): a branch head is its commit, an alias branch's record points at it, or it is the
+        latest version published on its branch (whose head holds its files)."""
+        sha = self.refs.get(f"refs/tags/{tag}")
+        if sha is None or not self.is_version_tag(tag):
+            return None
+        commit = self.peel(sha)
+        heads = self.branches()
+        for branch, head in sorted(heads.items()):
+            if head == commit:
+                return f"the branch {branch!r} is at its commit"
+            record = self._alias_record(head)
+            if record and (record.get("version") == tag or record.get("commit") == commit):
+                return f"the alias {branch!r} points at it"
+        own = next((e for e in self._index_lines(commit) if e["version"] == tag and "pruned" not in e), None)
+        own_branch = own.get("branch") if own else None
+        candidates = [own_branch] if isinstance(own_branch, str) and own_branch in heads else sorted(heads)
+        for name in candidates:
+            published = [e for e in self._index_lines(heads[name]) if "pruned" not in e]
+            if published and published[-1]["version"] == tag:
+                return f"it is the latest version of the branch {name!r}, whose head holds its files"
+        return None
+
     def holds_versions(self, branch: str) -> bool:
         """A branch whose head carries hubver's index or metadata: versions (or an alias) live on it."""
         sha = self.refs.get(f"refs/heads/{branch}")
@@ -621,11 +655,23 @@ class Repo:
                         held.setdefault(entry.lfs_oid, name)
         return held
 
+    def tip_lfs_objects(self) -> dict[str, str]:
+        """LFS object -> a ref (branch, tag or pull request) whose tip commit holds it."""
+        refs = {**self.refs.list("refs/heads/"), **self.refs.list("refs/tags/"), **self.pull_requests()}
+        held: dict[str, str] = {}
+        for ref, sha in sorted(refs.items()):
+            for entry in self.snapshot(self.peel(sha)).files.values():
+                if entry.lfs_oid:
+                    held.setdefault(entry.lfs_oid, ref)
+        return held
+
     def delete_lfs_objects(self, oids: list[str], *, protect_versions: bool) -> list[str]:
         """Delete stored LFS objects for good; the ones that were stored.
 
-        With `protect_versions`, refuses (deleting nothing) if a version tag holds one of them:
-        the version has to be removed first (`hubver hub remove-version`).
+        With `protect_versions`, refuses (deleting nothing) if a version tag holds one of them
+        (the version has to be removed first: `hubver hub remove-version`), or if the tip of any
+        branch, tag or pull request holds one (what a ref serves stays downloadable; a pruned
+        version's objects go once no alias or head holds them).
         """
         if protect_versions:
             held = self.version_lfs_objects()
@@ -634,6 +680,14 @@ class Repo:
                 raise ProtectedRef(
                     f"LFS objects of the protected version(s) {', '.join(blocked)} cannot be deleted: "
                     "remove the version first (hubver hub remove-version), then delete its files."
+                )
+            tips = self.tip_lfs_objects()
+            refs = sorted({tips[o] for o in oids if o in tips})
+            if refs:
+                raise ProtectedRef(
+                    f"LFS objects that {', '.join(refs[:5])}{' ...' if len(refs) > 5 else ''} still hold "
+                    "cannot be deleted on this hub: what a branch, tag or pull request serves stays "
+                    "downloadable. Delete only objects no ref's tip holds."
                 )
         return [oid for oid in oids if self.lfs.delete(oid)]
 
@@ -684,6 +738,7 @@ def is_pr_ref(rev: str) -> bool:
 
 VERSION_METADATA = "hubver.json"
 VERSION_INDEX = ".hubver/versions.jsonl"
+ALIAS_RECORD = ".hubver/alias.json"  # on an alias branch: the version it points at
 
 
 # A .gitignore larger than this is not read (the client sends its own at most once a chunk).

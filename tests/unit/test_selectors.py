@@ -203,3 +203,22 @@ def test_alias_at_is_the_last_promotion_not_after_the_date(moment):
     else:
         with pytest.raises(SelectorError):
             pick(text)
+
+
+def test_a_metric_whose_name_ends_in_tilde_n_can_be_selected():
+    entries = [entry("v1", **{"weird name:x~1": 0.9}), entry("v2", **{"weird name:x~1": 0.5})]
+    tags = {"v1": "1" * 40, "v2": "2" * 40}
+    assert pick("best:weird name:x~1", entries, tags, {}) == "v1"  # not a cost: higher is better
+    assert pick("min:weird name:x~1", entries, tags, {}) == "v2"
+    # a metric named x that exists wins over the ~N reading
+    both = [entry("v1", x=1.0), entry("v2", x=2.0)]
+    assert pick("max:x~1", both, tags, {}) == "v1"
+
+
+def test_an_alias_on_a_pruned_version_says_so():
+    entries = [*ENTRIES, {"version": "v4", "pruned": {"by": "bob", "at": "2026-02-01T00:00:00Z"}}]
+    tags = {k: v for k, v in TAGS.items() if k != "v4"}
+    with pytest.raises(SelectorError) as e:
+        pick("production", entries, tags)
+    assert "production points at v4, which is no longer available" in e.value.message
+    assert "pruned: by bob" in e.value.message and "hubver promote VERSION production" in e.value.hint
