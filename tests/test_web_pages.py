@@ -1,8 +1,8 @@
 """The web pages of the embedded hub (hubver/web), over HTTP against the session hub: what they
 show, that what anyone wrote renders as text, that private repos stay 404s until their owner
 signs in, the session cookie and CSRF, the security headers; and `hubver ui` in front of the
-same hub through its API (Host check, launch key, a private repo read with a token that never
-reaches the browser)."""
+same hub through its API (Host check, the key in every path, no cookie, a private repo read with
+a token that never reaches the browser)."""
 
 from __future__ import annotations
 
@@ -410,7 +410,7 @@ def test_a_500_version_repo_page_reads_no_version_one_by_one(hub, api, web, repo
 
 @pytest.fixture
 def ui(hub, site):
-    """`hubver ui` in front of the session hub, for the private repo's owner: (launch URL, base)."""
+    """`hubver ui` in front of the session hub, for the private repo's owner: (URL, base, proc)."""
     import os
 
     proc = subprocess.Popen(
@@ -438,7 +438,7 @@ def ui(hub, site):
             url,
             proc.stderr.read() if proc.poll() is not None else "",
         )
-        yield url, url.split("/launch", 1)[0], proc
+        yield url, url.split("/s/", 1)[0], proc
     finally:
         proc.terminate()
         proc.wait(10)
@@ -447,22 +447,26 @@ def ui(hub, site):
 def test_ui_reads_a_private_repo_with_a_token_that_never_reaches_the_browser(ui, site):
     url, base, proc = ui
     token = site["owner_token"]
-    assert "/launch?key=" in url and token not in url
+    root = url.removeprefix(base).removesuffix(f"/{site['private']}")
+    assert re.fullmatch(r"/s/[A-Za-z0-9_-]{43}", root) and token not in url
     with httpx2.Client(base_url=base, follow_redirects=False, timeout=30) as browser:
-        # Before the launch link: nothing, whichever page.
-        for path in ("/", f"/{site['private']}", f"/{site['private']}/versions/v1"):
-            r = browser.get(path)
-            assert r.status_code == 403 and "secret" not in r.text, path
-        first = browser.get(url.removeprefix(base))
-        assert first.status_code == 303 and first.headers["location"] == f"/{site['private']}"
-        set_cookie = first.headers["set-cookie"]
-        assert {"HttpOnly", "SameSite=Strict"} <= {p.strip() for p in set_cookie.split(";")}
-        seen = [first]
-        home = browser.get("/")
-        assert site["private"] in rows(home.text, "data-repo")
-        page = browser.get(f"/{site['private']}")
+        # Without the key (or with another one): nothing, whichever page.
+        wrong = "/s/" + ("A" if root[3] != "A" else "B") + root[4:]
+        for prefix in ("", wrong, "/s", root[:-1]):
+            for path in ("/", f"/{site['private']}", f"/{site['private']}/versions/v1", "/static/hubver.css"):
+                r = browser.get(prefix + path)
+                assert r.status_code == 403 and "secret" not in r.text, prefix + path
+        page = browser.get(url.removeprefix(base))
         assert page.status_code == 200 and rows(page.text, "data-version") == ["v1"]
         assert "secret-message-xyz" in page.text
+        # Every link the pages make stays under the key; no cookie is ever set (a cookie would
+        # reach every port of 127.0.0.1: the red team's finding).
+        links = re.findall(r'(?:href|src|action)="(/[^"]*)"', page.text)
+        assert links and all(link.startswith(root + "/") for link in links), links
+        home = browser.get(root + "/")
+        assert site["private"] in rows(home.text, "data-repo")
+        assert f'href="{root}/{site["private"]}"' in home.text
+        seen = [page, home]
         for path in (
             f"/{site['private']}/versions/v1",
             f"/{site['private']}/tree/v1",
@@ -473,32 +477,74 @@ def test_ui_reads_a_private_repo_with_a_token_that_never_reaches_the_browser(ui,
             f"/{site['private']}/resolve/v1/hubver.json",
             "/static/hubver.css",
         ):
-            r = browser.get(path)
+            r = browser.get(root + path)
             assert r.status_code == 200, (path, r.text[-1500:])
             seen.append(r)
         assert json.loads(seen[-2].content)["version"] == "v1"
-        seen += [home, page, browser.get("/no/such-repo")]
+        seen.append(browser.get(root + "/no/such-repo"))
+        assert seen[-1].status_code == 404
+        for path in ("/login", "/logout"):
+            assert browser.get(root + path).status_code == 404  # no sign-in in `hubver ui`
         for r in seen:
             assert token not in r.text and token not in str(r.headers), r.url
+            assert "set-cookie" not in r.headers, r.url
             if r.headers.get("content-type", "").startswith("text/html"):
                 assert r.headers["content-security-policy"] == CSP
-    # The launch key works once: another browser (or a page that learnt the URL) gets nothing.
-    with httpx2.Client(base_url=base, follow_redirects=False) as other:
-        again = other.get(url.removeprefix(base))
-        assert again.status_code == 403 and "set-cookie" not in again.headers
-        assert other.get(f"/{site['private']}").status_code == 403
+                assert r.headers["referrer-policy"] == "same-origin"
+        assert not browser.cookies
 
 
 def test_ui_refuses_other_host_names(ui):
     url, base, _ = ui
     port = base.rsplit(":", 1)[1]
     with httpx2.Client(base_url=base, follow_redirects=False) as browser:
-        # A DNS-rebinding page reaches the port under its own name: refused before the launch key.
+        # A DNS-rebinding page reaches the port under its own name: refused, even with the key.
         for host in ("evil.example", f"evil.example:{port}", "127.0.0.1", f"127.0.0.1:{int(port) + 1}"):
             r = browser.get(url.removeprefix(base), headers={"Host": host})
             assert r.status_code == 421 and "set-cookie" not in r.headers, host
         ok = browser.get(url.removeprefix(base), headers={"Host": f"localhost:{port}"})
-        assert ok.status_code == 303
+        assert ok.status_code == 200
+
+
+def test_ui_opens_the_browser_at_a_private_file_not_a_command_line(tmp_path):
+    from hubver.web.ui import launch_file
+
+    url = "http://127.0.0.1:5/s/KEY_abc-123/ns/m?a=1&b=2"
+    page, directory = launch_file(url)
+    try:
+        assert page.parent == directory
+        assert directory.stat().st_mode & 0o777 == 0o700 and page.stat().st_mode & 0o777 == 0o600
+        text = page.read_text()
+        assert (
+            'http-equiv="refresh" content="0; url=http://127.0.0.1:5/s/KEY_abc-123/ns/m?a=1&amp;b=2"' in text
+        )
+        assert "KEY_abc-123" not in page.as_uri()  # what the browser's command line shows
+    finally:
+        shutil.rmtree(directory)
+
+
+def test_ui_says_the_hub_is_unreachable_when_it_goes_down(hub, site):
+    import dataclasses
+
+    from hubver.client import HubClient
+    from hubver.server import start_in_thread
+    from hubver.web.ui import start_ui
+
+    other = start_in_thread(dataclasses.replace(hub.app.config, public_url=None))
+    running = start_ui(HubClient(other.url, site["owner_token"]), repo=site["private"])
+    try:
+        with httpx2.Client(follow_redirects=False, timeout=60) as browser:
+            assert browser.get(running.url).status_code == 200
+            other.stop()
+            root = running.url.removesuffix(f"/{site['private']}")
+            for url in (root + "/", running.url, running.url + "/versions/v1", running.url + "/resolve/v1/x"):
+                r = browser.get(url)
+                assert r.status_code == 503, (url, r.status_code, r.text[-800:])
+                assert f"The hub at {other.url} is unreachable" in unescape(r.text), url
+                assert r.headers["content-security-policy"] == CSP
+    finally:
+        running.stop()
+        other.stop()
 
 
 def test_ui_says_when_the_repo_does_not_exist(hub, hub_token):

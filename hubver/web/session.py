@@ -28,6 +28,11 @@ SESSION_TTL = 12 * 3600.0
 MAX_SESSIONS = 10_000
 
 
+def same(given: str, expected: str) -> bool:
+    """A constant-time comparison that takes any text (a browser may send non-ASCII)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
+
+
 class Sessions(Generic[P]):
     """Sessions held in this process's memory (`hubver ui`: one process, one user)."""
 
@@ -57,7 +62,7 @@ class Sessions(Generic[P]):
     def _sid(self, cookie: str | None) -> str | None:
         sid, _, rest = (cookie or "").partition(".")
         stamp, _, sig = rest.partition(".")
-        if not sid or not stamp.isdigit() or not hmac.compare_digest(sig, self._sign("session", sid, stamp)):
+        if not sid or not stamp.isdigit() or not same(sig, self._sign("session", sid, stamp)):
             return None
         return sid if int(stamp) >= time.time() else None
 
@@ -81,7 +86,7 @@ class Sessions(Generic[P]):
         return self._sign("csrf", browser)
 
     def check_csrf(self, browser: str | None, token: str | None) -> bool:
-        return bool(browser and token) and hmac.compare_digest(str(token), self.csrf_token(str(browser)))
+        return bool(browser and token) and same(str(token), self.csrf_token(str(browser)))
 
 
 class DirSessions(Sessions[str]):
