@@ -375,6 +375,77 @@ def test_sign_in_cookie_csrf_and_sign_out(hub, site):
             assert replay.get(f"/{site['private']}").status_code == 404
 
 
+def test_a_signed_in_owner_gets_the_private_repos_files_for_its_pages(hub, site):
+    # The card's pictures and the files' download links are the API's resolve URLs: a browser
+    # sends no Authorization header, so resolve (GET/HEAD only) takes the session cookie too.
+    private = site["private"]
+    path = f"/{private}/resolve/v1/hubver.json"
+    with httpx2.Client(base_url=hub.url, follow_redirects=False) as anon:
+        assert anon.get(path).status_code in (401, 404)
+        assert anon.get(path, headers={"Cookie": "hubver_session=x.9999999999.y"}).status_code in (401, 404)
+    with httpx2.Client(base_url=hub.url, follow_redirects=False) as other:
+        assert sign_in(other, site["other_token"]).status_code == 303
+        assert other.get(path).status_code in (401, 404)
+    with httpx2.Client(base_url=hub.url, follow_redirects=False) as owner:
+        assert sign_in(owner, site["owner_token"]).status_code == 303
+        tree = owner.get(f"/{private}/tree/v1")
+        assert f'href="{path}"' in tree.text
+        r = owner.get(path)
+        assert r.status_code == 200 and json.loads(r.content)["version"] == "v1"
+        assert owner.head(path).status_code == 200
+
+
+HUGE = 10**400  # a JSON integer no float holds
+
+
+def test_numbers_no_float_holds_are_skipped_not_a_500(hub, api, web, adapters, hub_token, repo_id):
+    conn = {"endpoint": hub.url, "token": hub_token}
+    hubver.push(adapters[4], repo_id, message="one", metrics={"eval_loss": 2.0}, **conn)
+    v1 = json.loads(web.get(f"/{repo_id}/resolve/v1/hubver.json").content)
+    meta = json.loads(json.dumps(v1))
+    meta["version"] = "v2"
+    meta["metrics"] = {"eval_loss": HUGE, "acc": 0.5}
+    meta.setdefault("training", {})["log_history"] = [{"step": HUGE, "loss": 1.0}, {"step": 2, "loss": HUGE}]
+    for f in meta.get("files") or []:
+        f["size"] = HUGE
+    index = json.dumps({**v1, "metrics": {"eval_loss": HUGE}}) + "\n" + json.dumps(meta) + "\n"
+    from huggingface_hub import CommitOperationAdd
+
+    info = api.create_commit(
+        repo_id,
+        [
+            CommitOperationAdd("hubver.json", json.dumps(meta).encode()),
+            CommitOperationAdd(".hubver/versions.jsonl", index.encode()),
+        ],
+        commit_message="someone's huge numbers",
+    )
+    api.create_tag(repo_id, tag="v2", revision=info.oid)
+    for path in (
+        f"/{repo_id}",
+        f"/{repo_id}/chart?metric=acc",
+        f"/{repo_id}/versions/v2",
+        f"/{repo_id}/compare/v1...v2",
+        f"/{repo_id}/compare/v2...v1",
+        f"/{repo_id}/tree/v2",
+    ):
+        r = web.get(path)
+        assert r.status_code == 200, (path, r.text[-800:])
+    assert web.get(f"/{repo_id}/chart?metric=eval_loss").status_code == 404  # no usable value
+
+
+def test_malformed_paths_and_forms_are_a_4xx_page(web, site):
+    r = web.get(f"/{site['repo']}/tree/{'a' * 5000}")
+    assert r.status_code == 404 and r.headers["content-security-policy"] == CSP
+    r = web.get(f"/{site['repo']}/tree/main/{'a' * 5000}")
+    assert r.status_code == 404
+    assert web.get(f"/{site['repo']}/commits/{'a' * 5000}").status_code == 404
+    form = web.get("/login")
+    assert form.status_code == 200
+    for body in ("csrf=%ff&token=%ff", "csrf=%C3%A9&token=x", "csrf=\u00e9".encode().decode("latin-1")):
+        r = web.post("/login", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code in (400, 403) and 'class="error-message"' in r.text, body
+
+
 def test_a_500_version_repo_page_reads_no_version_one_by_one(hub, api, web, repo_id):
     # The repo page reads the refs, the index at the head, the card and the alias records: its
     # cost does not grow with a read per version. 500 index lines, 500 (lightweight) tags.
@@ -521,6 +592,50 @@ def test_ui_opens_the_browser_at_a_private_file_not_a_command_line(tmp_path):
         assert "KEY_abc-123" not in page.as_uri()  # what the browser's command line shows
     finally:
         shutil.rmtree(directory)
+
+
+def test_ui_hands_the_browser_a_file_and_the_key_only_to_stdout(hub, site, tmp_path):
+    import os
+
+    # webbrowser runs $BROWSER: a script that records its command line (what `ps` shows).
+    seen = tmp_path / "argv"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(
+        f'#!/bin/sh\nprintf "%s" "$1" > {seen}.tmp && cat "${{1#file://}}" >> {seen}.tmp && mv {seen}.tmp {seen}\n'
+    )
+    browser.chmod(0o700)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hubver",
+            "ui",
+            "--repo",
+            site["private"],
+            "--endpoint",
+            hub.url,
+            "--token",
+            site["owner_token"],
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "BROWSER": f"{browser} %s"},
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        key = url.split("/s/", 1)[1].split("/", 1)[0]
+        deadline = time.time() + 30
+        while not seen.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        argv, _, page = seen.read_text().partition("<")
+        assert argv.startswith("file:///") and key not in argv
+        assert key in page and 'http-equiv="refresh"' in page
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert key not in err
+    assert not os.path.exists(argv.removeprefix("file://"))  # removed when the ui stops
 
 
 def test_ui_says_the_hub_is_unreachable_when_it_goes_down(hub, site):

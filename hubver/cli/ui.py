@@ -23,6 +23,7 @@ def ui(settings: Settings, as_json: bool, port: int, no_browser: bool) -> None:
     at a private file that forwards to it, so the key never shows in `ps`.
     """
     import shutil
+    import signal
 
     from ..client import open_client
     from ..web.ui import launch_file, start_ui
@@ -36,6 +37,11 @@ def ui(settings: Settings, as_json: bool, port: int, no_browser: bool) -> None:
         sys.stdout.flush()
         click.echo(f"Serving the pages of {client.endpoint} at {running.base}; Ctrl-C stops.", err=True)
         opened = None
+
+        def stop(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt  # a `kill` stops it as Ctrl-C does: the browser's file removed
+
+        signal.signal(signal.SIGTERM, stop)
         try:
             if not no_browser:
                 import webbrowser

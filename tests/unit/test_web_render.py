@@ -4,6 +4,7 @@ session cookies, and the diff of two hubver.json documents."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -170,3 +171,22 @@ def test_a_long_card_is_cut_with_a_link_to_the_whole_file():
     assert 'class="card-cut"' in html and 'href="/ns/m/resolve/main/README.md"' in html
     assert took < 10, took  # whole: ~40 s of CPU
     assert 'class="card-cut"' not in render_card("# short", "/ns/m/resolve/main")
+
+
+def test_cards_are_rendered_once_per_commit():
+    from hubver.web import pages
+
+    class Cards:  # the one read a card costs, counted
+        reads = 0
+
+        def read_file(self, repo_type: str, repo_id: str, commit: str, path: str) -> bytes:
+            Cards.reads += 1
+            return f"# card at {commit}".encode()
+
+    ref = pages.RepoRef("model", "ns/cached-card")
+    source: Any = Cards()
+    first = pages.card(source, ref, "c1")
+    assert pages.card(source, ref, "c1") == first == "<h1>card at c1</h1>\n" and Cards.reads == 1
+    assert pages.card(source, ref, "c2") == "<h1>card at c2</h1>\n" and Cards.reads == 2
+    assert pages.card(source, pages.RepoRef("model", "ns/cached-card", "/s/k"), "c1") == first
+    assert Cards.reads == 3  # another site root: its own entry (image links carry the root)
