@@ -1,10 +1,11 @@
 """Sign-in sessions and CSRF tokens of the web pages.
 
 The session cookie holds a random session id, its expiry and an HMAC of both: never the token
-it was opened with. What the session stands for (the hub: the token, checked again on each
-request; `hubver ui`: "the launcher") stays in this process's memory; a restart signs everyone out. CSRF tokens are an
-HMAC of a per-browser random cookie (`hubver_csrf`), so every form POST proves it came from a
-page this server rendered for that browser.
+it was opened with. What the session stands for (the hub: the token's digest, checked again
+on each request) is kept by the server (`DirSessions`: files under the data dir). CSRF tokens
+are an HMAC of a per-browser random cookie (`hubver_csrf`), so every form POST proves it came
+from a page this server rendered for that browser. (`hubver ui` uses neither: no cookie there,
+see hubver/web/ui.py.)
 """
 
 from __future__ import annotations
