@@ -479,30 +479,24 @@ def test_a_500_version_repo_page_reads_no_version_one_by_one(hub, api, web, repo
     assert sorted(times)[2] < 0.3, times
 
 
-@pytest.fixture
-def ui(hub, site):
-    """`hubver ui` in front of the session hub, for the private repo's owner: (URL, base, proc)."""
+def start_ui_process(hub, site, *args: str, **env: str) -> subprocess.Popen:
+    """`hubver ui` in front of the session hub, for the private repo's owner."""
     import os
 
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hubver",
-            "ui",
-            "--repo",
-            site["private"],
-            "--endpoint",
-            hub.url,
-            "--token",
-            site["owner_token"],
-            "--no-browser",
-        ],
+    command = ["ui", "--repo", site["private"], "--endpoint", hub.url, "--token", site["owner_token"]]
+    return subprocess.Popen(
+        [sys.executable, "-m", "hubver", *command, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(os.environ),
+        env={**os.environ, **env},
     )
+
+
+@pytest.fixture
+def ui(hub, site):
+    """`hubver ui --no-browser` for the private repo's owner: (URL, base, proc)."""
+    proc = start_ui_process(hub, site, "--no-browser")
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:"), (
@@ -604,24 +598,7 @@ def test_ui_hands_the_browser_a_file_and_the_key_only_to_stdout(hub, site, tmp_p
         f'#!/bin/sh\nprintf "%s" "$1" > {seen}.tmp && cat "${{1#file://}}" >> {seen}.tmp && mv {seen}.tmp {seen}\n'
     )
     browser.chmod(0o700)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hubver",
-            "ui",
-            "--repo",
-            site["private"],
-            "--endpoint",
-            hub.url,
-            "--token",
-            site["owner_token"],
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "BROWSER": f"{browser} %s"},
-    )
+    proc = start_ui_process(hub, site, BROWSER=f"{browser} %s")
     try:
         url = proc.stdout.readline().strip()
         key = url.split("/s/", 1)[1].split("/", 1)[0]
