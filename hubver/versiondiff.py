@@ -7,6 +7,7 @@ Documents are untrusted (anyone with write access may edit them): every field is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
@@ -35,8 +36,18 @@ def changed(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, tup
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 
-def _number(x: Any) -> TypeGuard[int | float]:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+def is_number(x: Any) -> TypeGuard[int | float]:
+    """A JSON number that arithmetic with floats can use: not a bool, finite, and an int small
+    enough to be a float (a 400-digit integer in a document would raise OverflowError)."""
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(float(x))
+    except OverflowError:
+        return False
+
+
+_number = is_number
 
 
 def metric_deltas(a: dict[str, Any], b: dict[str, Any]) -> dict[str, tuple[Any, Any, Any]]:

@@ -433,9 +433,9 @@ def test_crafted_card_metadata_and_file_names_render_as_text(browse, site):
 # -- hubver ui -------------------------------------------------------------------------------------
 
 
-def test_hubver_ui_opens_the_repo_in_the_browser_through_its_one_time_link(browse, hub, hub_token, site):
-    """The printed URL signs this browser in (a SameSite=Strict cookie set on a redirect, which
-    only a real browser proves it keeps); the pages come through the Hub API; nobody else gets in."""
+def test_hubver_ui_opens_the_repo_in_the_browser_through_its_key(browse, hub, hub_token, site):
+    """The printed URL's path carries the key (no cookie: a cookie for 127.0.0.1 would reach every
+    port); every link stays under it; the pages come through the Hub API; nobody else gets in."""
     import subprocess
     import sys
 
@@ -450,34 +450,36 @@ def test_hubver_ui_opens_the_repo_in_the_browser_through_its_one_time_link(brows
     )
     try:
         url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:") and "/launch?key=" in url, (url, proc.poll())
+        assert url.startswith("http://127.0.0.1:") and "/s/" in url, (url, proc.poll())
         assert hub_token not in url
-        base = url.split("/launch", 1)[0]
+        base, _, rest = url.partition("/s/")
+        root = "/s/" + rest.split("/", 1)[0]
         stranger = browse()
         stranger.expect_failures(403)
         refused = stranger.page.goto(base + f"/{show.repo}")
         assert refused is not None and refused.status == 403
         b = browse()
         b.page.goto(url)
-        assert b.path() == f"/{show.repo}"  # the launch link lands on the repo, signed in
+        assert b.path() == f"{root}/{show.repo}"
         assert sorted(rows_of(b)) == [v.version for v in show.versions]
         for v in show.versions:
             row = b.page.locator(f'table#versions tr[data-version="{v.version}"]')
             assert close_to(
                 number(row.locator('td[data-metric="eval_loss"]').inner_text()), v.metrics["eval_loss"]
             )
-        cookie = next(c for c in b.context.cookies() if c["name"] == "hubver_session")
-        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
-        b.page.goto(base + f"/{show.repo}/chart?metric=accuracy")
+        assert not b.context.cookies()
+        b.page.locator("a.chart-link").first.click()  # links stay under the key
+        assert b.path().startswith(f"{root}/{show.repo}/chart?metric=")
+        b.page.goto(base + f"{root}/{show.repo}/chart?metric=accuracy")
         assert b.attrs("svg.metric circle.point", "data-key") == [v.version for v in show.versions]
-        b.page.goto(base + f"/{site['private']}")  # the token's owner (the admin) reads private repos
+        b.page.goto(base + f"{root}/{site['private']}")  # the token's owner (the admin) reads private repos
         assert rows_of(b) == ["v1"]
         assert hub_token not in b.page.content()
         b.shot("ui")
-        # The link works once: whoever learns it later gets nothing.
+        # Another key, or none: nothing.
         late = browse()
         late.expect_failures(403)
-        again = late.page.goto(url)
+        again = late.page.goto(base + "/s/" + "A" * 43 + f"/{show.repo}")
         assert again is not None and again.status == 403
         assert not late.context.cookies()
     finally:

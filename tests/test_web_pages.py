@@ -1,8 +1,8 @@
 """The web pages of the embedded hub (hubver/web), over HTTP against the session hub: what they
 show, that what anyone wrote renders as text, that private repos stay 404s until their owner
 signs in, the session cookie and CSRF, the security headers; and `hubver ui` in front of the
-same hub through its API (Host check, launch key, a private repo read with a token that never
-reaches the browser)."""
+same hub through its API (Host check, the key in every path, no cookie, a private repo read with
+a token that never reaches the browser)."""
 
 from __future__ import annotations
 
@@ -375,6 +375,77 @@ def test_sign_in_cookie_csrf_and_sign_out(hub, site):
             assert replay.get(f"/{site['private']}").status_code == 404
 
 
+def test_a_signed_in_owner_gets_the_private_repos_files_for_its_pages(hub, site):
+    # The card's pictures and the files' download links are the API's resolve URLs: a browser
+    # sends no Authorization header, so resolve (GET/HEAD only) takes the session cookie too.
+    private = site["private"]
+    path = f"/{private}/resolve/v1/hubver.json"
+    with httpx2.Client(base_url=hub.url, follow_redirects=False) as anon:
+        assert anon.get(path).status_code in (401, 404)
+        assert anon.get(path, headers={"Cookie": "hubver_session=x.9999999999.y"}).status_code in (401, 404)
+    with httpx2.Client(base_url=hub.url, follow_redirects=False) as other:
+        assert sign_in(other, site["other_token"]).status_code == 303
+        assert other.get(path).status_code in (401, 404)
+    with httpx2.Client(base_url=hub.url, follow_redirects=False) as owner:
+        assert sign_in(owner, site["owner_token"]).status_code == 303
+        tree = owner.get(f"/{private}/tree/v1")
+        assert f'href="{path}"' in tree.text
+        r = owner.get(path)
+        assert r.status_code == 200 and json.loads(r.content)["version"] == "v1"
+        assert owner.head(path).status_code == 200
+
+
+HUGE = 10**400  # a JSON integer no float holds
+
+
+def test_numbers_no_float_holds_are_skipped_not_a_500(hub, api, web, adapters, hub_token, repo_id):
+    conn = {"endpoint": hub.url, "token": hub_token}
+    hubver.push(adapters[4], repo_id, message="one", metrics={"eval_loss": 2.0}, **conn)
+    v1 = json.loads(web.get(f"/{repo_id}/resolve/v1/hubver.json").content)
+    meta = json.loads(json.dumps(v1))
+    meta["version"] = "v2"
+    meta["metrics"] = {"eval_loss": HUGE, "acc": 0.5}
+    meta.setdefault("training", {})["log_history"] = [{"step": HUGE, "loss": 1.0}, {"step": 2, "loss": HUGE}]
+    for f in meta.get("files") or []:
+        f["size"] = HUGE
+    index = json.dumps({**v1, "metrics": {"eval_loss": HUGE}}) + "\n" + json.dumps(meta) + "\n"
+    from huggingface_hub import CommitOperationAdd
+
+    info = api.create_commit(
+        repo_id,
+        [
+            CommitOperationAdd("hubver.json", json.dumps(meta).encode()),
+            CommitOperationAdd(".hubver/versions.jsonl", index.encode()),
+        ],
+        commit_message="someone's huge numbers",
+    )
+    api.create_tag(repo_id, tag="v2", revision=info.oid)
+    for path in (
+        f"/{repo_id}",
+        f"/{repo_id}/chart?metric=acc",
+        f"/{repo_id}/versions/v2",
+        f"/{repo_id}/compare/v1...v2",
+        f"/{repo_id}/compare/v2...v1",
+        f"/{repo_id}/tree/v2",
+    ):
+        r = web.get(path)
+        assert r.status_code == 200, (path, r.text[-800:])
+    assert web.get(f"/{repo_id}/chart?metric=eval_loss").status_code == 404  # no usable value
+
+
+def test_malformed_paths_and_forms_are_a_4xx_page(web, site):
+    r = web.get(f"/{site['repo']}/tree/{'a' * 5000}")
+    assert r.status_code == 404 and r.headers["content-security-policy"] == CSP
+    r = web.get(f"/{site['repo']}/tree/main/{'a' * 5000}")
+    assert r.status_code == 404
+    assert web.get(f"/{site['repo']}/commits/{'a' * 5000}").status_code == 404
+    form = web.get("/login")
+    assert form.status_code == 200
+    for body in ("csrf=%ff&token=%ff", "csrf=%C3%A9&token=x", "csrf=\u00e9".encode().decode("latin-1")):
+        r = web.post("/login", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code in (400, 403) and 'class="error-message"' in r.text, body
+
+
 def test_a_500_version_repo_page_reads_no_version_one_by_one(hub, api, web, repo_id):
     # The repo page reads the refs, the index at the head, the card and the alias records: its
     # cost does not grow with a read per version. 500 index lines, 500 (lightweight) tags.
@@ -408,37 +479,31 @@ def test_a_500_version_repo_page_reads_no_version_one_by_one(hub, api, web, repo
     assert sorted(times)[2] < 0.3, times
 
 
-@pytest.fixture
-def ui(hub, site):
-    """`hubver ui` in front of the session hub, for the private repo's owner: (launch URL, base)."""
+def start_ui_process(hub, site, *args: str, **env: str) -> subprocess.Popen:
+    """`hubver ui` in front of the session hub, for the private repo's owner."""
     import os
 
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hubver",
-            "ui",
-            "--repo",
-            site["private"],
-            "--endpoint",
-            hub.url,
-            "--token",
-            site["owner_token"],
-            "--no-browser",
-        ],
+    command = ["ui", "--repo", site["private"], "--endpoint", hub.url, "--token", site["owner_token"]]
+    return subprocess.Popen(
+        [sys.executable, "-m", "hubver", *command, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(os.environ),
+        env={**os.environ, **env},
     )
+
+
+@pytest.fixture
+def ui(hub, site):
+    """`hubver ui --no-browser` for the private repo's owner: (URL, base, proc)."""
+    proc = start_ui_process(hub, site, "--no-browser")
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:"), (
             url,
             proc.stderr.read() if proc.poll() is not None else "",
         )
-        yield url, url.split("/launch", 1)[0], proc
+        yield url, url.split("/s/", 1)[0], proc
     finally:
         proc.terminate()
         proc.wait(10)
@@ -447,22 +512,26 @@ def ui(hub, site):
 def test_ui_reads_a_private_repo_with_a_token_that_never_reaches_the_browser(ui, site):
     url, base, proc = ui
     token = site["owner_token"]
-    assert "/launch?key=" in url and token not in url
+    root = url.removeprefix(base).removesuffix(f"/{site['private']}")
+    assert re.fullmatch(r"/s/[A-Za-z0-9_-]{43}", root) and token not in url
     with httpx2.Client(base_url=base, follow_redirects=False, timeout=30) as browser:
-        # Before the launch link: nothing, whichever page.
-        for path in ("/", f"/{site['private']}", f"/{site['private']}/versions/v1"):
-            r = browser.get(path)
-            assert r.status_code == 403 and "secret" not in r.text, path
-        first = browser.get(url.removeprefix(base))
-        assert first.status_code == 303 and first.headers["location"] == f"/{site['private']}"
-        set_cookie = first.headers["set-cookie"]
-        assert {"HttpOnly", "SameSite=Strict"} <= {p.strip() for p in set_cookie.split(";")}
-        seen = [first]
-        home = browser.get("/")
-        assert site["private"] in rows(home.text, "data-repo")
-        page = browser.get(f"/{site['private']}")
+        # Without the key (or with another one): nothing, whichever page.
+        wrong = "/s/" + ("A" if root[3] != "A" else "B") + root[4:]
+        for prefix in ("", wrong, "/s", root[:-1]):
+            for path in ("/", f"/{site['private']}", f"/{site['private']}/versions/v1", "/static/hubver.css"):
+                r = browser.get(prefix + path)
+                assert r.status_code == 403 and "secret" not in r.text, prefix + path
+        page = browser.get(url.removeprefix(base))
         assert page.status_code == 200 and rows(page.text, "data-version") == ["v1"]
         assert "secret-message-xyz" in page.text
+        # Every link the pages make stays under the key; no cookie is ever set (a cookie would
+        # reach every port of 127.0.0.1: the red team's finding).
+        links = re.findall(r'(?:href|src|action)="(/[^"]*)"', page.text)
+        assert links and all(link.startswith(root + "/") for link in links), links
+        home = browser.get(root + "/")
+        assert site["private"] in rows(home.text, "data-repo")
+        assert f'href="{root}/{site["private"]}"' in home.text
+        seen = [page, home]
         for path in (
             f"/{site['private']}/versions/v1",
             f"/{site['private']}/tree/v1",
@@ -473,32 +542,101 @@ def test_ui_reads_a_private_repo_with_a_token_that_never_reaches_the_browser(ui,
             f"/{site['private']}/resolve/v1/hubver.json",
             "/static/hubver.css",
         ):
-            r = browser.get(path)
+            r = browser.get(root + path)
             assert r.status_code == 200, (path, r.text[-1500:])
             seen.append(r)
         assert json.loads(seen[-2].content)["version"] == "v1"
-        seen += [home, page, browser.get("/no/such-repo")]
+        seen.append(browser.get(root + "/no/such-repo"))
+        assert seen[-1].status_code == 404
+        for path in ("/login", "/logout"):
+            assert browser.get(root + path).status_code == 404  # no sign-in in `hubver ui`
         for r in seen:
             assert token not in r.text and token not in str(r.headers), r.url
+            assert "set-cookie" not in r.headers, r.url
             if r.headers.get("content-type", "").startswith("text/html"):
                 assert r.headers["content-security-policy"] == CSP
-    # The launch key works once: another browser (or a page that learnt the URL) gets nothing.
-    with httpx2.Client(base_url=base, follow_redirects=False) as other:
-        again = other.get(url.removeprefix(base))
-        assert again.status_code == 403 and "set-cookie" not in again.headers
-        assert other.get(f"/{site['private']}").status_code == 403
+                assert r.headers["referrer-policy"] == "same-origin"
+        assert not browser.cookies
 
 
 def test_ui_refuses_other_host_names(ui):
     url, base, _ = ui
     port = base.rsplit(":", 1)[1]
     with httpx2.Client(base_url=base, follow_redirects=False) as browser:
-        # A DNS-rebinding page reaches the port under its own name: refused before the launch key.
+        # A DNS-rebinding page reaches the port under its own name: refused, even with the key.
         for host in ("evil.example", f"evil.example:{port}", "127.0.0.1", f"127.0.0.1:{int(port) + 1}"):
             r = browser.get(url.removeprefix(base), headers={"Host": host})
             assert r.status_code == 421 and "set-cookie" not in r.headers, host
         ok = browser.get(url.removeprefix(base), headers={"Host": f"localhost:{port}"})
-        assert ok.status_code == 303
+        assert ok.status_code == 200
+
+
+def test_ui_opens_the_browser_at_a_private_file_not_a_command_line(tmp_path):
+    from hubver.web.ui import launch_file
+
+    url = "http://127.0.0.1:5/s/KEY_abc-123/ns/m?a=1&b=2"
+    page, directory = launch_file(url)
+    try:
+        assert page.parent == directory
+        assert directory.stat().st_mode & 0o777 == 0o700 and page.stat().st_mode & 0o777 == 0o600
+        text = page.read_text()
+        assert (
+            'http-equiv="refresh" content="0; url=http://127.0.0.1:5/s/KEY_abc-123/ns/m?a=1&amp;b=2"' in text
+        )
+        assert "KEY_abc-123" not in page.as_uri()  # what the browser's command line shows
+    finally:
+        shutil.rmtree(directory)
+
+
+def test_ui_hands_the_browser_a_file_and_the_key_only_to_stdout(hub, site, tmp_path):
+    import os
+
+    # webbrowser runs $BROWSER: a script that records its command line (what `ps` shows).
+    seen = tmp_path / "argv"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(
+        f'#!/bin/sh\nprintf "%s" "$1" > {seen}.tmp && cat "${{1#file://}}" >> {seen}.tmp && mv {seen}.tmp {seen}\n'
+    )
+    browser.chmod(0o700)
+    proc = start_ui_process(hub, site, BROWSER=f"{browser} %s")
+    try:
+        url = proc.stdout.readline().strip()
+        key = url.split("/s/", 1)[1].split("/", 1)[0]
+        deadline = time.time() + 30
+        while not seen.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        argv, _, page = seen.read_text().partition("<")
+        assert argv.startswith("file:///") and key not in argv
+        assert key in page and 'http-equiv="refresh"' in page
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert key not in err
+    assert not os.path.exists(argv.removeprefix("file://"))  # removed when the ui stops
+
+
+def test_ui_says_the_hub_is_unreachable_when_it_goes_down(hub, site):
+    import dataclasses
+
+    from hubver.client import HubClient
+    from hubver.server import start_in_thread
+    from hubver.web.ui import start_ui
+
+    other = start_in_thread(dataclasses.replace(hub.app.config, public_url=None))
+    running = start_ui(HubClient(other.url, site["owner_token"]), repo=site["private"])
+    try:
+        with httpx2.Client(follow_redirects=False, timeout=60) as browser:
+            assert browser.get(running.url).status_code == 200
+            other.stop()
+            root = running.url.removesuffix(f"/{site['private']}")
+            for url in (root + "/", running.url, running.url + "/versions/v1", running.url + "/resolve/v1/x"):
+                r = browser.get(url)
+                assert r.status_code == 503, (url, r.status_code, r.text[-800:])
+                assert f"The hub at {other.url} is unreachable" in unescape(r.text), url
+                assert r.headers["content-security-policy"] == CSP
+    finally:
+        running.stop()
+        other.stop()
 
 
 def test_ui_says_when_the_repo_does_not_exist(hub, hub_token):

@@ -17,11 +17,16 @@ from .common import emit_json, repo_options
 def ui(settings: Settings, as_json: bool, port: int, no_browser: bool) -> None:
     """Browse versions, charts and comparisons in a browser, for any hub (huggingface.co included).
 
-    The first line printed is the URL to open: it carries a one-time key that signs that browser
-    in, so no other local user or web page can read your private repositories through it.
+    The first line printed is the URL to open: its path carries a random key, and every page is
+    under it, so no other local user or web page can read your private repositories through
+    the port. Keep it to yourself: it is good until `hubver ui` stops. The browser is opened
+    at a private file that forwards to it, so the key never shows in `ps`.
     """
+    import shutil
+    import signal
+
     from ..client import open_client
-    from ..web.ui import start_ui
+    from ..web.ui import launch_file, start_ui
 
     with open_client(settings) as client:
         running = start_ui(client, repo=settings.repo, port=port)
@@ -31,16 +36,25 @@ def ui(settings: Settings, as_json: bool, port: int, no_browser: bool) -> None:
             click.echo(running.url)
         sys.stdout.flush()
         click.echo(f"Serving the pages of {client.endpoint} at {running.base}; Ctrl-C stops.", err=True)
-        if not no_browser:
-            import webbrowser
+        opened = None
 
-            webbrowser.open(running.url)
+        def stop(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt  # a `kill` stops it as Ctrl-C does: the browser's file removed
+
+        signal.signal(signal.SIGTERM, stop)
         try:
+            if not no_browser:
+                import webbrowser
+
+                page, opened = launch_file(running.url)
+                webbrowser.open(page.as_uri())
             running.wait()
         except KeyboardInterrupt:
             pass
         finally:
             running.stop()
+            if opened is not None:
+                shutil.rmtree(opened, ignore_errors=True)
 
 
 COMMANDS = [ui]

@@ -167,7 +167,7 @@ class FileHandlers:
         return JSONResponse(await run_in_threadpool(build))
 
     async def resolve(self, request: Request, address: RepoAddress, rev: str, path: str) -> Response:
-        repo = self.ctx.repo_for_read(request, address)
+        repo = self.ctx.repo_for_read(request, address, session=True)  # the pages' images and links
         names.check_revision(rev)
         names.check_path(path)
 

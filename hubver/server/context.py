@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -46,6 +47,9 @@ class ServerContext:
         self.tokens = tokens
         self.signer = signer
         self.store = store
+        # The user of a web-page session cookie (set by hubver/web/hub.py): file downloads
+        # (GET/HEAD resolve) take it too, so a signed-in owner's pages show private pictures.
+        self.session_user: Callable[[Request], User | None] | None = None
 
     def user(self, request: Request) -> User | None:
         auth = request.headers.get("authorization", "")
@@ -91,8 +95,12 @@ class ServerContext:
         user = self.user(request)
         return not target.meta.private or bool(user and user.owns(repo_id.split("/")[0]))
 
-    def repo_for_read(self, request: Request, address: RepoAddress) -> Repo:
+    def repo_for_read(self, request: Request, address: RepoAddress, *, session: bool = False) -> Repo:
+        """The repository if `request` may read it (`session`: a read-only GET that a signed-in
+        browser's session cookie may also authorise, when no Authorization header is given)."""
         user = self.user(request)
+        if user is None and session and self.session_user is not None and request.method in ("GET", "HEAD"):
+            user = self.session_user(request)
         repo = self.repo(request, address)
         address.repo_id = repo.meta.repo_id  # the id as created: what every answer shows
         if repo.meta.private and not (user and user.owns(address.repo_id.split("/")[0])):

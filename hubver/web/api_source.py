@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import quote
 
 from ..client import HubClient
-from ..errors import HubverError, RepoNotFound, RevisionMissing
-from .source import CommitItem, NotFound, RefSet, RepoSummary, TreeItem
+from ..errors import HubUnreachable, HubverError, RepoNotFound, RevisionMissing, TransientError
+from .source import CommitItem, NotFound, RefSet, RepoSummary, TreeItem, Unavailable
 
 TYPE_PATHS = {"model": "models", "dataset": "datasets"}
 MAX_HOME_REPOS = 50
@@ -49,10 +49,15 @@ class ApiSource:
             return self.client.call(what, fetch, repo=repo)
         except (RepoNotFound, RevisionMissing) as e:
             raise NotFound(e.message) from None
+        except (HubUnreachable, TransientError) as e:
+            raise self._down(e) from None
         except HubverError as e:
             if "not found" in e.message:
                 raise NotFound(e.message) from None
             raise
+
+    def _down(self, e: HubverError) -> Unavailable:
+        return Unavailable(f"The hub at {self.client.endpoint} is unreachable or failing: {e.message}")
 
     def _prefix(self, repo_type: str, repo_id: str) -> str:
         return f"{self.client.endpoint}/api/{TYPE_PATHS[repo_type]}/{repo_id}"
@@ -131,6 +136,8 @@ class ApiSource:
             return self.client.read_file(repo_id, path, commit)[0]
         except (RepoNotFound, RevisionMissing) as e:
             raise NotFound(e.message) from None
+        except (HubUnreachable, TransientError) as e:
+            raise self._down(e) from None
         except HubverError:
             return None  # too large to be metadata, or unreadable: the page says it is absent
 

@@ -22,7 +22,7 @@ from ..server.httputil import IMAGE_HEADERS, media_type
 from ..server.names import RepoAddress
 from ..server.routing import Route, route
 from .session import CSRF_COOKIE, SESSION_COOKIE, Sessions
-from .source import NotFound, Source
+from .source import NotFound, Source, Unavailable
 
 if TYPE_CHECKING:
     from . import pages
@@ -51,8 +51,9 @@ def _pages() -> Any:
 class Site(Protocol):
     """Who serves the pages: the embedded hub (sign-in, its store) or `hubver ui` (a Hub's API)."""
 
-    sign_in: bool  # offer /login (the hub); `hubver ui` signs in with its launch key instead
+    sign_in: bool  # offer /login (the hub); `hubver ui` has no sign-in and sets no cookie
     label: str  # shown in the header
+    root: str  # the path every page URL starts with: "" (the hub), `/s/<key>` (`hubver ui`)
 
     def source(self, request: Request) -> Source: ...
 
@@ -82,7 +83,9 @@ def cookie(name: str, value: str, *, secure: bool, max_age: int | None = None) -
 def safe_next(target: str | None) -> str:
     """A same-site path to go to after signing in ("/" for anything else)."""
     t = target or "/"
-    if not t.startswith("/") or t.startswith(("//", "/\\")) or any(c in t for c in "\r\n\\"):
+    # Browsers drop tabs and newlines from a URL and read a backslash as a slash, so `/\t/host`
+    # or `/\\host` would leave the site: no control character, backslash or space at all.
+    if not t.startswith("/") or t.startswith("//") or any(c <= " " or c in "\\\x7f" for c in t):
         return "/"
     return t
 
@@ -110,12 +113,14 @@ class WebPages:
         status: int = 200,
         headers: dict[str, str] | None = None,
     ) -> Response:
-        browser, new = self._browser(request)
+        # Only a site with sign-in has forms to protect; `hubver ui` sets no cookie at all.
+        browser, new = self._browser(request) if self.site.sign_in else ("", False)
         full = {
             "user": self.site.user_name(request),
             "sign_in": self.site.sign_in,
             "site_label": self.site.label,
-            "csrf": self.sessions.csrf_token(browser),
+            "root": self.site.root,
+            "csrf": self.sessions.csrf_token(browser) if browser else "",
             "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             **context,
         }
@@ -131,7 +136,13 @@ class WebPages:
         return response
 
     def error(self, request: Request, status: int, message: str, **extra: Any) -> Response:
-        titles = {400: "Bad request", 401: "Sign-in failed", 403: "Forbidden", 404: "Not found"}
+        titles = {
+            400: "Bad request",
+            401: "Sign-in failed",
+            403: "Forbidden",
+            404: "Not found",
+            503: "Hub unreachable",
+        }
         return self.html(
             request,
             "error.html",
@@ -149,12 +160,13 @@ class WebPages:
             return self.error(request, 404, str(e) or "Not found.")
         except _pages().BadRequest as e:
             return self.error(request, 400, str(e))
+        except Unavailable as e:
+            return self.error(request, 503, str(e))
         return self.html(request, template, context, 404 if context.get("missing") else 200)
 
-    @staticmethod
-    def _ref(address: RepoAddress) -> pages.RepoRef | None:
+    def _ref(self, address: RepoAddress) -> pages.RepoRef | None:
         p = _pages()
-        ref: pages.RepoRef = p.RepoRef(address.repo_type, address.repo_id)
+        ref: pages.RepoRef = p.RepoRef(address.repo_type, address.repo_id, self.site.root)
         return ref if address.repo_type in p.TYPE_DIRS else None
 
     async def _repo_page(
@@ -180,7 +192,7 @@ class WebPages:
 
     async def home(self, request: Request) -> Response:
         q = request.query_params.get("q", "")
-        return await self.page(request, "home.html", lambda s: _pages().home_page(s, q))
+        return await self.page(request, "home.html", lambda s: _pages().home_page(s, q, self.site.root))
 
     async def repo(self, request: Request, address: RepoAddress) -> Response:
         sort, q = request.query_params.get("sort", ""), request.query_params.get("q", "")
@@ -234,6 +246,8 @@ class WebPages:
             data = await run_in_threadpool(read)
         except NotFound as e:
             return self.error(request, 404, str(e))
+        except Unavailable as e:
+            return self.error(request, 503, str(e))
         if data is None:
             return self.error(
                 request,
@@ -330,14 +344,16 @@ class WebPages:
 REPO = "[/{repo_type}]/{namespace}/{name}"
 
 
-def web_routes(web: WebPages, *, with_resolve: bool = False) -> list[Route]:
+def web_routes(web: WebPages, *, with_resolve: bool = False, with_sign_in: bool = True) -> list[Route]:
     """The pages' routes, for a route table (docs/hub-api.md lists them after the API's)."""
-    table = [
-        route("GET", "/static/{path}", web.static),
-        route("GET", "/", web.home),
-        route("GET", "/login", web.login_form),
-        route("POST", "/login", web.login),
-        route("POST", "/logout", web.logout),
+    table = [route("GET", "/static/{path}", web.static), route("GET", "/", web.home)]
+    if with_sign_in:
+        table += [
+            route("GET", "/login", web.login_form),
+            route("POST", "/login", web.login),
+            route("POST", "/logout", web.logout),
+        ]
+    table += [
         route("GET", REPO, web.repo),
         route("GET", REPO + "/tree/{rev}[/{path:path}]", web.tree),
         route("GET", REPO + "/commits/{rev}", web.commits),

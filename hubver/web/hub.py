@@ -30,11 +30,16 @@ class HubSite:
         self.ctx = ctx
         self.sessions = sessions
 
-    def user(self, request: Request) -> User | None:
+    root = ""
+
+    def session_user(self, request: Request) -> User | None:
         # The session holds the token's digest, looked up again on every request: a token
         # revoked on the hub ends its sessions at once.
         digest = self.sessions.get(request.cookies.get(SESSION_COOKIE))
-        user = self.ctx.tokens.user_for_digest(digest) if digest else None
+        return self.ctx.tokens.user_for_digest(digest) if digest else None
+
+    def user(self, request: Request) -> User | None:
+        user = self.session_user(request)
         if user is None and request.headers.get("authorization"):
             try:
                 user = self.ctx.user(request)
@@ -59,4 +64,6 @@ def hub_page_routes(ctx: ServerContext) -> list[Route]:
     def sign_in(token: str) -> str | None:
         return hash_token(token) if ctx.tokens.authenticate(token) is not None else None
 
-    return web_routes(WebPages(HubSite(ctx, sessions), sessions, Login(sign_in)))
+    site = HubSite(ctx, sessions)
+    ctx.session_user = site.session_user  # the API's resolve serves the pages' files to a session
+    return web_routes(WebPages(site, sessions, Login(sign_in)))

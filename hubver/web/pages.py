@@ -9,12 +9,14 @@ alias, however many versions there are.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import quote
 
 from .. import charts
-from ..versiondiff import diff_documents, files_of, obj
+from ..versiondiff import diff_documents, files_of, is_number, obj
 from .render import format_value, render_card
 from .source import NotFound, RefSet, Source
 
@@ -35,19 +37,22 @@ class BadRequest(Exception):
 class RepoRef:
     repo_type: str
     repo_id: str
+    root: str = ""  # the site's path prefix: `hubver ui` serves every page under `/s/<key>`
+
+    def named(self, repo_id: str) -> RepoRef:
+        return replace(self, repo_id=repo_id)
 
     @property
     def base(self) -> str:
-        """The repository's page path: `/NS/NAME` or `/datasets/NS/NAME`."""
+        """The repository's page path: `ROOT/NS/NAME` or `ROOT/datasets/NS/NAME`."""
         ns, name = self.repo_id.split("/")
-        return f"/{TYPE_DIRS.get(self.repo_type, '')}{quote(ns, safe='')}/{quote(name, safe='')}"
+        return f"{self.root}/{TYPE_DIRS.get(self.repo_type, '')}{quote(ns, safe='')}/{quote(name, safe='')}"
 
     def resolve_url(self, rev: str, path: str) -> str:
         return f"{self.base}/resolve/{quote(rev, safe='')}/{quote(path, safe='/')}"
 
 
-def _number(x: Any) -> TypeGuard[int | float]:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and abs(x) != float("inf")
+_number = is_number  # finite, and convertible to a float (no 400-digit integers)
 
 
 def _text(x: Any) -> str | None:
@@ -122,10 +127,32 @@ def metric_names(entries: list[dict[str, Any]]) -> list[str]:
     return sorted(names)
 
 
+_cards: OrderedDict[tuple[str, str, str], str] = OrderedDict()  # (type, page base, commit) -> HTML
+_cards_lock = threading.Lock()
+MAX_CARDS = 64
+
+
+def card(source: Source, ref: RepoRef, commit: str) -> str:
+    """The rendered card at `commit`, from a small LRU: a commit never changes, and rendering a
+    long card (a table of every version) is most of a repo page's time."""
+    key = (ref.repo_type, ref.base, commit)
+    with _cards_lock:
+        if key in _cards:
+            _cards.move_to_end(key)
+            return _cards[key]
+    raw = source.read_file(ref.repo_type, ref.repo_id, commit, CARD_PATH)
+    html = render_card(raw.decode("utf-8", "replace"), f"{ref.base}/resolve/{DEFAULT_BRANCH}") if raw else ""
+    with _cards_lock:
+        _cards[key] = html
+        while len(_cards) > MAX_CARDS:
+            _cards.popitem(last=False)
+    return html
+
+
 # -- pages -------------------------------------------------------------------------------------
 
 
-def home_page(source: Source, q: str) -> dict[str, Any]:
+def home_page(source: Source, q: str, root: str = "") -> dict[str, Any]:
     repos = [r for t in ("model", "dataset") for r in source.list_repos(t)]
     needle = q.strip().lower()
     if needle:
@@ -134,7 +161,7 @@ def home_page(source: Source, q: str) -> dict[str, Any]:
     rows = [
         {
             "id": r.repo_id,
-            "url": RepoRef(r.repo_type, r.repo_id).base,
+            "url": RepoRef(r.repo_type, r.repo_id, root).base,
             "type": r.repo_type,
             "owner": r.repo_id.split("/")[0],
             "updated": r.updated,
@@ -152,13 +179,9 @@ def _sort_key(sort: str) -> tuple[str, bool]:
 
 def repo_page(source: Source, ref: RepoRef, *, sort: str = "", q: str = "") -> dict[str, Any]:
     summary = source.repo(ref.repo_type, ref.repo_id)
-    ref = RepoRef(ref.repo_type, summary.repo_id)
+    ref = ref.named(summary.repo_id)
     state = repo_state(source, ref)
-    card_html = ""
-    if state.head:
-        raw = source.read_file(ref.repo_type, ref.repo_id, state.head, CARD_PATH)
-        if raw is not None:
-            card_html = render_card(raw.decode("utf-8", "replace"), f"{ref.base}/resolve/{DEFAULT_BRANCH}")
+    card_html = card(source, ref, state.head) if state.head else ""
     metrics = metric_names(state.entries)
     rows = []
     for e in state.entries:
@@ -211,7 +234,7 @@ def repo_page(source: Source, ref: RepoRef, *, sort: str = "", q: str = "") -> d
 
 def tree_page(source: Source, ref: RepoRef, rev: str, path: str) -> dict[str, Any]:
     summary = source.repo(ref.repo_type, ref.repo_id)
-    ref = RepoRef(ref.repo_type, summary.repo_id)
+    ref = ref.named(summary.repo_id)
     commit = source.resolve(ref.repo_type, ref.repo_id, rev)
     items = source.tree(ref.repo_type, ref.repo_id, commit, path)
     refs = source.refs(ref.repo_type, ref.repo_id)
@@ -245,7 +268,7 @@ def tree_page(source: Source, ref: RepoRef, rev: str, path: str) -> dict[str, An
 
 def commits_page(source: Source, ref: RepoRef, rev: str) -> dict[str, Any]:
     summary = source.repo(ref.repo_type, ref.repo_id)
-    ref = RepoRef(ref.repo_type, summary.repo_id)
+    ref = ref.named(summary.repo_id)
     commit = source.resolve(ref.repo_type, ref.repo_id, rev)
     refs = source.refs(ref.repo_type, ref.repo_id)
     tags_at: dict[str, list[str]] = {}
@@ -334,7 +357,7 @@ def loss_chart(meta: dict[str, Any], version: str) -> str | None:
 
 def version_page(source: Source, ref: RepoRef, version: str) -> dict[str, Any]:
     summary = source.repo(ref.repo_type, ref.repo_id)
-    ref = RepoRef(ref.repo_type, summary.repo_id)
+    ref = ref.named(summary.repo_id)
     state = repo_state(source, ref)
     commit, meta = _version_meta(source, state, version)
     pos = state.position(version)
@@ -383,7 +406,7 @@ def version_page(source: Source, ref: RepoRef, version: str) -> dict[str, Any]:
 
 def chart_page(source: Source, ref: RepoRef, metric: str) -> dict[str, Any]:
     summary = source.repo(ref.repo_type, ref.repo_id)
-    ref = RepoRef(ref.repo_type, summary.repo_id)
+    ref = ref.named(summary.repo_id)
     state = repo_state(source, ref)
     names = metric_names(state.entries)
     base = {"repo": ref, "metric": metric, "metrics": names}
@@ -440,7 +463,7 @@ def parse_range(spec: str) -> tuple[str, str]:
 def compare_page(source: Source, ref: RepoRef, spec: str) -> dict[str, Any]:
     a, b = parse_range(spec)
     summary = source.repo(ref.repo_type, ref.repo_id)
-    ref = RepoRef(ref.repo_type, summary.repo_id)
+    ref = ref.named(summary.repo_id)
     state = repo_state(source, ref, with_aliases=False)
     (ca, ma), (cb, mb) = _version_meta(source, state, a), _version_meta(source, state, b)
     la, from_a = lora_table(ma)
@@ -482,7 +505,7 @@ def compare_page(source: Source, ref: RepoRef, spec: str) -> dict[str, Any]:
 
 def aliases_page(source: Source, ref: RepoRef) -> dict[str, Any]:
     summary = source.repo(ref.repo_type, ref.repo_id)
-    ref = RepoRef(ref.repo_type, summary.repo_id)
+    ref = ref.named(summary.repo_id)
     state = repo_state(source, ref)
     events = []
     for alias, record in state.aliases.items():

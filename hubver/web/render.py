@@ -59,9 +59,12 @@ def format_value(value: Any) -> str:
 
 
 def format_size(size: Any) -> str:
-    if not isinstance(size, int) or isinstance(size, bool):
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         return "-"
-    n = float(size)
+    try:
+        n = float(size)
+    except OverflowError:  # a 400-digit "size" in someone's document
+        return "-"
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
             return f"{int(n)} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -71,7 +74,10 @@ def format_size(size: Any) -> str:
 
 def format_time(ts: Any) -> str:
     if isinstance(ts, (int, float)) and not isinstance(ts, bool):
-        return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        try:
+            return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        except (OverflowError, ValueError, OSError):  # out of the calendar's range
+            return "-"
     return str(ts) if ts else "-"
 
 
@@ -82,10 +88,17 @@ def _is_relative(url: str) -> bool:
     return not (url.startswith(("/", "#", "//")) or ":" in url.split("/", 1)[0])
 
 
+MAX_CARD = 256 << 10  # characters of a card rendered: markdown-it needs ~1 s per 256 KiB of table
+
+
 def render_card(text: str, resolve_base: str) -> str:
     """The card's body as sanitised HTML (front matter left out); relative image paths
-    resolved against `resolve_base` (`/NS/NAME/resolve/REV`)."""
+    resolved against `resolve_base` (`/NS/NAME/resolve/REV`). A card longer than MAX_CARD is
+    cut at a line end and ends with a note linking to the whole file (README.md)."""
     _, body = split_front_matter(text)
+    cut = len(body) > MAX_CARD
+    if cut:
+        body = body[: body.rfind("\n", 0, MAX_CARD) + 1 or MAX_CARD]
     html = _MD.render(body)
 
     def keep(tag: str, attr: str, value: str) -> str | None:
@@ -95,4 +108,11 @@ def render_card(text: str, resolve_base: str) -> str:
             return value if value.startswith("/") and not value.startswith("//") else None
         return value
 
-    return nh3.clean(html, attribute_filter=keep)
+    html = nh3.clean(html, attribute_filter=keep)
+    if cut:
+        raw = f"{resolve_base}/README.md"
+        html += (
+            f'<p class="card-cut">This card is longer than {MAX_CARD >> 10} KiB: only its beginning is '
+            f'shown. <a href="{raw}">The whole README.md</a>.</p>'
+        )
+    return html

@@ -1,10 +1,11 @@
 """Sign-in sessions and CSRF tokens of the web pages.
 
 The session cookie holds a random session id, its expiry and an HMAC of both: never the token
-it was opened with. What the session stands for (the hub: the token, checked again on each
-request; `hubver ui`: "the launcher") stays in this process's memory; a restart signs everyone out. CSRF tokens are an
-HMAC of a per-browser random cookie (`hubver_csrf`), so every form POST proves it came from a
-page this server rendered for that browser.
+it was opened with. What the session stands for (the hub: the token's digest, checked again
+on each request) is kept by the server (`DirSessions`: files under the data dir). CSRF tokens
+are an HMAC of a per-browser random cookie (`hubver_csrf`), so every form POST proves it came
+from a page this server rendered for that browser. (`hubver ui` uses neither: no cookie there,
+see hubver/web/ui.py.)
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ SESSION_COOKIE = "hubver_session"
 CSRF_COOKIE = "hubver_csrf"
 SESSION_TTL = 12 * 3600.0
 MAX_SESSIONS = 10_000
+
+
+def same(given: str, expected: str) -> bool:
+    """A constant-time comparison that takes any text (a browser may send non-ASCII)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
 
 
 class Sessions(Generic[P]):
@@ -57,7 +63,7 @@ class Sessions(Generic[P]):
     def _sid(self, cookie: str | None) -> str | None:
         sid, _, rest = (cookie or "").partition(".")
         stamp, _, sig = rest.partition(".")
-        if not sid or not stamp.isdigit() or not hmac.compare_digest(sig, self._sign("session", sid, stamp)):
+        if not sid or not stamp.isdigit() or not same(sig, self._sign("session", sid, stamp)):
             return None
         return sid if int(stamp) >= time.time() else None
 
@@ -81,7 +87,7 @@ class Sessions(Generic[P]):
         return self._sign("csrf", browser)
 
     def check_csrf(self, browser: str | None, token: str | None) -> bool:
-        return bool(browser and token) and hmac.compare_digest(str(token), self.csrf_token(str(browser)))
+        return bool(browser and token) and same(str(token), self.csrf_token(str(browser)))
 
 
 class DirSessions(Sessions[str]):

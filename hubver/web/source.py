@@ -10,6 +10,10 @@ class NotFound(Exception):
     """A repository, revision or file the reader cannot see (missing or private alike: a 404)."""
 
 
+class Unavailable(Exception):
+    """The source cannot be read at all (`hubver ui`: its hub is down or unreachable): a 503."""
+
+
 @dataclass(frozen=True)
 class RepoSummary:
     repo_type: str  # "model", "dataset"

@@ -53,6 +53,13 @@ def _fingerprint(git_dir: Path) -> tuple[object, ...] | None:
     return tuple(parts)
 
 
+def _time(t: int) -> float:
+    try:
+        return float(t)
+    except OverflowError:  # a forged commit's 400-digit time
+        return 0.0
+
+
 def may_read(repo: Repo, user: User | None) -> bool:
     """As `ServerContext.repo_for_read`: public, or private to who owns its namespace."""
     return not repo.meta.private or bool(user and user.owns(repo.meta.repo_id.split("/")[0]))
@@ -77,7 +84,7 @@ class StoreSource:
         updated: float | None = None
         versions: int | None = None
         if head is not None:
-            with contextlib.suppress(StorageError, ObjectMissing, ValueError):
+            with contextlib.suppress(StorageError, ObjectMissing, ValueError, OSError, OverflowError):
                 updated = float(repo.commit(head).commit_time)
                 entry = repo.snapshot(head).files.get(INDEX_PATH)
                 versions = 0
@@ -122,7 +129,7 @@ class StoreSource:
         repo = self._repo(repo_type, repo_id)
         try:
             return repo.resolve(rev)
-        except (StorageError, ObjectMissing, ValueError):
+        except (StorageError, ObjectMissing, ValueError, OSError):  # OSError: a 5000-byte name
             raise NotFound(f"Revision {rev} not found in {repo_id}.") from None
 
     def read_file(self, repo_type: str, repo_id: str, commit: str, path: str) -> bytes | None:
@@ -144,7 +151,7 @@ class StoreSource:
         repo = self._repo(repo_type, repo_id)
         try:
             snap = repo.snapshot(commit)
-        except (StorageError, ObjectMissing) as e:
+        except (StorageError, ObjectMissing, ValueError, OSError) as e:
             raise NotFound(str(e)) from None
         path = path.strip("/")
         if path not in snap.dirs:
@@ -166,8 +173,8 @@ class StoreSource:
         repo = self._repo(repo_type, repo_id)
         try:
             return [
-                CommitItem(c.sha, c.title, c.author_name, float(c.author_time))
+                CommitItem(c.sha, c.title, c.author_name, _time(c.author_time))
                 for c in itertools.islice(repo.log(commit), limit)
             ]
-        except (StorageError, ObjectMissing) as e:
+        except (StorageError, ObjectMissing, ValueError, OSError) as e:
             raise NotFound(str(e)) from None

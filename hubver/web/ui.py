@@ -1,19 +1,22 @@
 """`hubver ui`: the web pages on 127.0.0.1 for any hub, read through its API with the user's token.
 
-The token stays in this process: pages are rendered here and the browser gets HTML only. So that
-other local users, or pages from other sites, cannot read private repositories through this
-port: the Host header must name 127.0.0.1/localhost and this port (no DNS rebinding), and every
-request needs the session cookie that only the printed URL's one-time launch key gets
-(HttpOnly, SameSite=Strict).
+The token stays in this process: pages are rendered here and the browser gets HTML only. Who
+else could ask this port for a private page: other local users, a web page in the user's browser
+(another site, or a server on another port of 127.0.0.1: browsers send a host's cookies to all of
+its ports, so a cookie would reach it), a DNS-rebinding page. So there is no cookie at all: every
+page lives under `/s/<key>/` (a random 256-bit key, the capability; every link the pages make is
+under it, the referrer policy `same-origin` keeps it from other origins), any other path is a
+403, and the Host header must name 127.0.0.1/localhost and this port (421 otherwise). The key
+reaches the user's terminal (stdout) and the browser through a 0600 file, never a command line.
 """
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -24,8 +27,8 @@ from starlette.types import Receive, Scope, Send
 from ..server.errors import HubHTTPError
 from ..server.httputil import error_response
 from ..server.routing import Router
-from .http import SECURITY_HEADERS, WebPages, cookie, safe_next, web_routes
-from .session import SESSION_COOKIE, Sessions
+from .http import SECURITY_HEADERS, WebPages, web_routes
+from .session import Sessions, same
 from .source import NotFound, Source
 
 if TYPE_CHECKING:
@@ -35,7 +38,8 @@ if TYPE_CHECKING:
 class UiSite:
     sign_in = False
 
-    def __init__(self, source: Source, label: str, user: Callable[[], str | None]) -> None:
+    def __init__(self, source: Source, label: str, user: Callable[[], str | None], root: str) -> None:
+        self.root = root
         self._source = source
         self.label = label
         self._user = user
@@ -55,49 +59,48 @@ def _plain(status: int, text: str) -> Response:
 
 
 class UiApp:
-    """ASGI app of `hubver ui`: Host check, launch key, then the pages' routes."""
+    """ASGI app of `hubver ui`: Host check, the key in the path, then the pages' routes."""
 
     def __init__(self, source: Source, label: str, user: Callable[[], str | None] = lambda: None) -> None:
-        self.sessions: Sessions[bool] = Sessions()
-        self.pages = WebPages(UiSite(source, label, user), self.sessions)
-        self.router = Router(web_routes(self.pages, with_resolve=True))
-        self.launch_key = secrets.token_urlsafe(24)
-        self._launched = False
-        self._lock = threading.Lock()
+        self.key = secrets.token_urlsafe(32)
+        self.root = f"/s/{self.key}"
+        self.pages = WebPages(UiSite(source, label, user, self.root), Sessions())
+        self.router = Router(web_routes(self.pages, with_resolve=True, with_sign_in=False))
         self.port = 0  # set once bound: the Host header must name it
 
     def allowed_hosts(self) -> set[str]:
         return {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
 
-    def _launch(self, request: Request) -> Response:
-        key = request.query_params.get("key", "")
-        with self._lock:
-            ok = not self._launched and hmac.compare_digest(key, self.launch_key)
-            self._launched = self._launched or ok
-        if not ok:
-            return _plain(
-                403, "This launch link was used already or is wrong: run `hubver ui` again for a new one."
-            )
-        response = Response(
-            status_code=303,
-            headers={"Location": safe_next(request.query_params.get("next")), **SECURITY_HEADERS},
-        )
-        response.headers.append("set-cookie", cookie(SESSION_COOKIE, self.sessions.open(True), secure=False))
-        return response
+    def _inside(self, scope: Scope) -> Scope | None:
+        """The request with `/s/<key>` taken off its path; None without the right key."""
+        raw: bytes = scope.get("raw_path") or scope["path"].encode()
+        path, sep, query = raw.partition(b"?")
+        parts = path.split(b"/", 3)
+        if len(parts) < 3 or parts[0] != b"" or parts[1] != b"s":
+            return None
+        if not same(parts[2].decode("latin-1"), self.key):
+            return None
+        rest = b"/" + (parts[3] if len(parts) > 3 else b"")
+        inner = dict(scope)
+        inner["raw_path"] = rest + sep + query
+        inner["path"] = "/" + scope["path"].split("/", 3)[3] if scope["path"].count("/") >= 3 else "/"
+        inner["root_path"] = ""
+        return inner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
+        inner = self._inside(scope)
         if request.headers.get("host", "") not in self.allowed_hosts():
             response = _plain(421, "hubver ui answers only at 127.0.0.1 or localhost on its own port.")
-        elif request.url.path == "/launch":
-            response = self._launch(request)
-        elif not self.sessions.get(request.cookies.get(SESSION_COOKIE)):
-            response = _plain(403, "Open the URL that `hubver ui` printed (it signs this browser in once).")
+        elif inner is None:
+            response = _plain(
+                403, "Open the URL that `hubver ui` printed: every page's address starts with its key."
+            )
         else:
             try:
-                response = await self.router.dispatch(request)
+                response = await self.router.dispatch(Request(inner, receive))
             except HubHTTPError as e:
                 response = error_response(e, dict(SECURITY_HEADERS))
         await response(scope, receive, send)
@@ -105,8 +108,8 @@ class UiApp:
 
 @dataclass
 class RunningUi:
-    url: str  # the launch URL: opens `start` and signs the browser in
-    base: str
+    url: str  # the page to open, with the key: the capability (print it to the user only)
+    base: str  # http://127.0.0.1:PORT, without the key
     app: UiApp
     _server: Any
     _thread: threading.Thread
@@ -167,5 +170,25 @@ def start_ui(
         raise RuntimeError("hubver ui failed to start")
     base = base_url(sock)
     start = f"/{quote(repo, safe='/')}" if repo else "/"
-    url = f"{base}/launch?key={app.launch_key}&next={quote(start, safe='')}"
-    return RunningUi(url, base, app, server, thread)
+    return RunningUi(f"{base}{app.root}{start}", base, app, server, thread)
+
+
+def launch_file(url: str) -> tuple[Path, Path]:
+    """A 0600 HTML file, in a new 0700 directory, that sends the browser on to `url`: the browser
+    is opened at this file, so the key is never on a command line (which `ps` shows to every
+    user). (file, directory): the caller removes the directory when the ui stops."""
+    import html
+    import os
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="hubver-ui-"))  # 0700
+    path = directory / "open.html"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        u = html.escape(url, quote=True)
+        f.write(
+            '<!doctype html><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
+            f'<meta http-equiv="refresh" content="0; url={u}"><title>hubver ui</title>'
+            f'<p><a href="{u}">Open hubver ui</a></p>\n'
+        )
+    return path, directory

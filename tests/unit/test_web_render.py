@@ -4,6 +4,7 @@ session cookies, and the diff of two hubver.json documents."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,12 @@ def test_a_card_keeps_markdown_and_points_relative_images_at_its_revision():
         ("//evil.example/", "/"),
         ("/\\evil.example", "/"),
         ("/a\r\nSet-Cookie: x=1", "/"),
+        ("/\t/evil.example", "/"),  # browsers drop tabs and newlines: `//evil.example`
+        ("/\n/evil.example", "/"),
+        ("/ /evil.example", "/"),
+        ("/\x00/evil.example", "/"),
+        ("/\x7f", "/"),
+        ("/ns/m/a\\b", "/"),
         ("", "/"),
         (None, "/"),
     ],
@@ -124,3 +131,62 @@ def test_diff_of_two_documents():
     assert [f["path"] for f in d.files_added] == ["new"] and [f["path"] for f in d.files_removed] == ["old"]
     assert d.files_changed == [{"path": "w", "size_a": 1, "size_b": 5}] and d.files_same == []
     assert d.code == {"commit": ("abc", None)}
+
+
+def test_csrf_and_session_checks_take_any_text():
+    # A form or cookie with non-ASCII text is a refusal, not a TypeError (a 500) in compare_digest.
+    sessions: Sessions[str] = Sessions()
+    assert not sessions.check_csrf("\xff" * 24, "\xff")
+    assert not sessions.check_csrf("b" * 24, "\udcff")
+    assert sessions.get("a.9999999999.\xff") is None
+
+
+HUGE = 10**400  # a JSON integer no float holds
+
+
+def test_huge_or_odd_numbers_are_skipped_not_a_500():
+    from hubver.web.pages import loss_chart, metric_names
+    from hubver.web.render import format_size, format_time
+
+    assert format_size(HUGE) == "-" and format_size(-1) == "-" and format_size(1500) == "1.5 kB"
+    assert format_time(1e300) == "-" and format_time(HUGE) == "-"
+    assert metric_names([{"version": "v1", "metrics": {"a": HUGE, "b": 1.0, "c": float("nan")}}]) == ["b"]
+    meta = {"training": {"log_history": [{"step": HUGE, "loss": 1.0}, {"step": 2, "loss": HUGE}]}}
+    svg = loss_chart(meta, "v1")
+    assert svg is not None and svg.count('class="point"') == 1
+    d = diff_documents({"metrics": {"m": HUGE}}, {"metrics": {"m": 1.5}}, {}, {})
+    assert d.metrics == {"m": (HUGE, 1.5, None)}
+
+
+def test_a_long_card_is_cut_with_a_link_to_the_whole_file():
+    import time
+
+    from hubver.web.render import MAX_CARD
+
+    table = "| a | b |\n|---|---|\n" + "".join(f"| {i} | x |\n" for i in range(400_000))
+    t0 = time.perf_counter()
+    html = render_card(table, "/ns/m/resolve/main")
+    took = time.perf_counter() - t0
+    assert html.count("<tr>") < MAX_CARD // 8 and "| 399999 |" not in html
+    assert 'class="card-cut"' in html and 'href="/ns/m/resolve/main/README.md"' in html
+    assert took < 10, took  # whole: ~40 s of CPU
+    assert 'class="card-cut"' not in render_card("# short", "/ns/m/resolve/main")
+
+
+def test_cards_are_rendered_once_per_commit():
+    from hubver.web import pages
+
+    class Cards:  # the one read a card costs, counted
+        reads = 0
+
+        def read_file(self, repo_type: str, repo_id: str, commit: str, path: str) -> bytes:
+            Cards.reads += 1
+            return f"# card at {commit}".encode()
+
+    ref = pages.RepoRef("model", "ns/cached-card")
+    source: Any = Cards()
+    first = pages.card(source, ref, "c1")
+    assert pages.card(source, ref, "c1") == first == "<h1>card at c1</h1>\n" and Cards.reads == 1
+    assert pages.card(source, ref, "c2") == "<h1>card at c2</h1>\n" and Cards.reads == 2
+    assert pages.card(source, pages.RepoRef("model", "ns/cached-card", "/s/k"), "c1") == first
+    assert Cards.reads == 3  # another site root: its own entry (image links carry the root)
