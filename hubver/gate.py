@@ -110,6 +110,11 @@ def evaluate(
         )
     for spec in better:
         metric, how = split(spec)
+        if not metric or metric.startswith(("min:", "max:")) or metric in ("min:", "max:"):
+            raise ConfigError(
+                f"Invalid --require-better {spec!r}: name a metric, e.g. eval_loss or min:latency_ms.",
+                "min: / max: say which way the metric improves, once, before its name.",
+            )
         word = "lower" if how == "min" else "higher"
         cond = f"better {metric} ({word} is better)"
         value = metrics.get(metric)

@@ -393,6 +393,21 @@ def test_a_signed_in_owner_gets_the_private_repos_files_for_its_pages(hub, site)
         r = owner.get(path)
         assert r.status_code == 200 and json.loads(r.content)["version"] == "v1"
         assert owner.head(path).status_code == 200
+        # Opened by a cookie: for this browser only (no shared cache), not embeddable elsewhere.
+        assert r.headers["cache-control"] == "private, no-store" and r.headers["vary"] == "Cookie"
+        assert r.headers["cross-origin-resource-policy"] == "same-origin"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        # A page of another site (or another port of this host) that embeds it gets nothing.
+        assert owner.get(path, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 404
+        assert owner.get(path, headers={"Sec-Fetch-Site": "same-site"}).status_code == 404
+
+
+def test_sign_in_to_a_path_with_non_latin1_characters(hub, site):
+    # The Location header is latin-1: the path goes percent-encoded, and the cookie is set.
+    with httpx2.Client(base_url=hub.url, follow_redirects=False) as web:
+        r = sign_in(web, site["owner_token"], next_path="/€")
+        assert r.status_code == 303 and r.headers["location"] == "/%E2%82%AC"
+        assert "hubver_session=" in r.headers["set-cookie"]
 
 
 HUGE = 10**400  # a JSON integer no float holds
@@ -707,3 +722,20 @@ def test_a_session_holds_across_hub_processes_on_one_data_dir(hub, site):
         assert all(p.stat().st_mode & 0o077 == 0 for p in sessions)
     finally:
         other.stop()
+
+
+def test_ui_answers_names_the_hub_refuses_with_an_error_page(hub, site):
+    # `a--b` and `..%2F..` are names the hub's grammar refuses: a 4xx page, never a bare 500.
+    from hubver.client import HubClient
+    from hubver.web.ui import start_ui
+
+    running = start_ui(HubClient(hub.url, site["owner_token"]), repo=site["private"])
+    try:
+        root = running.url.removesuffix(f"/{site['private']}")
+        with httpx2.Client(follow_redirects=False, timeout=60) as browser:
+            for path in ("/a--b/x", "/a..b/x", f"/{site['private']}/resolve/..%2f..%2f/x"):
+                r = browser.get(root + path)
+                assert 400 <= r.status_code < 500, (path, r.status_code, r.text[-400:])
+                assert r.headers["content-security-policy"] == CSP, path
+    finally:
+        running.stop()

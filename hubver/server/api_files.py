@@ -18,6 +18,7 @@ from .context import ServerContext
 from .errors import (
     HTTPBadRequest,
     HTTPEntryNotFound,
+    HTTPRepoNotFound,
     HubHTTPError,
 )
 from .httputil import (
@@ -170,6 +171,12 @@ class FileHandlers:
         repo = self.ctx.repo_for_read(request, address, session=True)  # the pages' images and links
         names.check_revision(rev)
         names.check_path(path)
+        # A private file that a browser's session cookie opened: for that browser and this site only
+        # (no shared cache keeps it; a page of another site or port cannot embed it).
+        by_cookie = repo.meta.private and self.ctx.user(request) is None
+        if by_cookie and request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            raise HTTPRepoNotFound("Repository not found")
+        private_headers = COOKIE_READ_HEADERS if by_cookie else {}
 
         def lookup() -> tuple[str, FileEntry | None]:
             sha = repo.resolve(rev)
@@ -182,6 +189,7 @@ class FileHandlers:
         headers = {
             "X-Repo-Commit": sha,
             "Content-Disposition": f"inline; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1])}",
+            **private_headers,
         }
         if entry.lfs_oid:
             oid = entry.lfs_oid
@@ -208,6 +216,14 @@ class FileHandlers:
         headers["Accept-Ranges"] = "bytes"
         data = await run_in_threadpool(repo.read_blob, entry.blob)
         return bytes_response(request, data, headers, media_type(path))
+
+
+COOKIE_READ_HEADERS = {
+    "Cache-Control": "private, no-store",
+    "Vary": "Cookie",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def file_item(e: FileEntry) -> dict[str, Any]:

@@ -87,7 +87,8 @@ def safe_next(target: str | None) -> str:
     # or `/\\host` would leave the site: no control character, backslash or space at all.
     if not t.startswith("/") or t.startswith("//") or any(c <= " " or c in "\\\x7f" for c in t):
         return "/"
-    return t
+    # A Location header is latin-1: a path with other characters goes percent-encoded (`/€`).
+    return quote(t, safe="/?&=%#:@!$'()*+,;~-._")
 
 
 class WebPages:

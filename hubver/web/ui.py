@@ -24,9 +24,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ..server.errors import HubHTTPError
+from ..errors import HubverError
+from ..server.errors import HubHTTPError, http_error
 from ..server.httputil import error_response
 from ..server.routing import Router
+from ..server.storage_errors import StorageError
 from .http import SECURITY_HEADERS, WebPages, web_routes
 from .session import Sessions, same
 from .source import NotFound, Source
@@ -103,6 +105,10 @@ class UiApp:
                 response = await self.router.dispatch(Request(inner, receive))
             except HubHTTPError as e:
                 response = error_response(e, dict(SECURITY_HEADERS))
+            except StorageError as e:  # a name the hub's grammar refuses (`a--b`, `..%2F..`)
+                response = error_response(http_error(e), dict(SECURITY_HEADERS))
+            except HubverError as e:  # the hub refused what the page asked it for (a bad revision)
+                response = _plain(400, f"The hub refused this request: {e.message}")
         await response(scope, receive, send)
 
 

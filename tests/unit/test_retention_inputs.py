@@ -90,3 +90,9 @@ def test_a_lock_naming_a_path_for_a_repo_is_refused():
         with pytest.raises(LockError) as e:
             from_dict({**lock, "versions": [{**good, "repo": bad}]}, "hubver.lock")
         assert "not a repository id" in e.value.message, bad
+
+
+@pytest.mark.parametrize("spec", ["min:", "max:", "min:min:eval_loss", "max:min:x"])
+def test_require_better_needs_one_direction_and_a_metric(spec):
+    with pytest.raises(ConfigError, match="Invalid --require-better"):
+        evaluate("v2", {"eval_loss": 1.0}, [], [spec], current=None, current_metrics=None)
