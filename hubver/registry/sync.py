@@ -164,6 +164,14 @@ def sync(
         # One hub on both sides (--to-repo): one client, so `local` starts one embedded hub, not two.
         same = src.strip() == dst.strip() and first_src.token == first_dst.token
         dst_client = src_client if same else stack.enter_context(open_client(first_dst))
+        if not same:  # hints name sync's own options, not push's --token/--endpoint
+            src_client.token_option = "--src-token or HUBVER_SRC_TOKEN"
+            src_client.endpoint_option = "the SRC argument"
+            dst_client.token_option = "--dst-token or HUBVER_DST_TOKEN"
+            dst_client.endpoint_option = "the DST argument"
+        else:
+            src_client.token_option = "--src-token/--dst-token or HUBVER_SRC_TOKEN/HUBVER_DST_TOKEN"
+            src_client.endpoint_option = "the SRC and DST arguments"
         for repo in repos:
             target = validate_repo(to_repo) if to_repo else validate_repo(repo)
             result.repos.append(
