@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,6 +40,7 @@ from ..jsonio import dumps, finite, parse_json
 from ..layout import commit_title
 from ..redact import strip_url_credentials
 from ..settings import HF_ENDPOINT_DEFAULT, LOCAL, Settings, resolve_settings, validate_repo
+from ..sync_tmp import sync_temp_dir
 from ..trust import chain_problems, check_commit, entry_hash, git_blob_sha
 from .browse import read_alias_records
 from .push import BranchState, _tag, check_history, read_state, repair_tags
@@ -408,7 +408,7 @@ def _copy_one(
         result.uploaded = [f.path for f in changed]
         return result
 
-    with tempfile.TemporaryDirectory(prefix="hubver-sync-") as tmp:
+    with sync_temp_dir() as tmp:  # under $HUBVER_HOME, swept of killed runs
         ops: list[Any] = []
         for f in changed:
             if f.sha256 and f.sha256 in present:
