@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
 import os
 import random
 import re
@@ -89,10 +90,24 @@ def _use_timeouts() -> None:
         )
 
     set_client_factory(factory)
+    logging.getLogger("huggingface_hub.utils._http").addFilter(_scrub_log_record)
     _TIMEOUTS_SET = True
 
 
-def _retry_budget() -> float:
+def _scrub_log_record(record: logging.LogRecord) -> bool:
+    """huggingface_hub's retry warnings name the URL requested, for an LFS upload a presigned
+    one (X-Amz-Signature, X-Amz-Credential): strip its credentials before anything prints it."""
+    from .redact import known_secrets, scrub
+
+    with contextlib.suppress(Exception):
+        record.msg = scrub(record.getMessage(), known_secrets())
+        record.args = None
+    return True
+
+
+def retry_budget() -> float:
+    """Seconds hubver keeps retrying a transient failure ($HUBVER_RETRY_SECONDS, default 30)."""
+
     try:
         return float(os.environ.get("HUBVER_RETRY_SECONDS", "30"))
     except ValueError:
@@ -108,6 +123,10 @@ class HubClient:
         self.endpoint = endpoint.rstrip("/")
         self.token = token
         self.local_dir: Path | None = None  # set for the in-process embedded hub
+        # How the user names this client's token and address in hints: push's options by
+        # default; `hubver sync` names its SRC/DST ones.
+        self.token_option = "--token or HF_TOKEN"
+        self.endpoint_option = "--endpoint, HUBVER_ENDPOINT or HF_ENDPOINT"
         self._whoami: tuple[str | None] | None = None  # the account the token names, once asked
         if not _is_huggingface_co(self.endpoint):
             # Other hubs (the embedded one included) serve plain LFS; Xet uploads would fail.
@@ -146,7 +165,7 @@ class HubClient:
         import httpx2
         from huggingface_hub.errors import HfHubHTTPError
 
-        deadline = time.monotonic() + _retry_budget()
+        deadline = time.monotonic() + retry_budget()
         connect_failures = 0
         delay = 0.5
         while True:
@@ -160,7 +179,7 @@ class HubClient:
                     if connect_failures > 2:  # a dead endpoint must fail within seconds
                         raise self._unreachable(t.cause) from None
                 if not retry:
-                    raise TransientError(f"{what} failed: {_short(t.cause)}") from None
+                    raise self._transient_error(what, t.cause, repo) from None
                 if time.monotonic() + wait > deadline:
                     if isinstance(t.cause, HfHubHTTPError):
                         raise self._http_error(what, t.cause, repo) from None
@@ -218,10 +237,27 @@ class HubClient:
                 raise self._http_error(what, cause, repo) from None
             raise _Transient(cause if isinstance(cause, httpx2.TransportError) else e, None) from None
 
+    def _transient_error(self, what: str, cause: BaseException, repo: str | None) -> TransientError:
+        """A 5xx or dropped connection, in the hub's words where it gave some (X-Error-Message),
+        scrubbed: a failed upload's URL is presigned, and its signature must not be printed."""
+        from huggingface_hub.errors import HfHubHTTPError
+
+        where = f"{repo} on {self.endpoint}" if repo else self.endpoint
+        if isinstance(cause, HfHubHTTPError) and cause.response is not None:
+            server = _server_message(cause)
+            text = f"{what} failed: HTTP {cause.response.status_code} from {where}. {server}".strip()
+        else:
+            text = f"{what} failed: {_short(cause)}"
+        return TransientError(
+            self.scrub(text),
+            "Nothing was published. Run the command again once the Hub is back "
+            "(this may be its storage, not another writer).",
+        )
+
     def _unreachable(self, cause: BaseException) -> HubUnreachable:
         return HubUnreachable(
             f"Cannot reach the Hub at {self.endpoint}: {_short(cause)}.",
-            "Check the address (--endpoint, HUBVER_ENDPOINT or HF_ENDPOINT) and your network; "
+            f"Check the address ({self.endpoint_option}) and your network; "
             "`hubver --local ...` uses the embedded hub instead.",
         )
 
@@ -242,12 +278,12 @@ class HubClient:
         if status == 401 and not self._has_token():
             return AuthError(
                 f"{what} needs a token, and none was found for {self.endpoint}.",
-                "Pass --token, set HF_TOKEN, or run `hf auth login`.",
+                f"Pass {self.token_option}, or run `hf auth login`.",
             )
         if status == 401:
             return AuthError(
                 f"The token was refused by {self.endpoint} ({what}).",
-                "Check that it is valid and not expired; pass another with --token or HF_TOKEN.",
+                f"Check that it is valid and not expired; pass another with {self.token_option}.",
             )
         if (
             isinstance(e, RepositoryNotFoundError)
@@ -266,7 +302,7 @@ class HubClient:
         if status == 403:
             return AuthError(
                 f"{what} was refused: this token has no write access to {where}. {server}".strip(),
-                "Use a token with write access to that namespace (--token or HF_TOKEN).",
+                f"Use a token with write access to that namespace ({self.token_option}).",
             )
         if status == 507:
             return HubStorageFull(

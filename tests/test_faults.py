@@ -726,3 +726,23 @@ def test_permanent_500s_fail_clearly_within_the_retry_budget(
     assert "Traceback" not in result.stderr + result.stdout
     assert rule.hits >= 2  # retried...
     assert elapsed < 2 + 8  # ...within HUBVER_RETRY_SECONDS (plus one last wait and the slack of a request)
+
+
+def test_push_with_the_store_down_fails_within_the_budget_with_the_hubs_message(
+    cli, hub, hub_token, adapters, repo_id, monkeypatch
+):
+    """An LFS batch answered 503 every time (the hub's object store is down) is not "someone
+    else writing": the push gives up within the retry budget and says what the hub said."""
+    hubver.push(adapters[4], repo_id, endpoint=hub.url, token=hub_token)
+    monkeypatch.setenv("HUBVER_RETRY_SECONDS", "5")
+    rule = Rule("POST", rf"^/{re.escape(repo_id)}\.git/info/lfs/objects/batch$", 503, times=None)
+    started = time.monotonic()
+    with injected(hub.app, [rule]):
+        result = cli("push", adapters[8], repo=repo_id)
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1, result.stdout
+    assert "injected 503" in result.stderr, result.stderr
+    assert "kept changing" not in result.stderr and "who else" not in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    # huggingface_hub retries the batch itself (~15 s of backoff); hubver does not multiply that.
+    assert elapsed < 45, elapsed

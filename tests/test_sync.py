@@ -286,3 +286,22 @@ def test_a_tampered_source_version_is_never_copied(unprotected, api, hub_token, 
     assert code == 1 and "Nothing was copied" in out and "v2" in out, out
     with pytest.raises(RepoNotFound):
         hubver.list_versions(repo_id, endpoint=dst.url, token=DST_TOKEN)
+
+
+def test_a_refused_token_names_syncs_own_options(hub, hub_token, dst, adapters, repo_id):
+    """sync's hints name --src-token/--dst-token and HUBVER_SRC_TOKEN/HUBVER_DST_TOKEN, not push's --token."""
+    hubver.push(adapters[4], repo_id, endpoint=hub.url, token=hub_token)
+    code, out = _run(
+        "sync",
+        hub.url,
+        dst.url,
+        "--repo",
+        repo_id,
+        "--src-token",
+        hub_token,
+        "--dst-token",
+        "hv_wrong_" + "0" * 24,
+    )
+    assert code == 1, out
+    assert "--dst-token or HUBVER_DST_TOKEN" in out, out
+    assert "--token or HF_TOKEN" not in out and "Traceback" not in out

@@ -24,7 +24,7 @@ from .. import card, ids, index, layout
 from ..artifact import Artifact, ArtifactFile, hashed, manifest_digest, scan
 from ..card_charts import CardChart, card_charts
 from ..ci import github_context
-from ..client import HubClient, Refs, RemoteFile
+from ..client import HubClient, Refs, RemoteFile, retry_budget
 from ..errors import (
     ConfigError,
     ConflictError,
@@ -494,6 +494,7 @@ def _push(client: HubClient, req: _PreparedPush) -> PushResult:
     digest = ""
     result = PushResult(req.repo, "", None, "", req.branch, created=False, skipped=req.artifact.skipped)
     result.dry_run = req.options.dry_run
+    transient_deadline: float | None = None  # set by the first 5xx or lost answer of a commit
     for attempt in range(1, MAX_ATTEMPTS + 1):
         result.attempts = attempt
         if repo_exists:
@@ -524,6 +525,7 @@ def _push(client: HubClient, req: _PreparedPush) -> PushResult:
             client.create_branch(req.repo, req.branch, start)
             continue
         title = commit_title(meta["version"], req.options.message)
+        sent = time.monotonic()
         try:
             commit = client.commit(
                 req.repo,
@@ -533,8 +535,19 @@ def _push(client: HubClient, req: _PreparedPush) -> PushResult:
                 description=f"hubver push {req.push_id}",
                 parent=state.head,
             )
-        except (ConflictError, TransientError):
-            # Someone else committed first, or the answer was lost: re-read and see.
+        except ConflictError:
+            # Someone else committed first: re-read and try again.
+            time.sleep(random.uniform(0.05, 0.3) * attempt)
+            continue
+        except TransientError:
+            # A 5xx (the hub's store down) or a lost answer: not a concurrent writer. Re-read (it
+            # may have landed) while the retry budget lasts, counting the time huggingface_hub
+            # already spent retrying inside the commit; then say what the hub said.
+            now = time.monotonic()
+            if transient_deadline is None:
+                transient_deadline = sent + retry_budget()
+            if now + (now - sent) > transient_deadline or attempt == MAX_ATTEMPTS:
+                raise
             time.sleep(random.uniform(0.05, 0.3) * attempt)
             continue
         _tag(client, req.repo, meta["version"], commit)

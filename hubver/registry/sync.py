@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,6 +40,7 @@ from ..jsonio import dumps, finite, parse_json
 from ..layout import commit_title
 from ..redact import strip_url_credentials
 from ..settings import HF_ENDPOINT_DEFAULT, LOCAL, Settings, resolve_settings, validate_repo
+from ..sync_tmp import sync_temp_dir
 from ..trust import chain_problems, check_commit, entry_hash, git_blob_sha
 from .browse import read_alias_records
 from .push import BranchState, _tag, check_history, read_state, repair_tags
@@ -164,6 +164,14 @@ def sync(
         # One hub on both sides (--to-repo): one client, so `local` starts one embedded hub, not two.
         same = src.strip() == dst.strip() and first_src.token == first_dst.token
         dst_client = src_client if same else stack.enter_context(open_client(first_dst))
+        if not same:  # hints name sync's own options, not push's --token/--endpoint
+            src_client.token_option = "--src-token or HUBVER_SRC_TOKEN"
+            src_client.endpoint_option = "the SRC argument"
+            dst_client.token_option = "--dst-token or HUBVER_DST_TOKEN"
+            dst_client.endpoint_option = "the DST argument"
+        else:
+            src_client.token_option = "--src-token/--dst-token or HUBVER_SRC_TOKEN/HUBVER_DST_TOKEN"
+            src_client.endpoint_option = "the SRC and DST arguments"
         for repo in repos:
             target = validate_repo(to_repo) if to_repo else validate_repo(repo)
             result.repos.append(
@@ -400,7 +408,7 @@ def _copy_one(
         result.uploaded = [f.path for f in changed]
         return result
 
-    with tempfile.TemporaryDirectory(prefix="hubver-sync-") as tmp:
+    with sync_temp_dir() as tmp:  # under $HUBVER_HOME, swept of killed runs
         ops: list[Any] = []
         for f in changed:
             if f.sha256 and f.sha256 in present:

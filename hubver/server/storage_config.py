@@ -59,9 +59,17 @@ def configure(data_dir: Path, storage: str | None, endpoint: str | None) -> Stor
             if want != recorded.get("storage") or (
                 endpoint and endpoint.rstrip("/") != recorded.get("endpoint")
             ):
+                was = recorded.get("endpoint") or "AWS"
+                now = (endpoint or "AWS").rstrip("/")
+                if want == recorded.get("storage"):  # same bucket and prefix, another endpoint
+                    raise InvalidOperation(
+                        f"This data dir keeps its LFS objects in {want} at endpoint {was}, "
+                        f"not at {now}: the S3 endpoint differs ({was} vs {now}). "
+                        f"Start it with --s3-endpoint {was}, or use another --data-dir."
+                    )
                 raise InvalidOperation(
                     f"This data dir keeps its LFS objects in {recorded.get('storage')} "
-                    f"(endpoint {recorded.get('endpoint') or 'AWS'}), not {storage}: every hub on one "
+                    f"(endpoint {was}), not {storage}: every hub on one "
                     f"data dir must use the same store. Start it with --storage {recorded.get('storage')} "
                     f"(or without --storage), or use another --data-dir."
                 )
