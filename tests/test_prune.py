@@ -514,3 +514,36 @@ def test_an_alias_left_on_a_pruned_version_is_explained_by_resolve_verify_and_li
     assert out.exit_code == 1 and "ALIAS ON A PRUNED VERSION" in out.output and "KeyError" not in out.output
     listed = cli("list", repo=repo_id)
     assert listed.exit_code == 0 and "alias production points at v2, which was pruned by bob" in listed.output
+
+
+def test_a_reclaim_the_hub_partly_refuses_keeps_what_is_held_and_reclaims_the_rest(
+    hub, conn, adapters, copy_of, repo_id, monkeypatch
+):
+    # Red team: a push lands between the prune's last look and its LFS delete, with v1's bytes.
+    # The hub refuses deleting what v4 now holds; v2's own object still goes, and the prune
+    # (tombstones, tags) is reported as applied, not as "nothing was changed".
+    from hubver.client import HubClient
+
+    art = copy_of(adapters[4], "art")
+    publish(art, repo_id, conn, 1)
+    v1_bytes = (art / "extra.bin").read_bytes()
+    for n in (2, 3):
+        publish(art, repo_id, conn, n)
+    v1_extra, v2_extra = oids_of(conn, repo_id, "v1")["extra.bin"], oids_of(conn, repo_id, "v2")["extra.bin"]
+    original = HubClient.delete_lfs_files
+    raced = []
+
+    def push_then_delete(self, repo, files):
+        if not raced:
+            raced.append(True)
+            (art / "extra.bin").write_bytes(v1_bytes)
+            hubver.push(art, repo_id, message="same bytes as v1", **conn)
+        return original(self, repo, files)
+
+    monkeypatch.setattr(HubClient, "delete_lfs_files", push_then_delete)
+    result = hubver.prune(repo_id, keep_last=1, apply=True, reclaim=True, **conn)
+    assert sorted(result.tags_deleted) == ["v1", "v2"]
+    assert v2_extra in result.reclaimed_objects and v1_extra not in result.reclaimed_objects
+    assert any("were kept: the Hub refused" in w and v1_extra[:12] in w for w in result.warnings)
+    out = hubver.checkout(repo_id, "v4", to=Path(art).parent / "co4", quiet=True, **conn)
+    assert (Path(out.path) / "extra.bin").read_bytes() == v1_bytes

@@ -401,6 +401,33 @@ def _in_use(client: HubClient, repo: str, branch: str) -> dict[str, str]:
     return out
 
 
+def _delete_lfs(
+    client: HubClient, repo: str, files: list[Any]
+) -> tuple[list[Any], tuple[list[str], str] | None]:
+    """Delete `files` in batches; a batch the Hub refuses (an object some ref took meanwhile, e.g.
+    a new version with the same bytes) is retried one object at a time, so the rest still go.
+    Returns what was deleted, and the refused oids with the Hub's reason."""
+    deleted: list[Any] = []
+    refused: list[str] = []
+    reason = ""
+    for start in range(0, len(files), 1000):
+        batch = files[start : start + 1000]
+        try:
+            client.delete_lfs_files(repo, batch)
+            deleted += batch
+            continue
+        except HubverError as e:
+            reason = e.message
+        for f in batch:
+            try:
+                client.delete_lfs_files(repo, [f])
+                deleted.append(f)
+            except HubverError as e:
+                refused.append(f.file_oid)
+                reason = e.message
+    return deleted, ((refused, reason) if refused else None)
+
+
 def _reclaim(client: HubClient, repo: str, branch: str, result: PruneResult) -> None:
     """Delete, through the Hub's LFS-files API, the objects only the pruned versions referenced:
     recomputed from the refs as they are now (a version an alias took meanwhile, or a new
@@ -418,10 +445,16 @@ def _reclaim(client: HubClient, repo: str, branch: str, result: PruneResult) -> 
         return
     wanted_set = set(wanted)
     files = [f for f in client.lfs_files(repo) if getattr(f, "file_oid", None) in wanted_set]
-    for start in range(0, len(files), 1000):
-        client.delete_lfs_files(repo, files[start : start + 1000])
-    result.reclaimed_objects = sorted(f.file_oid for f in files)
-    result.reclaimed_bytes = sum(int(f.size or 0) for f in files)
+    deleted, refused = _delete_lfs(client, repo, files)
+    result.reclaimed_objects = sorted(f.file_oid for f in deleted)
+    result.reclaimed_bytes = sum(int(f.size or 0) for f in deleted)
+    if refused:
+        oids, reason = refused
+        result.warnings.append(
+            f"{len(oids)} LFS object(s) were kept: the Hub refused to delete them ({reason}). The "
+            "pruning itself is applied (tombstones and tags); run `hubver prune --reclaim` again "
+            "later to reclaim what is no longer held: " + ", ".join(sorted(o[:12] for o in oids)[:5])
+        )
     missing = wanted_set - set(result.reclaimed_objects)
     if missing:
         result.warnings.append(
