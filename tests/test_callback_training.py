@@ -41,6 +41,14 @@ def _env(token: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def start_training(config: dict, token: str, *, launcher: list[str] | None = None, **env: str):
     """The script as its own process group (a job), like a scheduler or a terminal starts it."""
     cmd = [*(launcher or [sys.executable]), str(SCRIPT), json.dumps(config)]
@@ -136,10 +144,20 @@ def assert_clean_history(hub, token, repo, steps: list[int]) -> list[dict]:
 
 @pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
 def test_two_processes_publish_one_version_per_epoch(hub, hub_token, tiny_base, repo_id, tmp_path, launcher):
+    port = str(free_port())  # not the launchers' default 29500, which an earlier job may still hold
     command = {
-        "torchrun": [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"],
+        "torchrun": [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            port,
+        ],
         "accelerate": [
             *(sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"),
+            *("--main_process_port", port),
             *("--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"),
         ],
     }[launcher]

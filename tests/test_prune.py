@@ -246,7 +246,10 @@ def test_the_callback_prunes_after_each_publish(hub, hub_token, tiny_base, repo_
     from hubver.testing import train_lora
 
     conn = {"endpoint": hub.url, "token": hub_token}
-    cb = HubverCallback(repo=repo_id, push="epoch", keep_last=1, keep_best="eval_loss", **conn)
+    # "wait": every epoch must become a version here, however slow the hub is on a loaded machine
+    cb = HubverCallback(
+        repo=repo_id, push="epoch", keep_last=1, keep_best="eval_loss", on_backlog="wait", **conn
+    )
     train_lora(
         tiny_base,
         tmp_path / "out",

@@ -69,7 +69,8 @@ def run(config: dict[str, Any], callback: Any = None) -> Any:
     from hubver.testing import EVAL_TEXTS, MAX_LENGTH, TRAIN_TEXTS
 
     if callback is None:
-        options = dict(config.get("callback") or {})
+        # "wait" by default: the tests count one version per epoch, on machines of any speed
+        options = {"on_backlog": "wait", **(config.get("callback") or {})}
         callback = HubverCallback(
             repo=config["repo"], endpoint=config["endpoint"], push=config.get("push", "epoch"), **options
         )
