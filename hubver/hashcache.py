@@ -10,7 +10,12 @@ and device all still equal what they were when it was hashed:
 - inode and device catch a file replaced by rename (what editors and `save_pretrained` do);
 - a file changed within 2 s of being hashed is not recorded at all (a write landing in the
   same clock tick as the hash would leave every field unchanged: git's "racy" case), nor is
-  one that changed while it was being read.
+  one that changed while it was being read;
+- a hard link made or removed also moves the ctime (of the HF cache blob that a checkout
+  links to): an entry records the link count, and a ctime that moved together with a changed
+  link count, with size, mtime, inode and device unchanged, still matches. A write changes
+  the mtime; putting that back *and* changing the link count is deliberate tampering with
+  the cache, which `hubver verify` (it hashes everything) still catches.
 
 The cache is one JSON file, `$HUBVER_HOME/hash-cache.json`, mode 0600 in a 0700 directory,
 replaced atomically; an unreadable one is ignored (it is a cache). `HUBVER_HASH_CACHE=0`
@@ -32,6 +37,7 @@ from .settings import hubver_home
 MIN_SIZE = 1 << 20
 MAX_ENTRIES = 20_000
 RACY_SECONDS = 2.0
+LINK_SETTLE_SECONDS = 0.1
 FILE_NAME = "hash-cache.json"
 
 Key = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
@@ -62,14 +68,44 @@ class HashCache:
 
     def lookup(self, path: Path, st: os.stat_result) -> str | None:
         entry = self.entries.get(str(path))
-        if (
-            isinstance(entry, list)
-            and len(entry) == 6
-            and tuple(entry[:5]) == _key(st)
-            and isinstance(entry[5], str)
-        ):
+        if not isinstance(entry, list) or len(entry) not in (6, 7) or not isinstance(entry[5], str):
+            return None
+        key = _key(st)
+        if tuple(entry[:5]) == key:
+            return entry[5]
+        size, mtime, _ctime, ino, dev = key
+        relinked = len(entry) == 7 and entry[6] != st.st_nlink  # see the module docstring
+        if relinked and [entry[0], entry[1], entry[3], entry[4]] == [size, mtime, ino, dev]:
             return entry[5]
         return None
+
+    def remember(self, path: Path, digest: str, seen: os.stat_result, *, written_here: bool = False) -> None:
+        """Record `digest` for `path`, whose content was checked when it had the stat `seen`
+        and that only changed links since (a checkout linking the blob moves its ctime).
+
+        Recorded only if size, mtime, inode and device still equal `seen`'s and that mtime is
+        over LINK_SETTLE_SECONDS old: a write since would then have moved the mtime (clock
+        ticks are milliseconds). A file this process wrote, closed and hashed as it wrote it
+        (a fresh download) is recorded at once (`written_here`).
+        """
+        real = Path(os.path.realpath(path))
+        with contextlib.suppress(OSError):
+            st = os.stat(real)
+            same = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev] == [
+                seen.st_size,
+                seen.st_mtime_ns,
+                seen.st_ino,
+                seen.st_dev,
+            ]
+            settled = time.time() - st.st_mtime_ns / 1e9 > LINK_SETTLE_SECONDS
+            if st.st_size >= MIN_SIZE and same and (settled or written_here):
+                self._record(real, st, digest)
+
+    def _record(self, real: Path, st: os.stat_result, digest: str) -> None:
+        with self._lock:
+            self.entries.pop(str(real), None)  # re-inserted last: the newest are kept on trim
+            self.entries[str(real)] = [*_key(st), digest, st.st_nlink]
+            self._dirty = True
 
     def sha256(self, path: Path) -> str:
         """sha256 of the file at `path` (followed if a symlink), from the cache when still valid."""
@@ -87,10 +123,7 @@ class HashCache:
         after = os.stat(real)
         settled = time.time() - max(after.st_mtime_ns, after.st_ctime_ns) / 1e9 > RACY_SECONDS
         if _key(after) == _key(before) and settled:
-            with self._lock:
-                self.entries.pop(str(real), None)  # re-inserted last: the newest are kept on trim
-                self.entries[str(real)] = [*_key(after), digest]
-                self._dirty = True
+            self._record(real, after, digest)
         return digest
 
     def save(self) -> None:

@@ -186,10 +186,12 @@ def test_an_interrupted_download_resumes_where_it_stopped(conn, pushed, repo_id,
 
 
 def test_editing_a_checkout_in_place_leaves_the_hf_cache_intact(conn, pushed, repo_id, hf_cache, tmp_path):
-    first = hubver.checkout(repo_id, "v1", to=tmp_path / "a", cache_dir=hf_cache, quiet=True, **conn)
+    first = hubver.checkout(
+        repo_id, "v1", to=tmp_path / "a", cache_dir=hf_cache, quiet=True, place="copy", **conn
+    )
     mine = tmp_path / "a" / "shard-0.dat"
     blob = (Path(first.cache_dir) / "shard-0.dat").resolve()
-    assert mine.stat().st_ino != blob.stat().st_ino  # a copy (or a reflink), never a hard link
+    assert mine.stat().st_ino != blob.stat().st_ino  # a copy (or a reflink), not a hard link
     with mine.open("r+b") as f:  # what torch.save into the checkout would do: same inode, new bytes
         f.write(b"fine-tuned further")
     assert _sha(blob) == _sha(pushed / "shard-0.dat")

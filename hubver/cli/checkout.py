@@ -25,6 +25,18 @@ from .common import emit_json, repo_options
     type=click.Path(path_type=Path),
     help="Check out exactly what this lockfile pins (VERSION picks one of several).",
 )
+@click.option(
+    "--link",
+    "place",
+    flag_value="link",
+    help="Hard-link the files to the HF cache (read-only; no byte copied), even as root.",
+)
+@click.option(
+    "--copy",
+    "place",
+    flag_value="copy",
+    help="Independent copies you can edit in place (reflinks where the filesystem has them).",
+)
 def checkout(
     settings: Settings,
     as_json: bool,
@@ -33,14 +45,21 @@ def checkout(
     force: bool,
     unchecked: bool,
     lock_file: Path | None,
+    place: str | None,
 ) -> None:
     """Download exactly VERSION's files into a directory, sha256-checked.
 
     VERSION is a version id, an alias, latest, best:METRIC, min:METRIC, max:METRIC, ALIAS@DATE
     or SEL~N (see `hubver resolve --help`).
+
+    Files come from the HF cache: by default as read-only hard links (no byte copied; a copy
+    for root, whom read-only files do not stop, or across filesystems), or reflinks where the
+    filesystem has them. Pass --copy for files you will rewrite in place (`save_pretrained`
+    into the same directory would otherwise fail with "Permission denied").
     """
     from ..registry import connect
 
+    place = place or "auto"
     if lock_file is not None:
         from ..lockfile import read_lock
 
@@ -49,19 +68,27 @@ def checkout(
             raise click.UsageError("--lock checks everything: it cannot be combined with --unchecked.")
         settings = replace(settings, repo=pinned.pick(version, f"the lockfile {lock_file}").repo)
         with connect(settings=settings) as registry:
-            result = registry.checkout(version or "", target, force=force, quiet=as_json, lock=pinned)
+            result = registry.checkout(
+                version or "", target, force=force, quiet=as_json, lock=pinned, place=place
+            )
     elif version is None:
         raise click.UsageError("Name the VERSION to check out, or pass --lock FILE.")
     else:
         with connect(settings=settings) as registry:
-            result = registry.checkout(version, target, force=force, quiet=as_json, unchecked=unchecked)
+            result = registry.checkout(
+                version, target, force=force, quiet=as_json, unchecked=unchecked, place=place
+            )
     if as_json:
         emit_json(result.to_dict())
         return
     click.echo(
         f"Checked out {result.version} of {result.repo} (commit {result.commit[:12]}) into {result.path}"
     )
-    click.echo(f"  {len(result.files)} file(s), {result.verified} verified against the manifest")
+    how = {"hardlink": ", read-only hard links to the HF cache (--copy to edit in place)"}
+    click.echo(
+        f"  {len(result.files)} file(s), {result.verified} verified against the manifest"
+        + how.get(result.placed, "")
+    )
     if result.checked_against != "the Hub":
         click.echo(f"  checked against {result.checked_against}: the Hub could not be asked", err=True)
 

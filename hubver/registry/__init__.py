@@ -189,9 +189,11 @@ class Registry:
         quiet: bool = False,
         unchecked: bool = False,
         lock: str | Path | Lock | None = None,
+        place: str = "auto",
     ) -> CheckoutResult:
         """Download `version` into `to` (default `./<name>-<version>`), sha256-checked; with `lock`
-        (a lockfile or `Lock`), exactly the version it pins (`version` picks one of several)."""
+        (a lockfile or `Lock`), exactly the version it pins (`version` picks one of several).
+        `place`: "auto", "link" or "copy" (see `hubver.registry.checkout.place_file`)."""
         from .checkout import checkout_into
 
         if lock is not None:
@@ -199,10 +201,10 @@ class Registry:
 
             locked, source = _locked(lock, version)
             return checkout_locked(
-                self, locked, to, force=force, cache_dir=cache_dir, quiet=quiet, source=source
+                self, locked, to, force=force, cache_dir=cache_dir, quiet=quiet, source=source, place=place
             )
         return checkout_into(
-            self, version, to, force=force, cache_dir=cache_dir, quiet=quiet, unchecked=unchecked
+            self, version, to, force=force, cache_dir=cache_dir, quiet=quiet, unchecked=unchecked, place=place
         )
 
     def verify(

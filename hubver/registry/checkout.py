@@ -44,6 +44,7 @@ class CheckoutResult:
     verified: int
     cache_dir: str
     checked_against: str = "the Hub"  # or "the local cache only" (offline)
+    placed: str = "copy"  # how the files are in the target: "hardlink", "reflink", "copy" (or a mix)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,12 +74,14 @@ def checkout(
     quiet: bool = False,
     unchecked: bool = False,
     lock: str | Path | Lock | None = None,
+    place: str = "auto",
     **connection: Unpack[Connection],
 ) -> CheckoutResult:
     """Download `version` into `to` (default `./<name>-<version>`), sha256-checked against its manifest.
 
     `version` may be a selector (`best:eval_loss`, `production~1`, ...). With `lock` (a lockfile
-    or a `Lock`), exactly what it pins, `repo` defaulting to the lock's.
+    or a `Lock`), exactly what it pins, `repo` defaulting to the lock's. `place` is how files
+    get from the HF cache into `to`: "auto", "link" or "copy" (see `place_file`).
     """
     if lock is not None:
         from ..lockfile import read_lock
@@ -87,7 +90,14 @@ def checkout(
         repo = repo or pinned.pick(version or None, f"the lockfile {lock}").repo
     with connect(repo, **connection) as registry:
         return registry.checkout(
-            version, to, force=force, cache_dir=cache_dir, quiet=quiet, unchecked=unchecked, lock=lock
+            version,
+            to,
+            force=force,
+            cache_dir=cache_dir,
+            quiet=quiet,
+            unchecked=unchecked,
+            lock=lock,
+            place=place,
         )
 
 
@@ -100,8 +110,10 @@ def checkout_into(
     cache_dir: str | Path | None = None,
     quiet: bool = False,
     unchecked: bool = False,
+    place: str = "auto",
 ) -> CheckoutResult:
     """`Registry.checkout`: see `checkout`."""
+    check_place(place)
     client, r = registry.client, registry.repo
     version = selected_name(registry, version, offline=_offline())
     target = Path(to).expanduser() if to else default_target(r, version)
@@ -132,7 +144,7 @@ def checkout_into(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.hubver-", dir=target.parent))
     try:
-        verified = _fill(staging, snapshot, expected, hashed, r, version)
+        verified, placed = _fill(staging, snapshot, expected, hashed, r, version, place)
         for path in extra:
             shutil.copyfile(snapshot / path, staging / path)
         _place(staging, target)
@@ -140,7 +152,15 @@ def checkout_into(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return CheckoutResult(
-        r, version, commit, str(target), sorted([*expected, *extra]), verified, str(snapshot), checked_against
+        r,
+        version,
+        commit,
+        str(target),
+        sorted([*expected, *extra]),
+        verified,
+        str(snapshot),
+        checked_against,
+        "+".join(sorted(placed)) or "copy",
     )
 
 
@@ -263,9 +283,11 @@ def _fill(
     hashed: dict[str, str],
     repo: str,
     version: str,
-) -> int:
+    place: str = "auto",
+) -> tuple[int, set[str]]:
     """Check each file of the snapshot against the manifest and put it in `staging`, files in
-    parallel threads; the number checked. Nothing of a file that fails its check is kept.
+    parallel threads; the number checked and how they were placed. Nothing of a file that
+    fails its check is kept.
 
     A file downloaded by this checkout was hashed as it arrived (`hashed`); one already in the
     cache is hashed again unless the hash cache knows it unchanged (see hubver.hashcache).
@@ -274,9 +296,11 @@ def _fill(
         if not (snapshot / path).exists():
             raise IntegrityError(f"{path} is in the manifest of {version} but not in its commit.")
     cache = open_cache()
+    placed: set[str] = set()
 
     def one(path: str) -> bool:
         src = Path(os.path.realpath(snapshot / path))
+        seen = os.stat(src)
         digest = expected[path]
         if digest is not None:
             actual = hashed.get(path) or (cache.sha256(src) if cache else sha256_file(src))
@@ -287,7 +311,11 @@ def _fill(
                 )
         dest = staging / path
         dest.parent.mkdir(parents=True, exist_ok=True)
-        place_copy(src, dest)
+        how = place_file(src, dest, place)
+        placed.add(how)
+        if cache and digest is not None and (how == "hardlink" or path in hashed):
+            # the link moved the blob's ctime; a fresh download is known: keep the entry usable
+            cache.remember(src, digest, seen, written_here=path in hashed)
         return digest is not None
 
     try:
@@ -296,24 +324,59 @@ def _fill(
     finally:
         if cache:
             cache.save()
-    return sum(checked)
+    return sum(checked), placed
 
 
-def place_copy(src: Path, dest: Path) -> str:
-    """Put a copy of the cached blob `src` at `dest` without reading it through Python:
-    a reflink (copy-on-write clone: btrfs, XFS, bcachefs) where the filesystem allows,
-    otherwise a copy inside the kernel (`copy_file_range` / `sendfile`). Returns which.
+PLACES = ("auto", "link", "copy")
 
-    Never a hard link: the checkout is the user's to edit, and `torch.save` and safetensors'
-    `save_file` rewrite a file in place (open with O_TRUNC, same inode). Through a hard link
-    that would rewrite the HF cache's blob, which `from_pretrained(repo, revision=tag)` then
-    serves unchecked. A reflink or a copy cannot be written through.
+
+def check_place(place: str) -> None:
+    if place not in PLACES:
+        raise CheckoutError(f"Invalid place={place!r}.", f"Use one of: {', '.join(PLACES)}.")
+
+
+def place_file(src: Path, dest: Path, place: str = "auto") -> str:
+    """Put the cached blob `src` at `dest`; returns "reflink", "hardlink" or "copy".
+
+    - "copy": a copy the user can edit: a reflink (copy-on-write clone: btrfs, XFS, bcachefs)
+      where the filesystem allows, otherwise a copy inside the kernel (`copy_file_range`).
+    - "link": a hard link to the blob (no byte written), made read-only (0444, the blob too:
+      it is one file), a copy if the link cannot be made (another filesystem).
+    - "auto": a reflink where possible, else a hard link, except for root, who gets a copy.
+
+    Why read-only, and why not for root: `torch.save` and safetensors' `save_file` rewrite a
+    file in place (open with O_TRUNC, same inode). Through a hard link that would rewrite the
+    HF cache's blob, which `from_pretrained(repo, revision=tag)` then serves unchecked. A
+    read-only file makes such a write fail with "Permission denied" instead; root is not
+    stopped by file modes, so root gets copies unless it asks for links (`--link`). hubver
+    itself notices a rewritten blob (its mtime moves) and hashes it again before trusting it.
     """
-    with src.open("rb") as fin, dest.open("wb") as fout:
-        if _reflink(fin.fileno(), fout.fileno()):
-            return "reflink"
+    if place in ("auto", "copy") and _clone(src, dest):
+        return "reflink"
+    if place == "link" or (place == "auto" and _links_are_safe()):
+        try:
+            if os.stat(src).st_mode & 0o222:
+                os.chmod(src, 0o444)
+            os.link(src, dest)
+            return "hardlink"
+        except OSError:
+            pass  # another filesystem, or links not allowed here: copy
     shutil.copyfile(src, dest)
     return "copy"
+
+
+def _links_are_safe() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() != 0
+
+
+def _clone(src: Path, dest: Path) -> bool:
+    if not _REFLINK_OK:
+        return False
+    with src.open("rb") as fin, dest.open("wb") as fout:
+        if _reflink(fin.fileno(), fout.fileno()):
+            return True
+    dest.unlink()
+    return False
 
 
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)

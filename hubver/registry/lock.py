@@ -124,6 +124,7 @@ def checkout_locked(
     cache_dir: str | Path | None = None,
     quiet: bool = False,
     source: str = "the lock",
+    place: str = "auto",
 ) -> CheckoutResult:
     """Check out exactly what `locked` pins: the tag must still be on the locked commit, and the
     version's manifest must equal the lock's files (each file is sha256-checked by checkout)."""
@@ -133,7 +134,9 @@ def checkout_locked(
     same_repo(registry, locked)
     if not _offline():
         check_pinned(registry, locked)
-    result = checkout_into(registry, locked.version, to, force=force, cache_dir=cache_dir, quiet=quiet)
+    result = checkout_into(
+        registry, locked.version, to, force=force, cache_dir=cache_dir, quiet=quiet, place=place
+    )
     meta_path = Path(result.path) / "hubver.json"
     differing = manifest_matches(load_json(meta_path) if meta_path.is_file() else {}, locked)
     if result.commit != locked.commit or differing:
