@@ -554,6 +554,15 @@ class HubClient:
         # Not retried here: the caller re-reads the branch to learn whether it landed.
         return self.call("Committing", send, repo=repo, retry=False).oid
 
+    def preupload(self, repo: str, branch: str, operations: list[Any]) -> None:
+        """Send the LFS files of `operations` to the store now; the commit then skips them."""
+        self.call(
+            "Uploading",
+            lambda: self.api.preupload_lfs_files(repo, additions=operations, revision=branch),
+            repo=repo,
+            retry=False,
+        )
+
     def create_tag(self, repo: str, tag: str, commit: str, message: str | None = None) -> None:
         message = self.scrub(message) if message else message
         self.call(

@@ -46,6 +46,7 @@ from ..training import check_metrics, dataset_facts, finite_metrics, from_traine
 from ..trust import GIT_ID_LIMIT, check_commit, entry_hash, git_blob_sha, published_commit
 from . import Connection, Registry, connect
 from .browse import load_remote_metadata, read_alias_records
+from .early_upload import EarlyUpload
 from .request import PushRequest
 
 MAX_ATTEMPTS = 12
@@ -408,6 +409,11 @@ def push_to(registry: Registry, path: str | Path, request: PushRequest) -> PushR
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubver-hash")
     hashing = pool.submit(hashed, artifact)
     pool.shutdown(wait=False)
+    # The code's commit (a few git calls) and the package versions, meanwhile too: the
+    # upload starts only after the first request, and they are needed only for the card.
+    context = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubver-context")
+    code, env = context.submit(code_provenance), context.submit(environment)
+    context.shutdown(wait=False)
     local_lora_ranks(artifact)  # every safetensors header checked before the first request
     train_section, merged_metrics = _training_inputs(
         artifact,
@@ -431,8 +437,9 @@ def push_to(registry: Registry, path: str | Path, request: PushRequest) -> PushR
         template=Path(request.template) if request.template else None,
         ci=ci,
         ci_key=scrub(ci["idempotency_key"], secrets) if ci else None,
-        code=code_provenance(),
-        environment=environment(),
+        code=None,
+        environment={},
+        context=(code, env),
         secrets=secrets,
         hashing=hashing,
     )
@@ -472,6 +479,13 @@ class _PreparedPush:
     # The files' sha256, computed in threads while the branch is read: `artifact` has no
     # hashes until `hashed_artifact()` waited for them.
     hashing: Future[Artifact] | None = None
+    # `code` and `environment`, worked out in a thread until `_push` needs them
+    context: tuple[Future[dict[str, Any] | None], Future[dict[str, Any]]] | None = None
+
+    def resolve_context(self) -> None:
+        if self.context is not None:
+            code, env = self.context
+            self.code, self.environment, self.context = code.result(), env.result(), None
 
     def hashed_artifact(self) -> Artifact:
         if self.hashing is not None:
@@ -489,6 +503,23 @@ def _push(client: HubClient, req: _PreparedPush) -> PushResult:
         else:
             client.ensure_repo(req.repo, private=req.options.private)
             refs = client.refs(req.repo)
+    early = None
+    if refs is not None and req.branch in refs.branches and not req.options.dry_run:
+        hashing = req.hashing
+        early = EarlyUpload(
+            client, req.repo, req.branch, hashing.result if hashing is not None else lambda: req.artifact
+        )
+    try:
+        req.resolve_context()
+        return _push_from(client, req, refs, repo_exists, early)
+    finally:
+        if early is not None:
+            early.wait()  # never leave a thread sending files after the push returned
+
+
+def _push_from(
+    client: HubClient, req: _PreparedPush, refs: Refs | None, repo_exists: bool, early: EarlyUpload | None
+) -> PushResult:
     base, adapter_config = _resolve_base(client, req.artifact, req.options.base_model)
     manifest: list[dict[str, Any]] = []
     digest = ""
@@ -513,7 +544,7 @@ def _push(client: HubClient, req: _PreparedPush) -> PushResult:
             return _report_existing(client, req, state, *found, result)
         aliases = _alias_records(client, req, state) if repo_exists else {}
         meta, readme, entries, charts = _compose(req, state, base, manifest, aliases)
-        ops = _operations(req, state, adapter_config, meta, readme, entries, charts, result)
+        ops = _operations(req, state, adapter_config, meta, readme, entries, charts, result, early)
         result.version, result.metadata, result.card = meta["version"], dict(meta), readme
         result.url = version_url(client, req.repo, meta["version"])
         if req.options.dry_run:
@@ -676,6 +707,7 @@ def _operations(
     entries: list[dict[str, Any]],
     charts: list[CardChart],
     result: PushResult,
+    early: EarlyUpload | None = None,
 ) -> list[Any]:
     """The commit: changed artifact files, removals of the previous version's extra files, hubver's
     files (the card's pictures included: those of the previous version this one lacks are removed)."""
@@ -693,6 +725,8 @@ def _operations(
         elif _same_as_remote(f, remote):
             result.unchanged.append(f.path)
             continue
+        elif early is not None and (sent := early.operation(f)) is not None:
+            op = sent  # uploaded while the version was composed
         else:
             op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(f.local))
             op.upload_info.sha256 = bytes.fromhex(f.sha256)  # hashed once, in scan()

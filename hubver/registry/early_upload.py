@@ -1,0 +1,60 @@
+"""The artifact's large files sent to the Hub's LFS store while a push does everything else.
+
+Sending the bytes is most of a push's time, and it needs nothing but each file's sha256. A
+push reads the branch, checks its history, reads the alias records and renders the card,
+the index and the metrics picture: all of that used to wait for nothing, and then the
+upload started. Now the upload starts as soon as the files are hashed, in a thread, and the
+commit finds those files already in the store.
+
+Best effort: whatever this did not send (an error, a file changed since it was hashed), the
+commit sends, and reports any error exactly as before. An object the Hub already holds is
+not sent again (the LFS batch answers without an upload action), so a push that turns out
+to repeat an existing version costs one batch request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..artifact import Artifact, ArtifactFile
+from ..client import HubClient
+
+MIN_BYTES = 1 << 20  # smaller files ride in the commit request itself on most hubs
+
+
+class EarlyUpload:
+    """Starts at once; `artifact` (which may wait for the files' hashes) is called in the thread."""
+
+    def __init__(self, client: HubClient, repo: str, branch: str, artifact: Callable[[], Artifact]) -> None:
+        self._ops: dict[str, tuple[str, Any]] = {}
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._send, args=(client, repo, branch, artifact), name="hubver-early-upload", daemon=True
+        )
+        self._thread.start()
+
+    def _send(self, client: HubClient, repo: str, branch: str, artifact: Callable[[], Artifact]) -> None:
+        with contextlib.suppress(Exception):  # the commit sends what is left, and says why
+            from huggingface_hub import CommitOperationAdd
+
+            for f in artifact().files:
+                if f.path == "adapter_config.json" or f.size < MIN_BYTES or not f.sha256:
+                    continue  # adapter_config.json may be rewritten (the base model's revision)
+                op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(f.local))
+                op.upload_info.sha256 = bytes.fromhex(f.sha256)
+                self._ops[f.path] = (f.sha256, op)
+            if self._ops:
+                client.preupload(repo, branch, [op for _, op in self._ops.values()])
+
+    def operation(self, f: ArtifactFile) -> Any | None:
+        """The already uploaded operation for `f` (waits for the upload), if it is that content."""
+        self.wait()
+        entry = self._ops.get(f.path)
+        return entry[1] if entry and entry[0] == f.sha256 else None
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
