@@ -6,21 +6,23 @@ the index and the metrics picture: all of that used to wait for nothing, and the
 upload started. Now the upload starts as soon as the files are hashed, in a thread, and the
 commit finds those files already in the store.
 
-Best effort: whatever this did not send (an error, a file changed since it was hashed), the
-commit sends, and reports any error exactly as before. An object the Hub already holds is
+An error the Hub gives (no space, no permission, a refused upload) is raised where the commit
+would have raised it, once: the commit does not send the same bytes again to learn it twice.
+A transient failure (a 5xx, a dropped connection) is left to the commit, which sends what is
+missing and retries as before. An object the Hub already holds is
 not sent again (the LFS batch answers without an upload action), so a push that turns out
 to repeat an existing version costs one batch request.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from ..artifact import Artifact, ArtifactFile
 from ..client import HubClient
+from ..errors import HubverError, TransientError
 
 MIN_BYTES = 1 << 20  # smaller files ride in the commit request itself on most hubs
 
@@ -30,13 +32,14 @@ class EarlyUpload:
 
     def __init__(self, client: HubClient, repo: str, branch: str, artifact: Callable[[], Artifact]) -> None:
         self._ops: dict[str, tuple[str, Any]] = {}
+        self._error: HubverError | None = None
         self._thread: threading.Thread | None = threading.Thread(
             target=self._send, args=(client, repo, branch, artifact), name="hubver-early-upload", daemon=True
         )
         self._thread.start()
 
     def _send(self, client: HubClient, repo: str, branch: str, artifact: Callable[[], Artifact]) -> None:
-        with contextlib.suppress(Exception):  # the commit sends what is left, and says why
+        try:
             from huggingface_hub import CommitOperationAdd
 
             for f in artifact().files:
@@ -47,10 +50,20 @@ class EarlyUpload:
                 self._ops[f.path] = (f.sha256, op)
             if self._ops:
                 client.preupload(repo, branch, [op for _, op in self._ops.values()])
+        except TransientError:
+            pass  # the commit sends what is missing, with its retries
+        except HubverError as e:
+            self._error = e
+        except Exception:  # noqa: BLE001 - anything else: the commit does it all, and says why
+            self._ops.clear()
 
     def operation(self, f: ArtifactFile) -> Any | None:
-        """The already uploaded operation for `f` (waits for the upload), if it is that content."""
+        """The already uploaded operation for `f` (waits for the upload), if it is that content;
+        raises the Hub's refusal of the upload."""
         self.wait()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
         entry = self._ops.get(f.path)
         return entry[1] if entry and entry[0] == f.sha256 else None
 
