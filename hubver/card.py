@@ -114,6 +114,11 @@ def front_matter(meta: Mapping[str, Any], existing: dict[str, Any], repo: str) -
     return fm
 
 
+def check_template(template: Path) -> None:
+    """Compile `template` now (and keep it compiled for `render`): ConfigError if it cannot be."""
+    _template(template)
+
+
 def _template(template: Path | None) -> Any:
     if template is None:
         return _compiled(None, 0)

@@ -11,11 +11,11 @@ and device all still equal what they were when it was hashed:
 - a file changed within 2 s of being hashed is not recorded at all (a write landing in the
   same clock tick as the hash would leave every field unchanged: git's "racy" case), nor is
   one that changed while it was being read;
-- a hard link made or removed also moves the ctime (of the HF cache blob that a checkout
-  links to): an entry records the link count, and a ctime that moved together with a changed
-  link count, with size, mtime, inode and device unchanged, still matches. A write changes
-  the mtime; putting that back *and* changing the link count is deliberate tampering with
-  the cache, which `hubver verify` (it hashes everything) still catches.
+- a hard link made or removed also moves the ctime, so a checkout that links an HF cache
+  blob records the blob's new stat with the digest it has just checked (`remember`); a link
+  removed by anyone else (deleting an older checkout) costs one hash. A ctime that moved is
+  never excused: rewriting a file, putting its mtime back and adding a link would otherwise
+  pass for unchanged (the red team of issue 17 did exactly that).
 
 The cache is one JSON file, `$HUBVER_HOME/hash-cache.json`, mode 0600 in a 0700 directory,
 replaced atomically; an unreadable one is ignored (it is a cache). `HUBVER_HASH_CACHE=0`
@@ -68,16 +68,9 @@ class HashCache:
 
     def lookup(self, path: Path, st: os.stat_result) -> str | None:
         entry = self.entries.get(str(path))
-        if not isinstance(entry, list) or len(entry) not in (6, 7) or not isinstance(entry[5], str):
+        if not isinstance(entry, list) or len(entry) != 6 or not isinstance(entry[5], str):
             return None
-        key = _key(st)
-        if tuple(entry[:5]) == key:
-            return entry[5]
-        size, mtime, _ctime, ino, dev = key
-        relinked = len(entry) == 7 and entry[6] != st.st_nlink  # see the module docstring
-        if relinked and [entry[0], entry[1], entry[3], entry[4]] == [size, mtime, ino, dev]:
-            return entry[5]
-        return None
+        return entry[5] if tuple(entry[:5]) == _key(st) else None
 
     def remember(self, path: Path, digest: str, seen: os.stat_result, *, written_here: bool = False) -> None:
         """Record `digest` for `path`, whose content was checked when it had the stat `seen`
@@ -104,7 +97,7 @@ class HashCache:
     def _record(self, real: Path, st: os.stat_result, digest: str) -> None:
         with self._lock:
             self.entries.pop(str(real), None)  # re-inserted last: the newest are kept on trim
-            self.entries[str(real)] = [*_key(st), digest, st.st_nlink]
+            self.entries[str(real)] = [*_key(st), digest]
             self._dirty = True
 
     def sha256(self, path: Path) -> str:

@@ -79,20 +79,62 @@ def test_link_puts_the_cached_blob_itself_in_the_target_read_only(conn, pushed, 
     assert (tmp_path / "a" / "hubver.json").stat().st_nlink == 1
 
 
-def test_a_warm_linked_checkout_hashes_nothing_after_the_last_one_was_deleted(
+def test_a_warm_linked_checkout_hashes_nothing_and_a_removed_link_costs_one_hash(
     hashed, conn, pushed, repo_id, hf_cache, tmp_path
 ):
     opts = {"cache_dir": hf_cache, "place": "link", "quiet": True, **conn}
     hashed.clear()  # what the push hashed
     hubver.checkout(repo_id, "v1", to=tmp_path / "a", **opts)  # downloads: hashed as they arrive
     assert hashed == []
-    shutil.rmtree(tmp_path / "a")  # the blob's link count and ctime move
-    hashed.clear()
     time.sleep(hashcache.LINK_SETTLE_SECONDS)
-    again = hubver.checkout(repo_id, "v1", to=tmp_path / "b", **opts)
+    again = hubver.checkout(repo_id, "v1", to=tmp_path / "b", **opts)  # its own links: known
     assert again.placed == "hardlink" and hashed == []
+    time.sleep(hashcache.LINK_SETTLE_SECONDS)
     hubver.checkout(repo_id, "v1", to=tmp_path / "c", **opts)
     assert hashed == []
+    # Someone else's link change moves the ctime too: never excused, the blobs are hashed again.
+    shutil.rmtree(tmp_path / "a")
+    hubver.checkout(repo_id, "v1", to=tmp_path / "d", **opts)
+    assert len(hashed) == 2  # the two blobs of 1 MiB or more
+
+
+def test_a_rewrite_with_its_mtime_put_back_and_a_link_moved_is_refused(
+    hashed, conn, pushed, repo_id, hf_cache, tmp_path
+):
+    """The red team's attack: rewrite a linked file in place, restore its mtime, then add or
+    remove a hard link so that the ctime change looks like a link change."""
+    opts = {"cache_dir": hf_cache, "place": "link", "quiet": True, **conn}
+    hubver.checkout(repo_id, "v1", to=tmp_path / "a", **opts)
+    hubver.checkout(repo_id, "v1", to=tmp_path / "b", **opts)
+    mine = tmp_path / "a" / "shard-0.dat"
+    before = mine.stat()
+    os.chmod(mine, 0o644)
+    with mine.open("r+b") as f:
+        f.write(b"x" * 32)
+    os.utime(mine, ns=(before.st_atime_ns, before.st_mtime_ns))
+    shutil.rmtree(tmp_path / "b")
+    with pytest.raises(IntegrityError, match="shard-0.dat of v1 does not match its manifest"):
+        hubver.checkout(repo_id, "v1", to=tmp_path / "c", **opts)
+
+
+def test_a_push_after_such_a_rewrite_uploads_the_new_bytes(
+    hashed, conn, repo_id, copy_of, adapters, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(hashcache, "RACY_SECONDS", -1.0)  # record the file just written
+    art = copy_of(adapters[4], "art")
+    extra = art / "extra.bin"
+    extra.write_bytes(b"a" * (2 * MiB))
+    hubver.push(art, repo_id, **conn)
+    time.sleep(0.05)
+    before = extra.stat()
+    with extra.open("r+b") as f:
+        f.write(b"b" * 64)
+    os.utime(extra, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.link(extra, tmp_path / "elsewhere.bin")
+    second = hubver.push(art, repo_id, **conn)
+    assert second.created and "extra.bin" in second.uploaded
+    files = {f["path"]: f["sha256"] for f in second.metadata["files"]}
+    assert files["extra.bin"] == _sha(extra)
 
 
 def test_a_blob_rewritten_through_a_link_is_refused_not_served(conn, pushed, repo_id, hf_cache, tmp_path):

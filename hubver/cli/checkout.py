@@ -27,14 +27,13 @@ from .common import emit_json, repo_options
 )
 @click.option(
     "--link",
-    "place",
-    flag_value="link",
+    is_flag=True,
     help="Hard-link the files to the HF cache (read-only; no byte copied), even as root.",
 )
 @click.option(
     "--copy",
-    "place",
-    flag_value="copy",
+    "copy_files",
+    is_flag=True,
     help="Independent copies you can edit in place (reflinks where the filesystem has them).",
 )
 def checkout(
@@ -45,7 +44,8 @@ def checkout(
     force: bool,
     unchecked: bool,
     lock_file: Path | None,
-    place: str | None,
+    link: bool,
+    copy_files: bool,
 ) -> None:
     """Download exactly VERSION's files into a directory, sha256-checked.
 
@@ -59,7 +59,9 @@ def checkout(
     """
     from ..registry import connect
 
-    place = place or "auto"
+    if link and copy_files:
+        raise click.UsageError("--link and --copy contradict each other: pass one of them.")
+    place = "link" if link else "copy" if copy_files else "auto"
     if lock_file is not None:
         from ..lockfile import read_lock
 
@@ -89,6 +91,12 @@ def checkout(
         f"  {len(result.files)} file(s), {result.verified} verified against the manifest"
         + how.get(result.placed, "")
     )
+    if link and result.placed != "hardlink":
+        click.echo(
+            f"  {result.placed}, not hard links: the HF cache ({result.cache_dir}) cannot be linked from "
+            "there (another filesystem?)",
+            err=True,
+        )
     if result.checked_against != "the Hub":
         click.echo(f"  checked against {result.checked_against}: the Hub could not be asked", err=True)
 

@@ -117,6 +117,8 @@ def checkout_into(
     client, r = registry.client, registry.repo
     version = selected_name(registry, version, offline=_offline())
     target = Path(to).expanduser() if to else default_target(r, version)
+    if target.is_symlink() and target.resolve().is_dir():
+        target = target.resolve()  # the directory it names: the link itself stays as it is
     _check_target(target, force)
     cache = Path(cache_dir) if cache_dir else None
     hashed: dict[str, str] = {}  # path -> sha256 of the files downloaded by this checkout
@@ -142,12 +144,19 @@ def checkout_into(
         expected = manifest
     extra = [p for p in (layout.METADATA_PATH, layout.CARD_PATH) if (snapshot / p).exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.hubver-", dir=target.parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.hubver-", dir=target.parent))
+    except PermissionError:
+        raise CheckoutError(
+            f"Cannot write in {target.parent}: a checkout is assembled beside its target and "
+            "renamed into place, so that a failure leaves no half-written directory.",
+            f"Pass a --to directory whose parent you can write, e.g. --to {target.parent}/... of your own.",
+        ) from None
     try:
         verified, placed = _fill(staging, snapshot, expected, hashed, r, version, place)
         for path in extra:
             shutil.copyfile(snapshot / path, staging / path)
-        _place(staging, target)
+        _place(staging, target, force)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -306,8 +315,10 @@ def _fill(
             actual = hashed.get(path) or (cache.sha256(src) if cache else sha256_file(src))
             if actual != digest:
                 raise IntegrityError(
-                    f"{path} of {version} does not match its manifest (sha256 {actual[:12]}, expected {digest[:12]}).",
-                    f"Run `hubver verify {version} --repo {repo}`; delete the cached copy and retry.",
+                    f"{path} of {version} does not match its manifest (sha256 {actual[:12]}, expected {digest[:12]}): "
+                    f"the copy in the HF cache, {src}, was changed (a write through a hard-linked checkout?).",
+                    f"Delete it (rm {src}) and check out again: it is downloaded afresh. "
+                    f"`hubver verify {version} --repo {repo}` checks the Hub's copy.",
                 )
         dest = staging / path
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -496,16 +507,26 @@ def _walk(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
-def _place(staging: Path, target: Path) -> None:
-    """Move the finished staging dir to `target`; an existing target is replaced only at the end."""
+def _place(staging: Path, target: Path, force: bool = False) -> None:
+    """Move the finished staging dir to `target`; an existing target is replaced only at the end,
+    and only with `force`: another checkout may have filled it since this one started."""
     os.chmod(staging, 0o755)
     if not target.exists():
-        os.rename(staging, target)
-        return
+        try:
+            os.rename(staging, target)
+            return
+        except OSError as e:
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise  # else: another checkout got there first (checked below)
     if not any(target.iterdir()):
         target.rmdir()
         os.rename(staging, target)
         return
+    if not force:
+        raise CheckoutError(
+            f"{target} was filled by another checkout while this one ran; it was left as it is.",
+            "Check out into another --to directory, or pass --force to replace it.",
+        )
     backup = target.with_name(f".{target.name}.hubver-old-{os.getpid()}")
     os.rename(target, backup)
     try:

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import card, ids, index, layout
+from .. import ids, index, layout
 from ..artifact import Artifact, ArtifactFile, hashed, manifest_digest, scan
 from ..card_charts import CardChart, card_charts
 from ..ci import github_context
 from ..client import HubClient, Refs, RemoteFile, retry_budget
 from ..errors import (
+    ArtifactError,
     ConfigError,
     ConflictError,
     HubError,
@@ -39,7 +40,6 @@ from ..errors import (
 from ..jsonio import dumps, finite
 from ..layout import commit_title, titled_version
 from ..metadata import base_model_of, build, local_lora_ranks
-from ..provenance import code_provenance, current_user, environment
 from ..record import VersionRecord
 from ..redact import known_secrets, scrub, strip_url_credentials
 from ..training import check_metrics, dataset_facts, finite_metrics, from_trainer_state, load_metrics_file
@@ -405,12 +405,18 @@ def push_to(registry: Registry, path: str | Path, request: PushRequest) -> PushR
         )
     # Everything local first: a bad directory or file fails before any request. The files are
     # hashed in the background meanwhile, while the branch is read (see _PreparedPush.hashing).
+    if request.template:  # a broken template fails before any request, and before any upload
+        from .. import card
+
+        card.check_template(Path(request.template))
     artifact = scan(path, excludes=request.excludes, hash_files=False)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubver-hash")
     hashing = pool.submit(hashed, artifact)
     pool.shutdown(wait=False)
     # The code's commit (a few git calls) and the package versions, meanwhile too: the
     # upload starts only after the first request, and they are needed only for the card.
+    from ..provenance import code_provenance, environment  # imported here: off the upload's path
+
     context = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubver-context")
     code, env = context.submit(code_provenance), context.submit(environment)
     context.shutdown(wait=False)
@@ -503,22 +509,17 @@ def _push(client: HubClient, req: _PreparedPush) -> PushResult:
         else:
             client.ensure_repo(req.repo, private=req.options.private)
             refs = client.refs(req.repo)
-    early = None
-    if refs is not None and req.branch in refs.branches and not req.options.dry_run:
-        hashing = req.hashing
-        early = EarlyUpload(
-            client, req.repo, req.branch, hashing.result if hashing is not None else lambda: req.artifact
-        )
+    uploads: list[EarlyUpload] = []
     try:
         req.resolve_context()
-        return _push_from(client, req, refs, repo_exists, early)
+        return _push_from(client, req, refs, repo_exists, uploads)
     finally:
-        if early is not None:
+        for early in uploads:
             early.wait()  # never leave a thread sending files after the push returned
 
 
 def _push_from(
-    client: HubClient, req: _PreparedPush, refs: Refs | None, repo_exists: bool, early: EarlyUpload | None
+    client: HubClient, req: _PreparedPush, refs: Refs | None, repo_exists: bool, uploads: list[EarlyUpload]
 ) -> PushResult:
     base, adapter_config = _resolve_base(client, req.artifact, req.options.base_model)
     manifest: list[dict[str, Any]] = []
@@ -542,6 +543,11 @@ def _push_from(
         found = _existing_version(state, digest, req.ci_key, req.push_id, explicit=bool(req.options.version))
         if found:
             return _report_existing(client, req, state, *found, result)
+        if not uploads and state.head is not None and not req.options.dry_run:
+            # Only once the version id is known to be free: a refused push sends no byte.
+            _pick_version(state, req.options.version, req.options.scheme, req.options.bump, req.repo)
+            uploads.append(EarlyUpload(client, req.repo, req.branch, req.hashed_artifact))
+        early = uploads[0] if uploads else None
         aliases = _alias_records(client, req, state) if repo_exists else {}
         meta, readme, entries, charts = _compose(req, state, base, manifest, aliases)
         ops = _operations(req, state, adapter_config, meta, readme, entries, charts, result, early)
@@ -657,7 +663,7 @@ def _compose(
         req.artifact,
         version=new_version,
         message=req.options.message,
-        created_by=current_user(),
+        created_by=_current_user(),
         base_model=base,
         training=req.training,
         metrics=req.metrics,
@@ -686,6 +692,8 @@ def _compose(
     ]
     # Recorded in the entry (so in the index chain): verify tells a swapped picture from ours.
     entry["charts"] = {c.path: git_blob_sha(c.svg.encode()) for c in charts}
+    from .. import card  # Jinja2 and YAML: imported while the early upload runs
+
     readme = card.render(
         meta,
         repo=req.repo,
@@ -714,6 +722,7 @@ def _operations(
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
     ops: list[Any] = []
+    in_memory = 0
     result.uploaded, result.unchanged = [], []
     for f in req.artifact.files:
         remote = state.files.get(f.path)
@@ -727,7 +736,12 @@ def _operations(
             continue
         elif early is not None and (sent := early.operation(f)) is not None:
             op = sent  # uploaded while the version was composed
-        else:
+        elif f.size <= HASHED_BYTES_MAX and in_memory + f.size <= HASHED_BYTES_BUDGET:
+            # The very bytes that were hashed: a file rewritten since then cannot reach the
+            # commit under the old hash (small files travel in the commit, unchecked by the Hub).
+            op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=_bytes_as_hashed(f))
+            in_memory += f.size
+        else:  # LFS: the Hub checks the bytes it receives against the sha256
             op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(f.local))
             op.upload_info.sha256 = bytes.fromhex(f.sha256)  # hashed once, in scan()
         ops.append(op)
@@ -755,6 +769,27 @@ def _operations(
     return ops
 
 
+HASHED_BYTES_MAX = 10 * 1000 * 1000  # the size up to which the Hub takes a file in the commit itself
+HASHED_BYTES_BUDGET = 256 << 20  # at most this much of a push's small files held in memory
+
+
+def _bytes_as_hashed(f: ArtifactFile) -> bytes:
+    """The file's bytes, read now, if they are still those its sha256 was computed from."""
+    try:
+        data = f.local.read_bytes()
+    except OSError as e:
+        raise ArtifactError(
+            f"{f.local} could not be read while it was being pushed ({e.strerror or e}); nothing was published.",
+            "Push again once nothing is writing to the directory.",
+        ) from None
+    if len(data) != f.size or hashlib.sha256(data).hexdigest() != f.sha256:
+        raise ArtifactError(
+            f"{f.local} changed while it was being pushed; nothing was published.",
+            "Push again once nothing is writing to the directory (e.g. after training saved).",
+        )
+    return data
+
+
 def _tag(client: HubClient, repo: str, version: str, commit: str) -> None:
     try:
         client.create_tag(repo, version, commit, message=f"hubver version {version}")
@@ -776,3 +811,9 @@ def _artifact_readme(artifact: Artifact) -> str | None:
         except (OSError, UnicodeDecodeError):
             return None
     return None
+
+
+def _current_user() -> str:
+    from ..provenance import current_user
+
+    return current_user()
