@@ -43,8 +43,12 @@ FILE_NAME = "hash-cache.json"
 Key = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
 
 
-def _key(st: os.stat_result) -> Key:
+def stat_key(st: os.stat_result) -> Key:
+    """What must stay equal for a file to count as unchanged (see the module docstring)."""
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+_key = stat_key
 
 
 def enabled() -> bool:
@@ -74,7 +78,9 @@ class HashCache:
 
     def remember(self, path: Path, digest: str, seen: os.stat_result, *, written_here: bool = False) -> None:
         """Record `digest` for `path`, whose content was checked when it had the stat `seen`
-        and that only changed links since (a checkout linking the blob moves its ctime).
+        (taken before the hash and found equal after it, ctime included) and that only changed
+        links since (a checkout linking the blob moves its ctime). What is left open is the
+        moment between that last stat and the link: microseconds, not the length of a hash.
 
         Recorded only if size, mtime, inode and device still equal `seen`'s and that mtime is
         over LINK_SETTLE_SECONDS old: a write since would then have moved the mtime (clock

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .. import layout
 from ..client import HubClient, RemoteFile
 from ..errors import CheckoutError, HubverError, IntegrityError, MetadataError
-from ..hashcache import open_cache
+from ..hashcache import open_cache, stat_key
 from ..hashing import hash_threads, sha256_file, sha256_files
 from ..jsonio import load_json
 from ..lockfile import Lock
@@ -55,6 +55,19 @@ def default_target(repo: str, version: str) -> Path:
 
 
 def _check_target(target: Path, force: bool) -> None:
+    """Refuse a target that cannot be a checkout directory before anything is downloaded."""
+    hint = "Pass another --to directory."
+    try:
+        resolved = target.resolve(strict=False)
+    except (OSError, RuntimeError) as e:  # a symlink loop
+        raise CheckoutError(f"--to {target} cannot be used: {e}.", hint) from None
+    if target.is_symlink() and not target.exists():
+        raise CheckoutError(f"{target} is a symlink to {os.readlink(target)}, which does not exist.", hint)
+    ancestor = resolved.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise CheckoutError(f"{ancestor} is not a directory, so {target} cannot be made in it.", hint)
     if target.exists() and not target.is_dir():
         raise CheckoutError(f"{target} exists and is not a directory.", "Pass another --to directory.")
     if target.is_dir() and any(target.iterdir()) and not force:
@@ -117,9 +130,9 @@ def checkout_into(
     client, r = registry.client, registry.repo
     version = selected_name(registry, version, offline=_offline())
     target = Path(to).expanduser() if to else default_target(r, version)
-    if target.is_symlink() and target.resolve().is_dir():
-        target = target.resolve()  # the directory it names: the link itself stays as it is
     _check_target(target, force)
+    if target.is_symlink():
+        target = target.resolve()  # the directory it names: the link itself stays as it is
     cache = Path(cache_dir) if cache_dir else None
     hashed: dict[str, str] = {}  # path -> sha256 of the files downloaded by this checkout
     if _offline():
@@ -143,14 +156,18 @@ def checkout_into(
     else:
         expected = manifest
     extra = [p for p in (layout.METADATA_PATH, layout.CARD_PATH) if (snapshot / p).exists()]
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.hubver-", dir=target.parent))
     except PermissionError:
         raise CheckoutError(
             f"Cannot write in {target.parent}: a checkout is assembled beside its target and "
             "renamed into place, so that a failure leaves no half-written directory.",
             f"Pass a --to directory whose parent you can write, e.g. --to {target.parent}/... of your own.",
+        ) from None
+    except OSError as e:  # a read-only filesystem, /proc, ...
+        raise CheckoutError(
+            f"Cannot create the checkout beside {target}: {e.strerror or e}.", "Pass another --to directory."
         ) from None
     try:
         verified, placed = _fill(staging, snapshot, expected, hashed, r, version, place)
@@ -320,13 +337,20 @@ def _fill(
                     f"Delete it (rm {src}) and check out again: it is downloaded afresh. "
                     f"`hubver verify {version} --repo {repo}` checks the Hub's copy.",
                 )
+        # Written while it was hashed? Then what was hashed is not what is placed (the red team
+        # wrote into a blob mid-hash and put its mtime back): refuse, nothing is recorded.
+        checked = os.stat(src)
+        if stat_key(checked) != stat_key(seen):
+            raise _changed_meanwhile(path, version, src)
         dest = staging / path
         dest.parent.mkdir(parents=True, exist_ok=True)
         how = place_file(src, dest, place)
         placed.add(how)
+        if how != "hardlink" and stat_key(os.stat(src)) != stat_key(checked):
+            raise _changed_meanwhile(path, version, src)  # the copy may hold unchecked bytes
         if cache and digest is not None and (how == "hardlink" or path in hashed):
             # the link moved the blob's ctime; a fresh download is known: keep the entry usable
-            cache.remember(src, digest, seen, written_here=path in hashed)
+            cache.remember(src, digest, checked, written_here=path in hashed)
         return digest is not None
 
     try:
@@ -336,6 +360,14 @@ def _fill(
         if cache:
             cache.save()
     return sum(checked), placed
+
+
+def _changed_meanwhile(path: str, version: str, src: Path) -> IntegrityError:
+    return IntegrityError(
+        f"{path} of {version} changed in the HF cache ({src}) while it was being checked; "
+        "nothing was checked out.",
+        "Check out again; if it happens again, find what writes to the HF cache.",
+    )
 
 
 PLACES = ("auto", "link", "copy")
@@ -366,12 +398,13 @@ def place_file(src: Path, dest: Path, place: str = "auto") -> str:
         return "reflink"
     if place == "link" or (place == "auto" and _links_are_safe()):
         try:
-            if os.stat(src).st_mode & 0o222:
-                os.chmod(src, 0o444)
-            os.link(src, dest)
-            return "hardlink"
+            os.link(src, dest)  # first: a link that cannot be made must not touch the blob
         except OSError:
             pass  # another filesystem, or links not allowed here: copy
+        else:
+            if os.stat(src).st_mode & 0o222:
+                os.chmod(src, 0o444)  # one inode: the target is read-only too
+            return "hardlink"
     shutil.copyfile(src, dest)
     return "copy"
 

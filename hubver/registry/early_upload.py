@@ -65,7 +65,12 @@ class EarlyUpload:
             error, self._error = self._error, None
             raise error
         entry = self._ops.get(f.path)
-        return entry[1] if entry and entry[0] == f.sha256 else None
+        if not entry or entry[0] != f.sha256:
+            return None
+        op = entry[1]
+        # Only what went to the LFS store (the Hub checked its sha256): a file the Hub takes
+        # in the commit itself is sent there from the bytes that were hashed (see push).
+        return op if op._upload_mode == "lfs" and op._is_uploaded else None
 
     def wait(self) -> None:
         if self._thread is not None:

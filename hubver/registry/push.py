@@ -543,14 +543,21 @@ def _push_from(
         found = _existing_version(state, digest, req.ci_key, req.push_id, explicit=bool(req.options.version))
         if found:
             return _report_existing(client, req, state, *found, result)
-        if not uploads and state.head is not None and not req.options.dry_run:
-            # Only once the version id is known to be free: a refused push sends no byte.
+        # The upload starts once the version id is known to be free (a refused push sends no
+        # byte) and, with the user's own card template, once the card rendered: a template
+        # that fails at render time is not found out after the whole model was sent.
+        start_upload = not uploads and state.head is not None and not req.options.dry_run
+        if start_upload and req.template is None:
             _pick_version(state, req.options.version, req.options.scheme, req.options.bump, req.repo)
             uploads.append(EarlyUpload(client, req.repo, req.branch, req.hashed_artifact))
-        early = uploads[0] if uploads else None
         aliases = _alias_records(client, req, state) if repo_exists else {}
         meta, readme, entries, charts = _compose(req, state, base, manifest, aliases)
+        if start_upload and not uploads:
+            uploads.append(EarlyUpload(client, req.repo, req.branch, req.hashed_artifact))
+        early = uploads[0] if uploads else None
         ops = _operations(req, state, adapter_config, meta, readme, entries, charts, result, early)
+        if state.head is not None and not req.options.dry_run:
+            _commit_hashed_bytes(client, req, ops)
         result.version, result.metadata, result.card = meta["version"], dict(meta), readme
         result.url = version_url(client, req.repo, meta["version"])
         if req.options.dry_run:
@@ -559,7 +566,12 @@ def _push_from(
             start = client.refs(req.repo).branches.get("main")
             if start is None:
                 raise HubError(f"{req.repo} has no 'main' branch to start branch {req.branch!r} from.")
-            client.create_branch(req.repo, req.branch, start)
+            try:
+                client.create_branch(req.repo, req.branch, start)
+            except HubverError:
+                if req.branch not in client.refs(req.repo).branches:
+                    raise
+                # another push created it first: re-read it and take the next id, as for any race
             continue
         title = commit_title(meta["version"], req.options.message)
         sent = time.monotonic()
@@ -722,7 +734,6 @@ def _operations(
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
     ops: list[Any] = []
-    in_memory = 0
     result.uploaded, result.unchanged = [], []
     for f in req.artifact.files:
         remote = state.files.get(f.path)
@@ -735,13 +746,10 @@ def _operations(
             result.unchanged.append(f.path)
             continue
         elif early is not None and (sent := early.operation(f)) is not None:
-            op = sent  # uploaded while the version was composed
-        elif f.size <= HASHED_BYTES_MAX and in_memory + f.size <= HASHED_BYTES_BUDGET:
-            # The very bytes that were hashed: a file rewritten since then cannot reach the
-            # commit under the old hash (small files travel in the commit, unchecked by the Hub).
-            op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=_bytes_as_hashed(f))
-            in_memory += f.size
-        else:  # LFS: the Hub checks the bytes it receives against the sha256
+            op = sent  # uploaded to the LFS store while the version was composed
+        else:  # see _commit_hashed_bytes for the files the Hub takes in the commit itself
+            if not f.local.is_file():
+                raise _unreadable(f, "it is gone")
             op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(f.local))
             op.upload_info.sha256 = bytes.fromhex(f.sha256)  # hashed once, in scan()
         ops.append(op)
@@ -769,8 +777,48 @@ def _operations(
     return ops
 
 
-HASHED_BYTES_MAX = 10 * 1000 * 1000  # the size up to which the Hub takes a file in the commit itself
-HASHED_BYTES_BUDGET = 256 << 20  # at most this much of a push's small files held in memory
+HASHED_BYTES_MAX = 10 * 1000 * 1000  # huggingface.co takes files up to this size in the commit itself
+
+
+def _unreadable(f: ArtifactFile, why: str) -> ArtifactError:
+    return ArtifactError(
+        f"{f.local} could not be read while it was being pushed ({why}); nothing was published.",
+        "Push again once nothing is writing to the directory.",
+    )
+
+
+def _commit_hashed_bytes(client: HubClient, req: _PreparedPush, ops: list[Any]) -> None:
+    """Send the artifact's LFS files now, and put the very bytes that were hashed in the commit
+    for the files the Hub takes in the commit itself ("regular" files).
+
+    The Hub checks an LFS upload against its sha256, but a regular file travels base64 in the
+    commit, unchecked: read from disk at commit time, a file rewritten since it was hashed
+    would be published under its old hash, as a version that fails verify. The upload modes
+    come from the Hub (one preupload request, which the commit would have made anyway; it
+    uploads the LFS files too). Whatever it cannot tell (a transient failure) is treated as
+    regular up to HASHED_BYTES_MAX. A regular file has to fit in the commit body, so holding
+    its bytes costs no more memory than huggingface_hub's base64 of it does.
+    """
+    from huggingface_hub import CommitOperationAdd
+
+    files = {f.path: f for f in req.artifact.files}
+
+    def from_disk(op: Any) -> ArtifactFile | None:
+        """The artifact file an operation would read from disk at commit time, if any."""
+        f = files.get(op.path_in_repo) if isinstance(op, CommitOperationAdd) else None
+        if f is None or not isinstance(op.path_or_fileobj, str) or op._is_uploaded:
+            return None
+        return f
+
+    pending = [op for op in ops if from_disk(op) is not None]
+    if not pending:
+        return
+    with contextlib.suppress(TransientError):  # the commit sends what is missing, with its retries
+        client.preupload(req.repo, req.branch, pending)
+    for i, op in enumerate(ops):
+        f = from_disk(op)
+        if f is not None and op._upload_mode != "lfs" and f.size <= HASHED_BYTES_MAX:
+            ops[i] = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=_bytes_as_hashed(f))
 
 
 def _bytes_as_hashed(f: ArtifactFile) -> bytes:
@@ -778,10 +826,7 @@ def _bytes_as_hashed(f: ArtifactFile) -> bytes:
     try:
         data = f.local.read_bytes()
     except OSError as e:
-        raise ArtifactError(
-            f"{f.local} could not be read while it was being pushed ({e.strerror or e}); nothing was published.",
-            "Push again once nothing is writing to the directory.",
-        ) from None
+        raise _unreadable(f, str(e.strerror or e)) from None
     if len(data) != f.size or hashlib.sha256(data).hexdigest() != f.sha256:
         raise ArtifactError(
             f"{f.local} changed while it was being pushed; nothing was published.",
