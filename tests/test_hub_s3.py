@@ -129,6 +129,7 @@ def s3(tmp_path_factory) -> Iterator[Store]:
             proc.wait(5)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(10)  # reaped: a Popen left running warns when it is collected, in another test
         log.close()
 
 

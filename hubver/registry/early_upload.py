@@ -8,9 +8,9 @@ commit finds those files already in the store.
 
 An error the Hub gives (no space, no permission, a refused upload) is raised where the commit
 would have raised it, once: the commit does not send the same bytes again to learn it twice.
-A transient failure (a 5xx, a dropped connection) is left to the commit, which sends what is
-missing and retries as before. An object the Hub already holds is
-not sent again (the LFS batch answers without an upload action), so a push that turns out
+A transient failure (a 5xx, a dropped connection) is raised where the commit is sent and
+retried as a failed commit is, within the push's budget; the retry sends what is missing.
+An object the Hub already holds is not sent again (the LFS batch answers without an upload action), so a push that turns out
 to repeat an existing version costs one batch request.
 """
 
@@ -33,6 +33,7 @@ class EarlyUpload:
     def __init__(self, client: HubClient, repo: str, branch: str, artifact: Callable[[], Artifact]) -> None:
         self._ops: dict[str, tuple[str, Any]] = {}
         self._error: HubverError | None = None
+        self._transient: TransientError | None = None
         self._thread: threading.Thread | None = threading.Thread(
             target=self._send, args=(client, repo, branch, artifact), name="hubver-early-upload", daemon=True
         )
@@ -50,8 +51,8 @@ class EarlyUpload:
                 self._ops[f.path] = (f.sha256, op)
             if self._ops:
                 client.preupload(repo, branch, [op for _, op in self._ops.values()])
-        except TransientError:
-            pass  # the commit sends what is missing, with its retries
+        except TransientError as e:
+            self._transient = e  # raised where the commit is sent, which retries it (see push)
         except HubverError as e:
             self._error = e
         except Exception:  # noqa: BLE001 - anything else: the commit does it all, and says why
@@ -71,6 +72,14 @@ class EarlyUpload:
         # Only what went to the LFS store (the Hub checked its sha256): a file the Hub takes
         # in the commit itself is sent there from the bytes that were hashed (see push).
         return op if op._upload_mode == "lfs" and op._is_uploaded else None
+
+    def raise_transient(self) -> None:
+        """Raise, once, the transient failure (5xx, dropped connection) the upload met, so that
+        the push retries it within its budget instead of paying huggingface_hub's backoff twice."""
+        self.wait()
+        if self._transient is not None:
+            error, self._transient = self._transient, None
+            raise error
 
     def wait(self) -> None:
         if self._thread is not None:

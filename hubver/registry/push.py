@@ -556,8 +556,6 @@ def _push_from(
             uploads.append(EarlyUpload(client, req.repo, req.branch, req.hashed_artifact))
         early = uploads[0] if uploads else None
         ops = _operations(req, state, adapter_config, meta, readme, entries, charts, result, early)
-        if state.head is not None and not req.options.dry_run:
-            _commit_hashed_bytes(client, req, ops)
         result.version, result.metadata, result.card = meta["version"], dict(meta), readme
         result.url = version_url(client, req.repo, meta["version"])
         if req.options.dry_run:
@@ -576,6 +574,9 @@ def _push_from(
         title = commit_title(meta["version"], req.options.message)
         sent = time.monotonic()
         try:
+            if early is not None:
+                early.raise_transient()  # a 5xx while it uploaded: retried like the commit's own
+            _commit_hashed_bytes(client, req, ops)
             commit = client.commit(
                 req.repo,
                 req.branch,
@@ -795,8 +796,8 @@ def _commit_hashed_bytes(client: HubClient, req: _PreparedPush, ops: list[Any]) 
     commit, unchecked: read from disk at commit time, a file rewritten since it was hashed
     would be published under its old hash, as a version that fails verify. The upload modes
     come from the Hub (one preupload request, which the commit would have made anyway; it
-    uploads the LFS files too). Whatever it cannot tell (a transient failure) is treated as
-    regular up to HASHED_BYTES_MAX. A regular file has to fit in the commit body, so holding
+    uploads the LFS files too); a transient failure there is retried as a failed commit is.
+    A regular file has to fit in the commit body, so holding
     its bytes costs no more memory than huggingface_hub's base64 of it does.
     """
     from huggingface_hub import CommitOperationAdd
@@ -813,8 +814,7 @@ def _commit_hashed_bytes(client: HubClient, req: _PreparedPush, ops: list[Any]) 
     pending = [op for op in ops if from_disk(op) is not None]
     if not pending:
         return
-    with contextlib.suppress(TransientError):  # the commit sends what is missing, with its retries
-        client.preupload(req.repo, req.branch, pending)
+    client.preupload(req.repo, req.branch, pending)  # a TransientError is the commit's (see _push_from)
     for i, op in enumerate(ops):
         f = from_disk(op)
         if f is not None and op._upload_mode != "lfs" and f.size <= HASHED_BYTES_MAX:
