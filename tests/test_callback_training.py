@@ -183,6 +183,41 @@ def test_two_processes_publish_one_version_per_epoch(hub, hub_token, tiny_base, 
     assert not (tmp_path / "out" / ".hubver").exists()
 
 
+def test_a_rank_that_aborts_at_exit_costs_no_version(hub, hub_token, tiny_base, repo_id, tmp_path):
+    """Rank 1 aborts as training ends (gloo's finalisation crash, when a script does not call
+    destroy_process_group); torchrun then SIGTERMs rank 0 while it waits for its uploads. The
+    upload process is in its own session: both epochs are still published, in order."""
+    config = {
+        "base": str(tiny_base),
+        "out": str(tmp_path / "out"),
+        "repo": repo_id,
+        "endpoint": hub.url,
+        "epochs": 2,
+        "abort_at_exit": True,
+    }
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    launcher += ["--master_port", str(free_port())]
+    release = threading.Event()
+
+    async def held(request, original):  # rank 0 is still waiting for v1 when the launcher kills it
+        await asyncio.to_thread(release.wait, 240)
+        return await original(request)
+
+    log = tmp_path / "job.log"  # a file, not a pipe: the upload process, still at work, holds stderr
+    with on_commit(hub.app, held), log.open("w") as sink:
+        try:
+            cmd = [*launcher, str(SCRIPT), json.dumps(config)]
+            job = subprocess.Popen(cmd, env=_env(hub_token), stdout=sink, stderr=sink, start_new_session=True)
+            code = job.wait(timeout=300)
+            err = log.read_text()
+            assert code != 0 and "SIGABRT" in err, err[-3000:]
+            assert hubver.list_versions(repo_id, endpoint=hub.url, token=hub_token) == []
+        finally:
+            release.set()
+        wait_for_outbox_to_empty(tmp_path / "out" / ".hubver" / "outbox")
+    assert_clean_history(hub, hub_token, repo_id, [3, 6])
+
+
 def _load(path: Path) -> dict:
     from safetensors.torch import load_file
 

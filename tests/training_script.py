@@ -124,6 +124,23 @@ def run(config: dict[str, Any], callback: Any = None) -> Any:
     return trainer
 
 
+def shut_down(config: dict[str, Any]) -> None:
+    """The end of a distributed script, as PyTorch documents it: `destroy_process_group()`.
+
+    Without it, gloo's worker threads can still hold work when the interpreter finalises, and
+    that rank aborts ("terminate called without an active exception", SIGABRT); the launcher
+    then SIGTERMs the others, rank 0 included, possibly while it waits for its last upload.
+    `abort_at_exit` plays that on purpose: every rank but 0 aborts once training is over.
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if config.get("abort_at_exit") and dist.get_rank() != 0:
+        os.abort()
+    dist.destroy_process_group()
+
+
 if __name__ == "__main__":
     import warnings
 
@@ -143,3 +160,4 @@ if __name__ == "__main__":
             "superseded": cb.superseded,
         }
         print("HUBVER-SUMMARY " + json.dumps(summary), flush=True)
+    shut_down(cfg)
